@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine:
+#   make run   - create/reuse .venv, install lm_gym, run the main job on the offline defaults
+#   make test  - create/reuse .venv, install lm_gym with its test extras, lint, run the tests
+# torch is pinned and installed first: an unpinned torch pulled in by another package
+# would download a multi-GB CUDA build (see DEVELOPERS.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/lm-gym demo
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only --benchmark-group-by=group,param
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,1 @@
+"""Leaderboard tracks, runner and result tables (imported as ``lm_gym.baselines``)."""

@@ -1,0 +1,8 @@
+"""lm_gym: Gymnasium environments for language acquisition with small language models.
+
+Importing the package registers its environments with Gymnasium, so both
+``gym.make("Bambino-v0")`` after ``import lm_gym`` and ``gym.make("lm_gym:Bambino-v0")``
+work.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Built-in, project-written corpora and loaders for users' own text."""

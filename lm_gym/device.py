@@ -1,0 +1,43 @@
+"""Device and precision choices, made in one place.
+
+Everything in lm_gym that places a model or a tensor asks this module, so a machine with CUDA
+runs on the GPU (with bfloat16 autocast) and every other machine on the CPU in float32,
+without any call site deciding for itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+
+def default_device() -> torch.device:
+    """The device lm_gym uses when none is given: ``$LM_GYM_DEVICE``, else CUDA when present."""
+    requested = os.environ.get("LM_GYM_DEVICE")
+    if requested:
+        return resolve_device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn ``None``, ``"auto"``, ``"cpu"``, ``"cuda:1"`` or a device into a ``torch.device``.
+
+    Raises:
+        ValueError: for a CUDA device on a machine without CUDA, so the error comes before any
+            model is loaded rather than deep inside the first forward pass.
+    """
+    if device is None or device == "auto":
+        return default_device()
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} requested but CUDA is not available here")
+    return resolved
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on CUDA, a no-op elsewhere (CPU runs stay in exact float32)."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

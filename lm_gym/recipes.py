@@ -1,0 +1,212 @@
+"""Offline model recipes: tiny LMs trained at first use on the built-in corpora.
+
+Every environment's defaults must run with no network, so the default baby and parent models
+are recipes: a tokenizer size, an architecture and a training budget on a built-in corpus.
+The first :func:`build_recipe` call trains the model (with a progress bar) and caches it under
+``$LM_GYM_CACHE`` keyed by a hash of the recipe, its corpus text, the seed and the lm_gym
+version; later calls load the cached folder. ``lm-gym prepare`` builds them all ahead of time.
+
+The defaults mirror the BAMBINO-LM pairing at toy scale: ``baby-en`` is an OPT-style model
+(like ``babylm/opt-125m-strict-small``) trained on English parentese, ``parent-it`` a
+GPT-2-style model (like ``GroNLP/gpt2-small-italian``) trained on Italian parentese, each with
+its own SentencePiece tokenizer. The ``-micro`` variants build in seconds for tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, OPTConfig, OPTForCausalLM
+
+import lm_gym
+from lm_gym.cache import cache_root, get_or_build
+from lm_gym.clm import train_clm
+from lm_gym.tokenization import train_sentencepiece_tokenizer
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build one offline model."""
+
+    name: str
+    """Registry name, e.g. ``baby-en``."""
+    description: str
+    """One line for ``lm-gym list``."""
+    corpus: str
+    """Built-in corpus: ``parentese-en`` or ``parentese-it``."""
+    architecture: str
+    """``opt`` or ``gpt2``."""
+    vocab_size: int
+    """SentencePiece vocabulary size (special tokens included)."""
+    n_layer: int
+    n_embd: int
+    n_head: int
+    corpus_size: int
+    """Number of generated utterances to train on."""
+    train_steps: int
+    batch_size: int = 32
+    lr: float = 3e-3
+    max_positions: int = 64
+    seed: int = 0
+
+
+def _parentese(lang: str) -> Callable[[int, int], list[str]]:
+    def generate(n: int, seed: int) -> list[str]:
+        from lm_gym.corpora.parentese import generate_parentese
+
+        return generate_parentese(lang, n, seed=seed)
+
+    return generate
+
+
+CORPORA: dict[str, Callable[[int, int], list[str]]] = {
+    "parentese-en": _parentese("en"),
+    "parentese-it": _parentese("it"),
+}
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "baby-en",
+            "English baby LM (OPT-style, 2x128) on English parentese",
+            "parentese-en",
+            "opt",
+            vocab_size=2000,
+            n_layer=2,
+            n_embd=128,
+            n_head=4,
+            corpus_size=40_000,
+            train_steps=1200,
+        ),
+        Recipe(
+            "parent-it",
+            "Italian parent LM (GPT-2-style, 2x128) on Italian parentese",
+            "parentese-it",
+            "gpt2",
+            vocab_size=2400,
+            n_layer=2,
+            n_embd=128,
+            n_head=4,
+            corpus_size=40_000,
+            train_steps=1200,
+        ),
+        Recipe(
+            "baby-en-micro",
+            "micro English baby LM for tests (seconds to build)",
+            "parentese-en",
+            "opt",
+            vocab_size=400,
+            n_layer=1,
+            n_embd=32,
+            n_head=2,
+            corpus_size=3_000,
+            train_steps=120,
+        ),
+        Recipe(
+            "parent-it-micro",
+            "micro Italian parent LM for tests (seconds to build)",
+            "parentese-it",
+            "gpt2",
+            vocab_size=450,
+            n_layer=1,
+            n_embd=32,
+            n_head=2,
+            corpus_size=3_000,
+            train_steps=120,
+        ),
+    )
+}
+
+
+def recipe_corpus(recipe: Recipe) -> list[str]:
+    """The recipe's training text (deterministic for its seed)."""
+    return CORPORA[recipe.corpus](recipe.corpus_size, recipe.seed)
+
+
+def _new_model(recipe: Recipe, tokenizer) -> torch.nn.Module:
+    common = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    if recipe.architecture == "opt":
+        config = OPTConfig(
+            hidden_size=recipe.n_embd,
+            num_hidden_layers=recipe.n_layer,
+            num_attention_heads=recipe.n_head,
+            ffn_dim=4 * recipe.n_embd,
+            word_embed_proj_dim=recipe.n_embd,
+            max_position_embeddings=recipe.max_positions,
+            dropout=0.0,
+            attention_dropout=0.0,
+            **common,
+        )
+        return OPTForCausalLM(config)
+    if recipe.architecture == "gpt2":
+        config = GPT2Config(
+            n_embd=recipe.n_embd,
+            n_layer=recipe.n_layer,
+            n_head=recipe.n_head,
+            n_positions=recipe.max_positions,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            **common,
+        )
+        return GPT2LMHeadModel(config)
+    raise ValueError(f"recipe {recipe.name!r}: unknown architecture {recipe.architecture!r}")
+
+
+def cache_key(recipe: Recipe, corpus: list[str]) -> str:
+    """Hash of the recipe's fields, its corpus text and the lm_gym version."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(dataclasses.asdict(recipe), sort_keys=True).encode())
+    digest.update("\n".join(corpus).encode())
+    digest.update(lm_gym.__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def _build(recipe: Recipe, corpus: list[str], folder: Path, progress: bool) -> dict:
+    start = time.perf_counter()
+    torch.manual_seed(recipe.seed)
+    tokenizer = train_sentencepiece_tokenizer(corpus, recipe.vocab_size, seed=recipe.seed)
+    model = _new_model(recipe, tokenizer)
+    # Recipes are built on the CPU in float32 so the cached weights are the same everywhere.
+    losses = train_clm(
+        model,
+        tokenizer,
+        corpus,
+        steps=recipe.train_steps,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        max_length=recipe.max_positions,
+        seed=recipe.seed,
+        progress=f"building {recipe.name}" if progress else False,
+    )
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return {
+        "recipe": dataclasses.asdict(recipe),
+        "lm_gym_version": lm_gym.__version__,
+        "final_loss": sum(losses[-20:]) / len(losses[-20:]),
+        "build_seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def build_recipe(name: str, *, progress: bool = True) -> Path:
+    """Return the cache folder of recipe ``name``, training it first if needed."""
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(RECIPES))}")
+    recipe = RECIPES[name]
+    corpus = recipe_corpus(recipe)
+    entry = cache_root() / "models" / f"{name}-{cache_key(recipe, corpus)}"
+    return get_or_build(entry, lambda folder: _build(recipe, corpus, folder, progress))
