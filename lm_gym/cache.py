@@ -63,6 +63,24 @@ def read_metadata(folder: Path) -> dict:
     return json.loads((folder / MANIFEST).read_text())["metadata"]
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_orphaned_builds(entry: Path) -> None:
+    """Delete temporary folders of ``entry`` left by builds whose process has died."""
+    for tmp in entry.parent.glob(f".tmp-{entry.name}-*"):
+        pid = tmp.name[len(f".tmp-{entry.name}-") :].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def get_or_build(entry: Path, build: Callable[[Path], dict]) -> Path:
     """Return ``entry`` if valid; otherwise build it atomically and return it.
 
@@ -74,7 +92,8 @@ def get_or_build(entry: Path, build: Callable[[Path], dict]) -> Path:
     if is_valid_entry(entry):
         return entry
     entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-", dir=entry.parent))
+    _remove_orphaned_builds(entry)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-{os.getpid()}-", dir=entry.parent))
     try:
         metadata = build(tmp)
         write_manifest(tmp, metadata)

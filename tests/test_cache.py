@@ -89,3 +89,4 @@ def test_killed_recipe_build_leaves_no_valid_entry(tmp_path, monkeypatch):
     monkeypatch.setenv("LM_GYM_CACHE", str(tmp_path))
     built = build_recipe("baby-en-micro", progress=False)
     assert is_valid_entry(built)
+    assert [p.name for p in models.iterdir()] == [built.name], "the dead build's folder is gone"
