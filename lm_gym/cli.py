@@ -1,0 +1,183 @@
+"""The ``lm-gym`` command line: prepare models, list what is registered, inspect corpora,
+evaluate models, train agents, and run the offline demo (``make run``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+CORPUS_NAMES = (
+    "parentese-en",
+    "parentese-it",
+    "parentese-parallel",
+    "minimal-pairs-en",
+    "minimal-pairs-it",
+    "domains",
+    "structures",
+)
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from lm_gym.recipes import RECIPES, build_recipe
+
+    names = args.recipes or [n for n in RECIPES if not n.endswith("-micro")]
+    for name in names:
+        print(f"{name}: {build_recipe(name)}")
+    return 0
+
+
+def _print_section(title: str, lines: list[str]) -> None:
+    print(f"{title}:")
+    for line in lines or ["(none)"]:
+        print(f"  {line}")
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    import lm_gym  # noqa: F401  (registers the environments)
+    from lm_gym.recipes import RECIPES
+
+    envs = sorted(
+        env_id
+        for env_id, spec in gym.registry.items()
+        if str(spec.entry_point).startswith("lm_gym")
+    )
+    _print_section("environments", envs)
+    try:
+        from lm_gym.agents.registry import list_agents
+    except ImportError:
+        agents: list[str] = []
+    else:
+        agents = sorted(list_agents())
+    _print_section("agents", agents)
+    _print_section("model recipes", [f"{r.name:16s} {r.description}" for r in RECIPES.values()])
+    return 0
+
+
+def corpus_sample(name: str, n: int, seed: int) -> list[str]:
+    """``n`` lines of a built-in corpus, as ``lm-gym corpus`` prints them."""
+    from lm_gym.corpora import artificial, minimal_pairs, parentese
+
+    if name in ("parentese-en", "parentese-it"):
+        return parentese.generate_parentese(name[-2:], n, seed=seed)
+    if name == "parentese-parallel":
+        return [f"{en}\t{it}" for en, it in parentese.generate_parallel(n, seed=seed)]
+    if name.startswith("minimal-pairs-"):
+        pairs = minimal_pairs.generate_minimal_pairs(name[-2:], n_per_phenomenon=1, seed=seed)
+        pairs = (pairs * n)[:n] if n > len(pairs) else pairs[:n]
+        return [json.dumps(p, ensure_ascii=False) for p in pairs]
+    task = artificial.domains_task if name == "domains" else artificial.structures_task
+    built = task(seed=seed)
+    return [f"{label}\t{text}" for text, label in zip(built.pool, built.pool_labels)][:n]
+
+
+def _cmd_corpus(args: argparse.Namespace) -> int:
+    print("\n".join(corpus_sample(args.name, args.n, args.seed)))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from lm_gym.evaluation import evaluate_model
+    from lm_gym.models import load_model
+    from lm_gym.scoring import Scorer, minimal_pair_accuracy
+
+    results = evaluate_model(
+        args.model, languages=tuple(args.lang), n_heldout=args.n_heldout, n_pairs=args.n_pairs,
+        device=args.device,
+    )
+    if args.pairs or args.text:
+        scorer = Scorer(*load_model(args.model, device=args.device))
+        if args.pairs:
+            results["pairs_file"] = minimal_pair_accuracy(scorer, args.pairs)
+        if args.text:
+            from lm_gym.corpora.loaders import load_texts
+
+            results["text_file"] = {"perplexity": scorer.corpus_perplexity(load_texts(args.text))}
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lm_gym.demo import run_demo
+
+    run_demo(samples=args.samples, seed=args.seed)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from lm_gym.agents.run import run_from_args
+
+    run_from_args(
+        args.env_id,
+        args.agent,
+        args.timesteps,
+        seed=args.seed,
+        device=args.device,
+        out_dir=args.out,
+        env_kwargs=json.loads(args.env_kwargs),
+        agent_kwargs=json.loads(args.agent_kwargs),
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``lm-gym`` (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="lm-gym", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    prepare = commands.add_parser("prepare", help="build the offline default models now")
+    prepare.add_argument("recipes", nargs="*", help="recipe names (default: all non-micro)")
+    prepare.set_defaults(func=_cmd_prepare)
+
+    listing = commands.add_parser("list", help="registered environments, agents and recipes")
+    listing.set_defaults(func=_cmd_list)
+
+    corpus = commands.add_parser("corpus", help="print samples of a built-in corpus")
+    corpus.add_argument("name", choices=CORPUS_NAMES)
+    corpus.add_argument("-n", type=int, default=10, help="number of lines")
+    corpus.add_argument("--seed", type=int, default=0)
+    corpus.set_defaults(func=_cmd_corpus)
+
+    evaluate = commands.add_parser("eval", help="perplexity and minimal-pair accuracy")
+    evaluate.add_argument("model", help="recipe name, local folder or Hugging Face id")
+    evaluate.add_argument("--lang", nargs="+", default=["en", "it"], choices=["en", "it"])
+    evaluate.add_argument("--pairs", help="a BLiMP-format JSONL file of minimal pairs")
+    evaluate.add_argument("--text", help="a text file, folder or JSONL for perplexity")
+    evaluate.add_argument("--n-heldout", type=int, default=500, help="held-out utterances")
+    evaluate.add_argument("--n-pairs", type=int, default=200, help="pairs per phenomenon")
+    evaluate.add_argument("--device", default=None)
+    evaluate.set_defaults(func=_cmd_eval)
+
+    demo = commands.add_parser("demo", help="build the defaults, generate and score (make run)")
+    demo.add_argument("--samples", type=int, default=8)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_cmd_demo)
+
+    run = commands.add_parser("run", help="train an agent on an environment")
+    run.add_argument("env_id")
+    run.add_argument("--agent", required=True)
+    run.add_argument("--timesteps", type=int, required=True)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--device", default=None)
+    run.add_argument("--out", default="runs", help="folder for logs and the saved agent")
+    run.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
+    run.add_argument("--agent-kwargs", default="{}", help="JSON object of agent config")
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lm-gym`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        print(f"lm-gym {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The lm-gym command line, run in-process on the micro recipes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lm_gym.cli import CORPUS_NAMES, main
+
+
+def test_list_shows_recipes_and_environments(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "model recipes:" in out and "baby-en-micro" in out
+    assert "environments:" in out and "agents:" in out
+
+
+@pytest.mark.parametrize("name", CORPUS_NAMES)
+def test_corpus_prints_the_requested_number_of_lines(capsys, name):
+    assert main(["corpus", name, "-n", "4", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4 and all(line.strip() for line in lines)
+    if name.startswith("minimal-pairs"):
+        assert {"sentence_good", "sentence_bad", "UID"} <= json.loads(lines[0]).keys()
+
+
+def test_eval_reports_both_languages_and_a_pairs_file(capsys, tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        json.dumps({"sentence_good": "The dog runs.", "sentence_bad": "The dog run.", "UID": "x"})
+        + "\n"
+    )
+    code = main(
+        ["eval", "parent-it-micro", "--n-heldout", "50", "--n-pairs", "5", "--pairs", str(pairs)]
+    )
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results) == {"en", "it", "pairs_file"}
+    assert 0.0 <= results["it"]["minimal_pairs"] <= 1.0
+    assert results["it"]["perplexity"] > 1.0
+    assert results["pairs_file"]["n"] == 1
+
+
+def test_bad_input_is_a_clear_error(capsys, tmp_path):
+    assert main(["eval", str(tmp_path / "missing" / "x" / "y")]) == 2
+    assert "local folder" in capsys.readouterr().err
