@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lm-gym`` console script."""
     args = build_parser().parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-file "Loading weights" bars drown lm_gym's output
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError) as error:

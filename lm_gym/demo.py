@@ -50,12 +50,12 @@ def run_demo(samples: int = 8, seed: int = 0, baby: str = "baby-en", parent: str
             max_new_tokens=16,
             pad_token_id=baby_tokenizer.pad_token_id,
         )
+    # Decode prompt and continuation together: tokenizers that mark word starts (SentencePiece)
+    # lose the boundary space when the continuation is decoded on its own.
     prompt_texts = baby_tokenizer.batch_decode(prompts[:, 1:], skip_special_tokens=True)
-    continuations = baby_tokenizer.batch_decode(
-        output[:, prompts.shape[1] :], skip_special_tokens=True
-    )
+    full = baby_tokenizer.batch_decode(output[:, 1:], skip_special_tokens=True)
+    continuations = [text[len(prompt) :] for prompt, text in zip(prompt_texts, full)]
     parent_scorer = Scorer(parent_model, parent_tokenizer)
-    full = [f"{p}{c}" for p, c in zip(prompt_texts, continuations)]
     perplexities = parent_scorer.perplexity(full)
     print(f"{baby} continues Italian prompts; {parent} scores them (perplexity):\n")
     for prompt, continuation, ppl in zip(prompt_texts, continuations, perplexities):
