@@ -5,4 +5,7 @@ Importing the package registers its environments with Gymnasium, so both
 work.
 """
 
+from lm_gym import registration as registration  # importing it registers the environments
+from lm_gym.checks import check_env as check_env
+
 __version__ = "0.1.0"

@@ -32,6 +32,10 @@ def train_sentencepiece_tokenizer(
         seed: kept for the cache key; SentencePiece's unigram training is deterministic for a
             fixed input order.
 
+    Characters the corpus never showed (an English baby meeting Italian ``è``) are spelled as
+    UTF-8 byte pieces (``byte_fallback``), so every text round-trips and no input is lost to
+    ``<unk>``.
+
     Returns:
         A tokenizer with ``<pad>`` = 0, ``<unk>`` = 1, ``<s>`` = 2, ``</s>`` = 3. It adds
         no special tokens by itself; callers append ``</s>`` where a sequence ends.
@@ -56,6 +60,7 @@ def train_sentencepiece_tokenizer(
         eos_piece=EOS,
         hard_vocab_limit=False,
         character_coverage=1.0,
+        byte_fallback=True,
         num_threads=1,
         minloglevel=2,
     )
@@ -71,10 +76,17 @@ def _fast_tokenizer_from_vocab(
     vocab: list[tuple[str, float]], unk_id: int
 ) -> PreTrainedTokenizerFast:
     """Build the Hugging Face tokenizer: unigram pieces, metaspace pre-tokenization."""
-    backend = Tokenizer(Unigram(vocab, unk_id=unk_id, byte_fallback=False))
+    backend = Tokenizer(Unigram(vocab, unk_id=unk_id, byte_fallback=True))
     backend.normalizer = normalizers.NFKC()
     backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    backend.decoder = decoders.Sequence(
+        [
+            decoders.Replace("▁", " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(content=" ", left=1, right=0),
+        ]
+    )
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         pad_token=PAD,

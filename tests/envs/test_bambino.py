@@ -1,0 +1,179 @@
+"""Bambino-v0 / BambinoSeq-v0: registration, checkers, defaults, overrides, real-model folders."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from transformers import OPTConfig, OPTForCausalLM
+
+import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
+from lm_gym.checks import check_env
+from lm_gym.corpora.loaders import CorpusError
+from lm_gym.envs.bambino import (
+    CALIBRATED_TAU,
+    calibrate_tau,
+    default_corpus,
+    sample_parent_perplexities,
+)
+from lm_gym.envs.text_generation import TextGenerationEnv
+from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
+from lm_gym.models import ModelLoadError, load_model
+from lm_gym.recipes import build_recipe
+from lm_gym.rewards import perplexity_reward
+
+MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
+
+
+@pytest.mark.parametrize("env_id", ["Bambino-v0", "BambinoSeq-v0"])
+def test_registered_ids_pass_the_checkers(env_id):
+    env = gym.make(env_id, **MICRO)
+    check_env(env, steps=40 if env_id == "Bambino-v0" else 8)  # Gymnasium's too
+    if env_id == "Bambino-v0":
+        sb3_check_env(env, warn=False)
+
+
+def test_defaults_match_the_paper_setup():
+    env = gym.make("Bambino-v0", **MICRO).unwrapped
+    baby_tokenizer = load_model("baby-en-micro", device="cpu").tokenizer
+    assert isinstance(env, TextGenerationEnv)
+    assert env.action_space.n == len(baby_tokenizer)
+    assert env.task.prompt_tokens == 5 and env.task.max_new_tokens == 16
+    assert env.observation_space["input_ids"].shape == (21,)
+    assert env.task.texts == default_corpus()
+    reward = env.task.reward_fn
+    assert (reward.form, reward.alpha, reward.beta) == ("sigmoid", 5.0, 0.001)
+    assert reward.tau == CALIBRATED_TAU["sigmoid"]
+    assert gym.make("BambinoSeq-v0", **MICRO).action_space.shape == (16,)
+
+
+def test_module_prefixed_id_imports_lm_gym():
+    env = gym.make("lm_gym:Bambino-v0", **MICRO)
+    assert isinstance(env.unwrapped, TextGenerationEnv)
+
+
+def test_an_episode_ends_with_the_parent_reward(tmp_path):
+    env = gym.make("Bambino-v0", **MICRO)
+    obs, info = env.reset(seed=0)
+    tokenizer = env.unwrapped.tokenizer
+    assert tokenizer.decode(obs["input_ids"][:5]) == info["prompt"]
+    continuation = tokenizer(" la mamma", add_special_tokens=False)["input_ids"]
+    for token in continuation:
+        _, reward, *_ = env.step(token)
+        assert reward == 0.0
+    _, reward, terminated, _, info = env.step(tokenizer.eos_token_id)
+    assert terminated and info["completion"].strip() == "la mamma"
+    expected = perplexity_reward([info["ppl"]], tau=CALIBRATED_TAU["sigmoid"])[0]
+    assert reward == expected and np.isfinite(info["ppl"])
+
+
+def test_make_vec_builds_the_native_vector_env():
+    env = gym.make_vec("Bambino-v0", num_envs=8, **MICRO)
+    assert isinstance(env, TextGenerationVectorEnv) and env.num_envs == 8
+    assert env.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
+    check_env(env, steps=20)
+    sequences = gym.make_vec("BambinoSeq-v0", num_envs=4, autoreset_mode="SameStep", **MICRO)
+    check_env(sequences, steps=3)
+
+
+def test_same_seed_same_prompts_and_rewards_bit_for_bit():
+    def run() -> list:
+        env = gym.make_vec("Bambino-v0", num_envs=16, **MICRO)
+        actions = np.random.default_rng(1).integers(env.single_action_space.n, size=(40, 16))
+        obs, info = env.reset(seed=7)
+        trace = [obs["input_ids"], info["prompt"]]
+        for action in actions:
+            obs, rewards, terminated, truncated, info = env.step(action)
+            trace += [obs["input_ids"], rewards, terminated, truncated, info.get("ppl")]
+        return trace
+
+    first, second = run(), run()
+    assert any(r.any() for r in first[3::5])  # episodes did end and were scored
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_every_part_can_be_overridden(tmp_path):
+    corpus = tmp_path / "italiano.train"
+    corpus.write_text("\n".join(default_corpus()[:200]) + "\n", encoding="utf-8")
+    env = gym.make(
+        "Bambino-v0",
+        corpus=corpus,
+        prompt_tokens=3,
+        max_new_tokens=4,
+        reward_form="inverse",
+        alpha=2.0,
+        beta=0.5,
+        tau=10.0,
+        **MICRO,
+    ).unwrapped
+    assert env.task.texts == default_corpus()[:200] and env.task.prompt_ids.shape[1] == 3
+    assert env.observation_space["input_ids"].shape == (7,)
+    reward = env.task.reward_fn
+    assert (reward.form, reward.alpha, reward.beta, reward.tau) == ("inverse", 2.0, 0.5, 10.0)
+    listed = gym.make("Bambino-v0", corpus=["la mamma mangia la mela rossa"], **MICRO)
+    assert listed.unwrapped.task.texts == ("la mamma mangia la mela rossa",)
+    default_inverse = gym.make("Bambino-v0", reward_form="inverse", **MICRO).unwrapped
+    assert default_inverse.task.reward_fn.tau == CALIBRATED_TAU["inverse"]
+
+
+def test_local_save_pretrained_folders_load_like_the_paper_models():
+    """The paper's models load by folder exactly as these recipe folders do (OPT baby,
+    GPT-2 parent, each a save_pretrained folder with its own tokenizer)."""
+    baby, parent = build_recipe("baby-en-micro"), build_recipe("parent-it-micro")
+    env = gym.make("Bambino-v0", baby_model=str(baby), parent_model=str(parent), device="cpu")
+    env.reset(seed=0)
+    *_, info = env.step(env.unwrapped.tokenizer.eos_token_id)
+    assert np.isfinite(info["ppl"])
+
+
+def test_a_model_vocabulary_larger_than_its_tokenizer_sets_the_action_space():
+    tokenizer = load_model("baby-en-micro", device="cpu").tokenizer
+    extra = len(tokenizer) + 7  # like OPT-125m: 50272 logits for 50265 tokens
+    config = OPTConfig(
+        vocab_size=extra,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        ffn_dim=32,
+        word_embed_proj_dim=16,
+        max_position_embeddings=32,
+    )
+    torch.manual_seed(0)
+    env = gym.make("Bambino-v0", **{**MICRO, "baby_model": (OPTForCausalLM(config), tokenizer)})
+    assert env.action_space.n == extra
+    env.reset(seed=0)
+    env.step(extra - 1)  # no text for this id: it decodes to nothing
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        env.step(extra)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"reward_form": "exp"}, ValueError),
+        ({"corpus": []}, ValueError),
+        ({"corpus": 5}, TypeError),
+        ({"corpus": "/no/such/corpus.txt"}, CorpusError),
+        ({"baby_model": "/no/such/model"}, ModelLoadError),
+        ({"prompt_tokens": 0}, ValueError),
+    ],
+)
+def test_bad_arguments_are_clear_errors(kwargs, error):
+    with pytest.raises(error):
+        gym.make("Bambino-v0", **{**MICRO, **kwargs})
+
+
+def test_tau_calibration_from_the_baby_samples():
+    perplexities = sample_parent_perplexities(16, seed=0, **MICRO)
+    assert perplexities.shape == (16,) and np.all(np.isfinite(perplexities))
+    assert np.all(perplexities >= 1.0)
+    assert calibrate_tau(perplexities) == np.median(perplexities)
+    assert calibrate_tau(perplexities, "inverse") == np.percentile(perplexities, 5)
+    np.testing.assert_array_equal(perplexities, sample_parent_perplexities(16, seed=0, **MICRO))
+    with pytest.raises(ValueError):
+        calibrate_tau(np.array([np.nan]))
+    with pytest.raises(ValueError):
+        calibrate_tau(perplexities, "exp")
