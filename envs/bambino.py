@@ -41,21 +41,21 @@ CORPUS_SIZE = 5_000
 CORPUS_SEED = 2_024
 """Generator seed of the default corpus (no recipe or held-out set uses it)."""
 
-CALIBRATED_TAU = {"sigmoid": 18_800.0, "inverse": 3.5}
+CALIBRATED_TAU = {"sigmoid": 22_700.0, "inverse": 47.0}
 """Default ``tau`` per reward form for the default models, measured with :func:`calibrate_tau`.
 
 How: ``calibrate_tau(sample_parent_perplexities(512, seed=0), form)``, i.e. 512 continuations
 of the untrained ``baby-en`` on the default prompts (plain sampling, as the authors' code:
-top_k=0, top_p=1), scored by ``parent-it``. Their parent perplexities spanned 1 to 2.6e7
-(quantiles 5/25/50/75/95%: 3.5 / 5.9e3 / 1.88e4 / 5.25e4 / 3.3e5): a few punctuation-only
+top_k=0, top_p=1), scored by ``parent-it``. Their parent perplexities spanned 1 to 3.4e7
+(quantiles 5/25/50/75/95%: 47 / 9.7e3 / 2.27e4 / 6.18e4 / 2.9e5): a few punctuation-only
 continuations are fluent to the parent, English phrases are not.
 
-* ``sigmoid``: the median (1.88e4, rounded). With the authors' tau=150 the median reward of
+* ``sigmoid``: the median (2.27e4, rounded). With the authors' tau=150 the median reward of
   the untrained baby is 0 and three quarters of the rewards are below 0.02; centred on the
   median, half the rewards are above ``alpha / 2`` and half below, so the untrained baby's
   better and worse continuations get different rewards. (With ``beta = 0.001`` the step is
   still sharp for perplexities this spread out; a smaller ``beta`` gives a smoother signal.)
-* ``inverse``: the 5th percentile (3.5), so eq. (1)'s guard is hit by about 5% of the samples
+* ``inverse``: the 5th percentile (47), so eq. (1)'s guard is hit by about 5% of the samples
   and the rest spread over ``alpha / (beta (PPL - tau))``.
 
 Recompute them for other models or corpora with the same call.

@@ -31,6 +31,11 @@ from lm_gym.clm import train_clm
 from lm_gym.tokenization import train_sentencepiece_tokenizer
 
 
+BUILD_VERSION = 2
+"""Bump whenever how a recipe is built changes (tokenizer training, architectures, training
+loop): it is part of the cache key, so every cached model is rebuilt with the new code."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How to build one offline model."""
@@ -167,11 +172,11 @@ def _new_model(recipe: Recipe, tokenizer) -> torch.nn.Module:
 
 
 def cache_key(recipe: Recipe, corpus: list[str]) -> str:
-    """Hash of the recipe's fields, its corpus text and the lm_gym version."""
+    """Hash of the recipe's fields, its corpus text, the build version and lm_gym's version."""
     digest = hashlib.sha256()
     digest.update(json.dumps(dataclasses.asdict(recipe), sort_keys=True).encode())
     digest.update("\n".join(corpus).encode())
-    digest.update(lm_gym.__version__.encode())
+    digest.update(f"{BUILD_VERSION}/{lm_gym.__version__}".encode())
     return digest.hexdigest()[:16]
 
 

@@ -27,8 +27,9 @@ def train_sentencepiece_tokenizer(
 
     Args:
         texts: training sentences (one utterance each).
-        vocab_size: target vocabulary size, special tokens included. SentencePiece may stop
-            below it on a small corpus (``hard_vocab_limit=False``).
+        vocab_size: target vocabulary size, special tokens and the 256 byte pieces included;
+            raised to the minimum SentencePiece accepts (specials + bytes + the corpus's
+            characters) when smaller. SentencePiece may stop below it on a small corpus.
         seed: kept for the cache key; SentencePiece's unigram training is deterministic for a
             fixed input order.
 
@@ -44,6 +45,9 @@ def train_sentencepiece_tokenizer(
     texts = [t for t in texts if t.strip()]
     if not texts:
         raise ValueError("cannot train a tokenizer on an empty corpus")
+    # SentencePiece needs a piece for every special token, every byte and every character.
+    minimum = 4 + 256 + len(set("".join(texts)) - {" "}) + 1
+    vocab_size = max(vocab_size, minimum)
     proto = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),

@@ -41,7 +41,7 @@ def english_sentences(n: int, seed: int = 0) -> list[str]:
 def tiny_lm_dir(tmp_path_factory) -> Path:
     """Folder of a tiny trained GPT-2 (2 layers, 32 dims) and its tokenizer (save_pretrained)."""
     texts = english_sentences(400)
-    tokenizer = train_sentencepiece_tokenizer(texts, vocab_size=120)
+    tokenizer = train_sentencepiece_tokenizer(texts, vocab_size=380)  # 256 are byte pieces
     config = GPT2Config(
         n_layer=2,
         n_embd=32,
