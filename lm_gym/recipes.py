@@ -30,7 +30,6 @@ from lm_gym.cache import cache_root, get_or_build
 from lm_gym.clm import train_clm
 from lm_gym.tokenization import train_sentencepiece_tokenizer
 
-
 BUILD_VERSION = 2
 """Bump whenever how a recipe is built changes (tokenizer training, architectures, training
 loop): it is part of the cache key, so every cached model is rebuilt with the new code."""

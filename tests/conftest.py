@@ -18,6 +18,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LM
 from lm_gym.clm import train_clm
 from lm_gym.tokenization import train_sentencepiece_tokenizer
 
+# One intra-op thread: the models under test are tiny, and two threads contending with any
+# other load on a 2-core machine stall each other (measured 10x slower here). Benchmarks then
+# compare both sides on the same single thread.
+torch.set_num_threads(1)
+
 _SINGULAR = ["the cat", "the dog", "a bird", "my mother", "the baby", "the teacher", "a child"]
 _PLURAL = ["the cats", "the dogs", "two birds", "the babies", "the teachers", "my friends"]
 _VERBS = [("sees", "see"), ("likes", "like"), ("finds", "find"), ("wants", "want")]

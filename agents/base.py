@@ -1,0 +1,260 @@
+"""What all built-in agents share: config, seeding, logging, callbacks, progress, save/load.
+
+Concrete agents set ``config_class`` and implement ``predict``, ``learn`` (using the helpers
+here for the loop's bookkeeping) and the ``_state_dict`` / ``_load_state_dict`` pair that
+:meth:`BaseAgent.save` and :meth:`BaseAgent.load` wrap with the generator and environment
+states needed for bit-identical resumption.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import os
+from collections import deque
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lm_gym.agents.callbacks import Callback, as_callback
+from lm_gym.agents.checkpoint import (
+    atomic_torch_save,
+    env_state,
+    global_rng_state,
+    load_checkpoint,
+    load_env_state,
+    set_global_rng_state,
+)
+from lm_gym.agents.logger import Logger
+from lm_gym.agents.protocol import build_config, env_spaces, is_vector_env
+from lm_gym.device import resolve_device
+
+CHECKPOINT_FORMAT = "lm_gym.agent/1"
+MEDIAN_INFO_KEYS = ("ppl",)
+"""Episode-end info logged with its median too: perplexities span orders of magnitude."""
+
+
+class BaseAgent:
+    """Shared machinery of the built-in agents (not itself an agent).
+
+    Args:
+        env: the env or vector env the agent will act in (its spaces shape the policy).
+        config: a ``config_class`` instance or dict; keyword ``overrides`` replace fields.
+        logger: where metrics go; default prints to stdout when ``config.verbose`` is true.
+    """
+
+    config_class: ClassVar[type]
+    vectorizes_single_envs: ClassVar[bool] = False
+    """True for agents that run a single env as a vector env of one row."""
+
+    def __init__(
+        self, env: Any, config: Any = None, *, logger: Logger | None = None, **overrides: Any
+    ) -> None:
+        self.config = build_config(self.config_class, config, **overrides)
+        self.observation_space, self.action_space, self.num_envs = env_spaces(env)
+        self.num_timesteps = 0
+        self.iteration = 0
+        self.env: Any = None
+        self._seeded_env: Any = None
+        self._vector_view: tuple[Any, Any] | None = None
+        verbose = getattr(self.config, "verbose", 1)
+        self.logger = logger or Logger(formats=("stdout",) if verbose else ())
+        self.episode_returns: deque[float] = deque(maxlen=100)
+        self.episode_lengths: deque[float] = deque(maxlen=100)
+        self.rng = np.random.default_rng(self.config.seed)
+
+    @classmethod
+    def make_env(
+        cls, env_id: str, *, seed: int, device: Any, env_kwargs: dict, config: dict
+    ) -> Any:
+        """The env ``run_from_args`` trains this agent on: ``gym.make_vec`` of ``num_envs``.
+
+        Registered lm_gym envs come as their native batched vector env; on CUDA their
+        observations stay on the agent's device (``tensor_device``) when the env supports it.
+        """
+        num_envs = build_config(cls.config_class, config).num_envs
+        kwargs = dict(env_kwargs)
+        spec = gym.spec(env_id)
+        if spec.vector_entry_point is not None and "tensor_device" not in kwargs:
+            entry = spec.vector_entry_point
+            if isinstance(entry, str):
+                module, _, name = entry.partition(":")
+                entry = getattr(importlib.import_module(module), name)
+            target = resolve_device(device)
+            if target.type == "cuda" and "tensor_device" in inspect.signature(entry).parameters:
+                kwargs["tensor_device"] = target
+        return gym.make_vec(env_id, num_envs=num_envs, **kwargs)
+
+    # ------------------------------------------------------------------ learning helpers
+    def set_logger(self, logger: Logger) -> None:
+        """Send metrics to ``logger`` from now on."""
+        self.logger = logger
+
+    def _start_learning(
+        self,
+        env: Any,
+        total_timesteps: int,
+        callback: Any,
+        reset_num_timesteps: bool,
+        progress_bar: bool,
+    ) -> tuple[Callback, tqdm, int]:
+        """Validate arguments, bind ``env`` and prepare callback and progress bar.
+
+        Returns:
+            ``(callback, bar, target)`` where ``target`` is the timestep count to reach. With
+            ``reset_num_timesteps=False`` (resuming) the count continues from the saved one and
+            ``total_timesteps`` is the overall target, as in SB3.
+        """
+        if not isinstance(total_timesteps, (int, np.integer)) or total_timesteps < 1:
+            raise ValueError(f"total_timesteps must be a positive integer, got {total_timesteps}")
+        observation_space, action_space, _ = env_spaces(env)
+        if action_space != self.action_space:
+            raise ValueError(
+                f"env action space {action_space} differs from the agent's {self.action_space}"
+            )
+        if reset_num_timesteps:
+            self.num_timesteps = 0
+            self.iteration = 0
+        self.env = env
+        callback = as_callback(callback)
+        callback.init_callback(self)
+        bar = tqdm(
+            total=int(total_timesteps),
+            initial=min(self.num_timesteps, int(total_timesteps)),
+            desc=f"{type(self).__name__}",
+            unit="step",
+            disable=not progress_bar,
+            leave=False,
+        )
+        return callback, bar, int(total_timesteps)
+
+    def _reset_seed(self) -> int | None:
+        """The seed for ``env.reset``: the config seed at the first reset of an env, else None.
+
+        An env is seeded once, the first time this agent resets it; later iterations and
+        ``learn`` calls continue its prompt stream, and a loaded agent continues the stream
+        restored from the checkpoint.
+        """
+        if self._seeded_env is self.env:
+            return None
+        self._seeded_env = self.env
+        return self.config.seed
+
+    def _vectorized(self, env: Any) -> Any:
+        """``env`` itself when it is a vector env, else one cached one-row ``SyncVectorEnv``."""
+        if is_vector_env(env):
+            return env
+        if self._vector_view is None or self._vector_view[0] is not env:
+            self._vector_view = (env, gym.vector.SyncVectorEnv([lambda: env]))
+        return self._vector_view[1]
+
+    def _record_episodes(self, returns: Any, lengths: Any) -> None:
+        """Add finished episodes (returns and lengths as sequences) to the running stats."""
+        self.episode_returns.extend(float(r) for r in returns)
+        self.episode_lengths.extend(float(n) for n in lengths)
+
+    def _record_end_info(self, end_info: dict[str, np.ndarray]) -> None:
+        """Log the mean of each numeric episode-end info (e.g. the parent's ``ppl``).
+
+        Heavy-tailed ones (:data:`MEDIAN_INFO_KEYS`) also get their median.
+        """
+        for key, values in end_info.items():
+            if np.isfinite(values).any():
+                self.logger.record(f"rollout/{key}_mean", np.nanmean(values))
+                if key in MEDIAN_INFO_KEYS:
+                    self.logger.record(f"rollout/{key}_median", np.nanmedian(values))
+
+    def _record_episode_stats(self) -> None:
+        if self.episode_returns:
+            self.logger.record("rollout/ep_rew_mean", np.mean(self.episode_returns))
+            self.logger.record("rollout/ep_len_mean", np.mean(self.episode_lengths))
+
+    # ------------------------------------------------------------------ save / load
+    def _state_dict(self) -> dict:
+        """Agent-specific state (weights, optimizer, controllers); override in subclasses."""
+        return {}
+
+    def _load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`_state_dict` returned; override in subclasses."""
+
+    def save(self, path: str | os.PathLike) -> os.PathLike:
+        """Write config, weights, optimizer, generator states and env state atomically.
+
+        Returns:
+            The path written.
+        """
+        checkpoint = {
+            "format": CHECKPOINT_FORMAT,
+            "agent_class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "config": dataclasses.asdict(self.config),
+            "num_timesteps": self.num_timesteps,
+            "iteration": self.iteration,
+            "episode_returns": list(self.episode_returns),
+            "episode_lengths": list(self.episode_lengths),
+            "agent_rng": self.rng.bit_generator.state,
+            "global_rng": global_rng_state(),
+            "state": self._state_dict(),
+            "env": env_state(self.env) if self.env is not None else None,
+        }
+        return atomic_torch_save(checkpoint, path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        env: Any = None,
+        *,
+        logger: Logger | None = None,
+        model: Any = None,
+        **overrides: Any,
+    ) -> BaseAgent:
+        """Rebuild an agent saved by :meth:`save`; ``env`` is required to act and resume.
+
+        The env's state (data position, CLM schedule) is restored too, so
+        ``agent.learn(env, total, reset_num_timesteps=False)`` continues the saved run.
+        ``model`` gives LM agents an in-memory model of the right architecture (the saved
+        weights are loaded into it); config fields can be overridden by keyword.
+
+        Raises:
+            ValueError: when the file is not a checkpoint of this agent class.
+        """
+        checkpoint = load_checkpoint(path)
+        if checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not an lm_gym agent checkpoint")
+        expected = f"{cls.__module__}:{cls.__qualname__}"
+        if checkpoint["agent_class"] != expected:
+            raise ValueError(
+                f"{path} holds a {checkpoint['agent_class']} agent, not a {expected} agent"
+            )
+        if env is None:
+            raise ValueError(f"{cls.__name__}.load needs the env the agent acts in (env=...)")
+        extra = {"model": model} if model is not None else {}
+        agent = cls(env, config={**checkpoint["config"], **overrides}, logger=logger, **extra)
+        agent.num_timesteps = checkpoint["num_timesteps"]
+        agent.iteration = checkpoint["iteration"]
+        agent.episode_returns.extend(checkpoint["episode_returns"])
+        agent.episode_lengths.extend(checkpoint["episode_lengths"])
+        agent.rng.bit_generator.state = checkpoint["agent_rng"]
+        agent._load_state_dict(checkpoint["state"])
+        target = agent._vectorized(env) if cls.vectorizes_single_envs else env
+        if checkpoint["env"] is not None:
+            load_env_state(target, checkpoint["env"])
+        agent.env = agent._seeded_env = target
+        set_global_rng_state(checkpoint["global_rng"])
+        return agent
+
+
+def torch_generator(seed: int, device: torch.device) -> torch.Generator:
+    """A seeded generator on ``device``, for sampling that never touches the global RNG."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+
+
+def make_adam(parameters: Any, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam with the fused kernel on CPU and CUDA (several times faster for small models)."""
+    return torch.optim.Adam(parameters, lr=lr, fused=device.type in ("cpu", "cuda"))

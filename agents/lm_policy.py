@@ -1,0 +1,305 @@
+"""A causal language model as an RL policy: token sampling with a KV cache, plus a value head.
+
+The policy's state is a token prefix and its action the next token, so the LM's next-token
+distribution *is* the policy. Rollouts sample one token per step through the model's key/value
+cache (one forward of one token per step); training recomputes log-probabilities, entropies and
+values for whole sequences in one forward pass. The value head is a linear layer on the last
+hidden state (the input of the LM head), as in TRL's value-head models.
+
+The environments' observations start with the prompt ids themselves; baby models were trained
+on ``<s> text </s>``, so the policy puts the BOS id in front of every sequence it feeds the
+model (``prepend_bos``), which keeps prompts in the distribution the model knows.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from lm_gym.clm import bos_id
+from lm_gym.device import autocast
+
+NEVER = -1e9
+"""Logit of a token that must not be chosen: its probability is exactly 0 in float32, and
+``0 * NEVER`` stays 0 in entropies (``-inf`` would give NaN)."""
+
+
+class LMPolicy(nn.Module):
+    """A causal LM with an optional scalar value head.
+
+    Args:
+        model: a Hugging Face-style causal LM (``model(input_ids=..., past_key_values=...)``).
+        tokenizer: its tokenizer (for the BOS id and the agents' text output).
+        value_head: add the value head (PPO) or not (REINFORCE, sampling baselines).
+        prepend_bos: feed ``<s>`` before every sequence.
+        action_size: the env's vocabulary size; logits beyond it (a model whose output layer is
+            larger than the tokenizer) are cut off so no out-of-vocabulary id is ever drawn.
+        min_new_tokens: EOS cannot be chosen before this many tokens were generated (as
+            ``generate(min_new_tokens=...)``); applied when sampling and when scoring, so the
+            log-probabilities always describe the distribution actually sampled from.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        *,
+        value_head: bool = True,
+        prepend_bos: bool = True,
+        action_size: int | None = None,
+        min_new_tokens: int = 0,
+    ) -> None:
+        super().__init__()
+        output = model.get_output_embeddings()
+        if output is None or not hasattr(output, "in_features"):
+            raise TypeError(f"{type(model).__name__} has no linear LM head to read hidden states")
+        if action_size is not None and action_size > output.out_features:
+            raise ValueError(
+                f"the env has {action_size} actions but the model only predicts "
+                f"{output.out_features} tokens: it is not the env's generating model"
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.action_size = action_size or output.out_features
+        self.min_new_tokens = min_new_tokens
+        self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._bos = bos_id(tokenizer) if prepend_bos else None
+        self.value_head = nn.Linear(output.in_features, 1) if value_head else None
+        if self.value_head is not None:
+            nn.init.normal_(self.value_head.weight, std=1.0 / output.in_features)
+            nn.init.zeros_(self.value_head.bias)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights live."""
+        return next(self.model.parameters()).device
+
+    def _with_prefix(self, input_ids: torch.Tensor) -> torch.Tensor:
+        if self._bos is None:
+            return input_ids
+        bos = torch.full_like(input_ids[:, :1], self._bos)
+        return torch.cat([bos, input_ids], dim=1)
+
+    # ------------------------------------------------------------------ sampling (no grad)
+    def forbid_early_eos(self, logits: torch.Tensor, step: int = 0) -> torch.Tensor:
+        """Rule out EOS at generation steps before ``min_new_tokens``.
+
+        Args:
+            logits: ``(B, V)`` for generation step ``step``, or ``(B, T, V)`` for steps
+                ``step .. step + T - 1``.
+        """
+        eos = self.tokenizer.eos_token_id
+        if step >= self.min_new_tokens or eos is None or eos >= self.action_size:
+            return logits
+        logits = logits.clone()
+        if logits.dim() == 2:
+            logits[:, eos] = NEVER
+        else:
+            logits[:, : self.min_new_tokens - step, eos] = NEVER
+        return logits
+
+    def _value(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
+
+    @torch.no_grad()
+    def start(self, prompt_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        """Feed the prompts (all of one length).
+
+        Returns:
+            ``(logits, values, cache)``: next-token logits ``(B, V)``, the value of the prompt
+            state ``(B,)`` (``None`` without a value head) and the KV cache.
+        """
+        return self._cached_forward(self._with_prefix(prompt_ids), None)
+
+    @torch.no_grad()
+    def advance(
+        self, tokens: torch.Tensor, cache: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        """Feed one token per row through the cache; outputs as :meth:`start`."""
+        return self._cached_forward(tokens[:, None], cache)
+
+    def _cached_forward(
+        self, input_ids: torch.Tensor, cache: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        with autocast(self.device):
+            out = self.model(
+                input_ids=input_ids,
+                past_key_values=cache,
+                use_cache=True,
+                output_hidden_states=self.value_head is not None,
+            )
+        logits = out.logits[:, -1, : self.action_size].float()
+        values = None if self.value_head is None else self._value(out.hidden_states[-1][:, -1])
+        return logits, values, out.past_key_values
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt_ids: torch.Tensor,
+        max_new_tokens: int,
+        generator: torch.Generator,
+        *,
+        temperature: float = 1.0,
+        greedy: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample whole continuations through the KV cache (sequence-mode envs).
+
+        Returns:
+            ``(tokens, mask)``, both ``(B, max_new_tokens)``: the ids, padded after the first
+            EOS, and 1 for the ids that belong to the continuation (EOS included).
+        """
+        eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        pad = eos if pad is None else pad
+        tokens = torch.full(
+            (prompt_ids.shape[0], max_new_tokens), pad, dtype=torch.long, device=prompt_ids.device
+        )
+        mask = torch.zeros_like(tokens, dtype=torch.float32)
+        alive = torch.ones_like(tokens[:, 0], dtype=torch.bool)
+        logits, _, cache = self.start(prompt_ids)
+        for t in range(max_new_tokens):
+            logits = self.forbid_early_eos(logits, t)
+            sampled = sample_tokens(logits, generator, temperature=temperature, greedy=greedy)
+            tokens[:, t] = torch.where(alive, sampled, pad)
+            mask[:, t] = alive.float()
+            alive = alive & (sampled != eos)
+            if t + 1 < max_new_tokens:
+                logits, _, cache = self.advance(sampled, cache)
+        return tokens, mask
+
+    # ------------------------------------------------------------------ training (with grad)
+    def action_logits(
+        self,
+        model: nn.Module,
+        sequences: torch.Tensor,
+        prompt_length: int,
+        *,
+        temperature: float = 1.0,
+        output_hidden_states: bool = False,
+    ) -> tuple[torch.Tensor, Any]:
+        """Logits of the distributions each action of ``sequences`` was drawn from.
+
+        ``model`` is the policy's LM or a copy of it (the frozen reference). The last action is
+        not fed (nothing after it is predicted), and only the positions that predict actions
+        go through the LM head (``logits_to_keep``) when the model supports it.
+
+        Returns:
+            ``(logits (B, T, V) float32, model output)``; the output's hidden states, when
+            requested, end with the ``T`` positions the actions were drawn at.
+        """
+        num_actions = sequences.shape[1] - prompt_length
+        extra = {"logits_to_keep": num_actions} if self._keeps_logits else {}
+        with autocast(self.device):
+            out = model(
+                input_ids=self._with_prefix(sequences[:, :-1]),
+                output_hidden_states=output_hidden_states,
+                **extra,
+            )
+        logits = out.logits[:, -num_actions:, : self.action_size].float()
+        return self.forbid_early_eos(logits) / temperature, out
+
+    def evaluate(
+        self,
+        sequences: torch.Tensor,
+        prompt_length: int,
+        *,
+        temperature: float = 1.0,
+        with_values: bool = True,
+        entropy_grad: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Score the generated part of ``sequences`` = prompt (``prompt_length``) + actions.
+
+        No padding handling is needed: sequences are left-aligned and positions after an
+        episode's end only ever see earlier tokens (causal attention), and are masked out of
+        every loss by the caller.
+
+        Args:
+            entropy_grad: keep the entropy in the autograd graph (off when it is only logged,
+                which spares a backward pass over the whole vocabulary).
+
+        Returns:
+            ``(logprobs, entropy, values)``, each ``(B, T)`` float32 for the ``T`` actions:
+            the log-probability of each action, the entropy of the distribution it was drawn
+            from, and the value of the state before it (``None`` without a value head).
+        """
+        want_values = with_values and self.value_head is not None
+        logits, out = self.action_logits(
+            self.model,
+            sequences,
+            prompt_length,
+            temperature=temperature,
+            output_hidden_states=want_values,
+        )
+        log_probs = torch.log_softmax(logits, dim=-1)
+        actions = sequences[:, prompt_length:]
+        chosen = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+            entropy = -(log_probs.exp() * log_probs).sum(-1)
+        values = None
+        if want_values:
+            num_actions = actions.shape[1]
+            values = self._value(out.hidden_states[-1][:, -num_actions:])
+        return chosen, entropy, values
+
+    @torch.no_grad()
+    def next_token_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits after the last real token of each row of left-aligned, right-padded input."""
+        ids, mask = self._with_prefix(input_ids), attention_mask
+        if self._bos is not None:
+            mask = torch.cat([torch.ones_like(attention_mask[:, :1]), attention_mask], dim=1)
+        with autocast(self.device):
+            logits = self.model(input_ids=ids, attention_mask=mask.long()).logits
+        last = mask.long().sum(1) - 1
+        return logits[torch.arange(len(ids), device=ids.device), last, : self.action_size].float()
+
+
+def sample_tokens(
+    logits: torch.Tensor, generator: torch.Generator, *, temperature: float, greedy: bool = False
+) -> torch.Tensor:
+    """Draw one token per row (pure sampling: no top-k/top-p, as in BAMBINO-LM's code).
+
+    Sampling inverts each row's cumulative distribution at one uniform draw, which is exact and
+    an order of magnitude faster on the CPU than ``torch.multinomial``; tokens of probability 0
+    are never chosen.
+    """
+    if greedy:
+        return logits.argmax(-1)
+    cdf = torch.softmax(logits / temperature, dim=-1).cumsum(-1)
+    uniform = torch.rand((logits.shape[0], 1), generator=generator, device=logits.device)
+    # Scaling by the total keeps the draw below the last cdf entry despite rounding.
+    draw = uniform * cdf[:, -1:]
+    return torch.searchsorted(cdf, draw, right=True).squeeze(-1)
+
+
+def as_tensor_batch(obs: Any, device: torch.device) -> tuple[dict[str, torch.Tensor], bool]:
+    """A (possibly single) token observation as batched int64 tensors on ``device``.
+
+    Returns:
+        ``(batch, single)`` where ``single`` says a batch dimension was added.
+    """
+    if not isinstance(obs, dict) or "input_ids" not in obs or "attention_mask" not in obs:
+        raise TypeError("expected a token observation dict with input_ids and attention_mask")
+    batch = {key: torch.as_tensor(obs[key], device=device).long() for key in obs}
+    single = batch["input_ids"].dim() == 1
+    if single:
+        batch = {key: value.unsqueeze(0) for key, value in batch.items()}
+    return batch, single
+
+
+def check_token_space(action_space: gym.Space, agent: str) -> int:
+    """The vocabulary size of a token-mode action space.
+
+    Raises:
+        TypeError: for any other action space, naming the agent.
+    """
+    if not isinstance(action_space, gym.spaces.Discrete):
+        raise TypeError(
+            f"{agent} acts token by token and needs a Discrete action space (a token-mode env "
+            f"such as Bambino-v0), got {action_space}"
+        )
+    return int(action_space.n)

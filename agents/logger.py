@@ -1,0 +1,133 @@
+"""A small metrics logger writing to stdout, CSV and TensorBoard, with SB3/CleanRL names.
+
+Agents ``record`` scalar metrics during an iteration and ``dump`` them once per iteration with
+the timestep as the x axis. Names follow Stable-Baselines3 and CleanRL (``rollout/ep_rew_mean``,
+``losses/policy_loss``, ``losses/value_loss``, ``losses/approx_kl``, ``losses/entropy``,
+``charts/kl``, ``charts/kl_coef``), so existing dashboards read our runs unchanged. Every dumped
+row is also kept in :attr:`Logger.history` for plots and tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+FORMATS = ("stdout", "csv", "tensorboard")
+
+
+def tensorboard_available() -> bool:
+    """True when the ``tensorboard`` package (needed by ``torch.utils.tensorboard``) exists."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class Logger:
+    """Collects scalars per iteration and writes them to the configured outputs.
+
+    Args:
+        folder: where ``progress.csv`` and the TensorBoard event files go; ``None`` allows
+            only ``stdout``.
+        formats: any of ``"stdout"``, ``"csv"``, ``"tensorboard"``. TensorBoard is skipped
+            (with a note on stderr) when the package is not installed.
+        stream: where the stdout table is printed.
+        resume: append to an existing ``progress.csv`` (a resumed run) instead of starting a
+            new one.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        formats: Sequence[str] = ("stdout",),
+        stream: TextIO | None = None,
+        resume: bool = False,
+    ) -> None:
+        unknown = sorted(set(formats) - set(FORMATS))
+        if unknown:
+            raise ValueError(f"unknown logger formats {unknown}; choose from {list(FORMATS)}")
+        if folder is None and set(formats) - {"stdout"}:
+            raise ValueError("the csv and tensorboard formats need a folder to write to")
+        self.folder = Path(folder) if folder is not None else None
+        self.formats = tuple(formats)
+        self.stream = stream if stream is not None else sys.stdout
+        self.history: list[dict[str, float]] = []
+        self._values: dict[str, float] = {}
+        self._csv_keys: list[str] = []
+        self._writer = None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        if resume and self.csv_path is not None and self.csv_path.is_file():
+            self._read_existing_csv()
+        if "tensorboard" in self.formats:
+            if tensorboard_available():
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(log_dir=str(self.folder / "tensorboard"))
+            else:
+                print("lm_gym logger: tensorboard is not installed, skipping it", file=sys.stderr)
+
+    @property
+    def csv_path(self) -> Path | None:
+        """The CSV file, when the ``csv`` format is on."""
+        return self.folder / "progress.csv" if "csv" in self.formats and self.folder else None
+
+    def record(self, key: str, value: Any) -> None:
+        """Set metric ``key`` for the current iteration (later calls overwrite earlier ones)."""
+        self._values[key] = float(value)
+
+    def dump(self, step: int) -> dict[str, float]:
+        """Write the recorded metrics at timestep ``step``, then start a new row.
+
+        Returns:
+            The row written (also appended to :attr:`history`).
+        """
+        row = {"time/total_timesteps": float(step), **self._values}
+        self._values = {}
+        self.history.append(row)
+        if "stdout" in self.formats:
+            self._write_stdout(row)
+        if self.csv_path is not None:
+            self._write_csv(row)
+        if self._writer is not None:
+            for key, value in row.items():
+                if key != "time/total_timesteps" and math.isfinite(value):
+                    self._writer.add_scalar(key, value, step)
+            self._writer.flush()
+        return row
+
+    def _read_existing_csv(self) -> None:
+        """A resumed run appends to the CSV of the run it continues."""
+        with self.csv_path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            self._csv_keys = list(reader.fieldnames or [])
+            self.history = [
+                {k: float(v) for k, v in row.items() if v not in ("", None)} for row in reader
+            ]
+
+    def _write_stdout(self, row: dict[str, float]) -> None:
+        width = max(len(k) for k in row)
+        lines = [f"| {key:<{width}} | {value:>12.6g} |" for key, value in sorted(row.items())]
+        rule = "-" * len(lines[0])
+        print("\n".join([rule, *lines, rule]), file=self.stream)
+
+    def _write_csv(self, row: dict[str, float]) -> None:
+        path = self.csv_path
+        new_keys = [k for k in row if k not in self._csv_keys]
+        if new_keys:
+            # A metric appeared for the first time: rewrite the file with the wider header.
+            self._csv_keys.extend(new_keys)
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=self._csv_keys)
+                writer.writeheader()
+                writer.writerows(self.history[:-1])
+        with path.open("a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=self._csv_keys).writerow(row)
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard writer."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

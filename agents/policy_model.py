@@ -1,0 +1,60 @@
+"""Finding the language model an LM agent should act with.
+
+An LM agent's policy must speak the env's action vocabulary, i.e. use the tokenizer the env
+tokenizes prompts with. Text-generation envs built by lm_gym keep the model they were built
+for as ``env.baby`` (an :class:`~lm_gym.models.LM`), so by default agents take that one; a
+spec passed explicitly (recipe name, folder, HF id, in-memory model, ``LM``) wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lm_gym.models import LM, load_model
+
+ENV_MODEL_ATTRIBUTE = "baby"
+"""Attribute under which lm_gym's text-generation envs keep their generating model."""
+
+
+def _env_layers(env: Any) -> list[Any]:
+    """The env, each wrapped env below it, and the first sub-env of a ``SyncVectorEnv``."""
+    layers, current = [], env
+    while current is not None and current not in layers:
+        layers.append(current)
+        if hasattr(current, "env"):
+            current = current.env
+        elif getattr(current, "envs", None):
+            current = current.envs[0]
+        else:
+            current = None
+    return layers
+
+
+def env_model(env: Any) -> LM | None:
+    """The env's own generating model (``env.baby`` somewhere in the stack), if any."""
+    for layer in _env_layers(env):
+        found = layer.__dict__.get(ENV_MODEL_ATTRIBUTE) if hasattr(layer, "__dict__") else None
+        if isinstance(found, LM):
+            return found
+    return None
+
+
+def resolve_policy_lm(env: Any, spec: Any, device: torch.device) -> LM:
+    """The policy LM on ``device``: ``spec`` when given, else the env's own model.
+
+    The env's model is used as the same object (not a copy), so the env, a CLM wrapper and the
+    agent all see one baby.
+
+    Raises:
+        ValueError: when there is neither a spec nor an env model.
+    """
+    if spec is None:
+        spec = env_model(env)
+    if spec is None:
+        raise ValueError(
+            "no policy model: pass model=<recipe name, folder or LM> (config field 'model'), "
+            f"or use an env that keeps its generating model as env.{ENV_MODEL_ATTRIBUTE}"
+        )
+    return load_model(spec, device=device)

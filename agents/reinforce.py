@@ -1,0 +1,331 @@
+"""REINFORCE with a moving-average baseline and entropy regularisation, for one-step episodes.
+
+Two kinds of environment end every episode after a single action, so a plain sequence-level
+policy gradient fits them:
+
+* sequence-mode text generation (``BambinoSeq-v0``): the action is a whole continuation,
+  sampled from the LM through its KV cache (:class:`SequenceLMPolicy`);
+* subset selection (the teacher envs): the action picks k of N pool items
+  (:class:`~lm_gym.agents.subset_policy.SubsetPolicy`, Gumbel-top-k).
+
+Per update, ``batch_size`` episodes are collected, and the loss is
+``-mean((R - b) * log pi(a|s)) - ent_coef * mean(H)``, where the baseline ``b`` is an
+exponential moving average of past batch rewards (initialised to the first batch's mean).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from lm_gym.agents.base import BaseAgent, make_adam, torch_generator
+from lm_gym.agents.lm_policy import LMPolicy
+from lm_gym.agents.logger import Logger
+from lm_gym.agents.policy_model import resolve_policy_lm
+from lm_gym.agents.rollout import prompt_ids_of
+from lm_gym.agents.subset_policy import SubsetPolicy, find_subset_size, subset_spaces
+from lm_gym.device import resolve_device
+
+DEFAULT_LEARNING_RATES = {"sequence": 1e-4, "subset": 1e-2}
+"""Learning rates used when the config leaves it ``None``: a small one for fine-tuning an LM,
+a large one for the freshly initialised linear scorer of the subset policy."""
+
+
+@dataclass
+class ReinforceConfig:
+    """REINFORCE hyperparameters (one field per hyperparameter, CleanRL style)."""
+
+    seed: int = 0
+    """Seeds action sampling, the policy's initial weights and the env's first reset."""
+    device: str | None = None
+    """Where the policy runs; ``None`` picks CUDA when present."""
+    model: str | None = None
+    """LM spec for sequence-mode envs; ``None`` uses the env's own baby model."""
+    num_envs: int = 16
+    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    batch_size: int = 16
+    """Episodes per policy update."""
+    learning_rate: float | None = None
+    """Adam learning rate; ``None`` picks 1e-4 for an LM policy, 1e-2 for the subset policy."""
+    baseline_decay: float = 0.9
+    """Weight of the old baseline in its moving-average update."""
+    ent_coef: float = 0.01
+    """Entropy-regularisation coefficient."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
+    temperature: float = 1.0
+    """Sampling temperature of the LM policy."""
+    subset_size: int | None = None
+    """k for subset actions; ``None`` reads the env's ``budget`` (or ``subset_size``)."""
+    prepend_bos: bool = True
+    """Feed ``<s>`` before each prompt (LM policy)."""
+    verbose: int = 1
+    """1 prints a metrics table per update, 0 is silent."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"ReinforceConfig.{name} must be a positive integer, got {value!r}"
+                )
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ValueError(f"ReinforceConfig.learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.baseline_decay < 1:
+            raise ValueError("ReinforceConfig.baseline_decay must lie in [0, 1)")
+
+
+class SequenceLMPolicy(nn.Module):
+    """A causal LM that answers a prompt observation with a whole continuation."""
+
+    def __init__(self, lm: LMPolicy, max_new_tokens: int, temperature: float) -> None:
+        super().__init__()
+        self.lm = lm
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+
+    def act(
+        self, obs: dict[str, torch.Tensor], generator: torch.Generator, deterministic: bool
+    ) -> tuple[torch.Tensor, tuple]:
+        """``(actions (B, T), memo)``; ids after the first EOS are padding."""
+        prompt = prompt_ids_of(obs, self.lm.device)
+        tokens, mask = self.lm.generate(
+            prompt,
+            self.max_new_tokens,
+            generator,
+            temperature=self.temperature,
+            greedy=deterministic,
+        )
+        return tokens, (prompt, tokens, mask)
+
+    def log_prob(self, obs: dict, memo: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sequence log-probability and mean token entropy, each ``(B,)``."""
+        prompt, tokens, mask = memo
+        chosen, entropy, _ = self.lm.evaluate(
+            torch.cat([prompt, tokens], dim=1),
+            prompt.shape[1],
+            temperature=self.temperature,
+            with_values=False,
+        )
+        length = mask.sum(1).clamp(min=1.0)
+        return (chosen * mask).sum(1), (entropy * mask).sum(1) / length
+
+
+class SubsetSelectionPolicy(nn.Module):
+    """:class:`SubsetPolicy` behind the same ``act`` / ``log_prob`` interface."""
+
+    def __init__(self, num_items: int, embedding_dim: int, subset_size: int) -> None:
+        super().__init__()
+        if subset_size > num_items:
+            raise ValueError(f"subset_size {subset_size} exceeds the pool size {num_items}")
+        self.num_items = num_items
+        self.subset = SubsetPolicy(embedding_dim, subset_size)
+
+    def act(
+        self, obs: dict[str, torch.Tensor], generator: torch.Generator, deterministic: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(MultiBinary actions (B, N), chosen indices (B, k))``."""
+        indices = self.subset.sample(obs["embeddings"], generator, deterministic)
+        return SubsetPolicy.to_action(indices, self.num_items), indices
+
+    def log_prob(self, obs: dict, memo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Subset log-probability and pool entropy, each ``(B,)``."""
+        return self.subset.log_prob(obs["embeddings"], memo)
+
+
+class Reinforce(BaseAgent):
+    """REINFORCE for sequence-mode text envs and subset-selection envs.
+
+    Args:
+        env: an env or vector env whose episodes last one step: ``Box`` integer actions with
+            a token observation (sequence mode) or ``MultiBinary(N)`` actions with an
+            ``embeddings`` observation (subset selection).
+        config: a :class:`ReinforceConfig` or dict; keyword ``overrides`` replace its fields.
+        model: the LM for sequence mode (default ``config.model``, else the env's baby).
+        logger: metrics destination.
+
+    Raises:
+        TypeError: for any other kind of action space.
+    """
+
+    config_class = ReinforceConfig
+
+    def __init__(
+        self,
+        env: Any,
+        config: ReinforceConfig | dict | None = None,
+        *,
+        model: Any = None,
+        logger: Logger | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__(env, config, logger=logger, **overrides)
+        cfg = self.config
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.kind, self.policy = self._build_policy(env, model)
+        self.policy.to(self.device)
+        lr = cfg.learning_rate or DEFAULT_LEARNING_RATES[self.kind]
+        self.optimizer = make_adam(self.policy.parameters(), lr, self.device)
+        self.generator = torch_generator(cfg.seed, self.device)
+        self.baseline: float | None = None
+
+    def _build_policy(self, env: Any, model: Any) -> tuple[str, nn.Module]:
+        space = self.action_space
+        if isinstance(space, gym.spaces.MultiBinary):
+            num_items, dim = subset_spaces(self.observation_space, space)
+            k = self.config.subset_size or find_subset_size(env)
+            if k is None:
+                raise ValueError(
+                    "the subset size k is unknown: set subset_size=k (the env has no 'budget')"
+                )
+            return "subset", SubsetSelectionPolicy(num_items, dim, k)
+        if (
+            isinstance(space, gym.spaces.Box)
+            and np.issubdtype(space.dtype, np.integer)
+            and len(space.shape) == 1
+        ):
+            lm = resolve_policy_lm(
+                env, model if model is not None else self.config.model, self.device
+            )
+            policy = LMPolicy(
+                lm.model,
+                lm.tokenizer,
+                value_head=False,
+                prepend_bos=self.config.prepend_bos,
+                action_size=int(space.high.max()) + 1,
+            )
+            return "sequence", SequenceLMPolicy(
+                policy, int(space.shape[0]), self.config.temperature
+            )
+        raise TypeError(
+            "REINFORCE handles one-step episodes: sequence-mode text envs (integer Box actions) "
+            f"or subset selection (MultiBinary actions); got {space}. Use PPO for token mode."
+        )
+
+    @property
+    def model(self) -> nn.Module:
+        """The trainable module (the LM in sequence mode, the scorer in subset mode)."""
+        return self.policy.lm.model if self.kind == "sequence" else self.policy.subset
+
+    def _obs_tensors(self, obs: dict) -> tuple[dict[str, torch.Tensor], bool]:
+        """Observations as tensors on the agent's device, with a batch dimension."""
+        if not isinstance(obs, dict):
+            raise TypeError(f"expected a Dict observation, got {type(obs).__name__}")
+        key = next(iter(obs))
+        single = obs[key].ndim == len(self.observation_space[key].shape)
+        batch = {name: torch.as_tensor(value, device=self.device) for name, value in obs.items()}
+        if single:
+            batch = {key: value.unsqueeze(0) for key, value in batch.items()}
+        return batch, single
+
+    def predict(self, obs: Any, deterministic: bool = False) -> Any:
+        """The action for one observation or a batch."""
+        batch, single = self._obs_tensors(obs)
+        actions, _ = self.policy.act(batch, self.generator, deterministic)
+        if any(isinstance(value, torch.Tensor) for value in obs.values()):
+            return actions[0] if single else actions
+        actions = actions.cpu().numpy()
+        return actions[0] if single else actions
+
+    def learn(
+        self,
+        env: Any,
+        total_timesteps: int,
+        callback: Any = None,
+        *,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = True,
+    ) -> Reinforce:
+        """Update every ``batch_size`` episodes until ``total_timesteps`` episodes were run.
+
+        Raises:
+            RuntimeError: when an episode does not end after its single step.
+        """
+        callback, bar, target = self._start_learning(
+            env, total_timesteps, callback, reset_num_timesteps, progress_bar
+        )
+        callback.on_training_start(locals())
+        as_tensors = bool(getattr(env.unwrapped, "as_tensors", False))
+        stop = False
+        while self.num_timesteps < target and not stop:
+            rounds, collected = [], 0
+            while collected < self.config.batch_size:
+                obs, _ = env.reset(seed=self._reset_seed())
+                batch, single = self._obs_tensors(obs)
+                actions, memo = self.policy.act(batch, self.generator, deterministic=False)
+                env_actions = actions if as_tensors else actions.cpu().numpy()
+                _, reward, terminated, truncated, _ = env.step(
+                    env_actions[0] if single else env_actions
+                )
+                if not np.all(np.logical_or(terminated, truncated)):
+                    raise RuntimeError(
+                        "REINFORCE needs episodes of one step (sequence mode, subset selection); "
+                        "this env's episode went on after the first action"
+                    )
+                rewards = np.asarray(reward, dtype=np.float64).reshape(-1)
+                rounds.append((batch, memo, rewards))
+                collected += rewards.size
+                self.num_timesteps += rewards.size
+                bar.update(rewards.size)
+                if not callback.on_step():
+                    stop = True
+                    break
+            if stop:
+                break
+            callback.on_rollout_end()
+            self._update(rounds)
+            self.iteration += 1
+            self.logger.record("time/iterations", self.iteration)
+            self.logger.dump(self.num_timesteps)
+            callback.on_iteration_end()
+        bar.close()
+        callback.on_training_end()
+        return self
+
+    def _update(self, rounds: list[tuple[dict, Any, np.ndarray]]) -> None:
+        cfg = self.config
+        rewards = np.concatenate([r for _, _, r in rounds])
+        if self.baseline is None:
+            self.baseline = float(rewards.mean())
+        advantages = torch.as_tensor(
+            rewards - self.baseline, dtype=torch.float32, device=self.device
+        )
+        self.policy.train()
+        log_probs, entropies = zip(*(self.policy.log_prob(obs, memo) for obs, memo, _ in rounds))
+        log_prob, entropy = torch.cat(log_probs), torch.cat(entropies)
+        policy_loss = -(advantages * log_prob).mean()
+        loss = policy_loss - cfg.ent_coef * entropy.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        self.policy.eval()
+        self.baseline = cfg.baseline_decay * self.baseline + (1 - cfg.baseline_decay) * float(
+            rewards.mean()
+        )
+        self._record_episodes(rewards, np.ones_like(rewards))
+        self._record_episode_stats()
+        self.logger.record("rollout/batch_rew_mean", rewards.mean())
+        self.logger.record("losses/policy_loss", float(policy_loss.detach()))
+        self.logger.record("losses/entropy", float(entropy.detach().mean()))
+        self.logger.record("charts/baseline", self.baseline)
+
+    def _state_dict(self) -> dict:
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "baseline": self.baseline,
+        }
+
+    def _load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.baseline = state["baseline"]

@@ -1,0 +1,173 @@
+"""PPO for LM policies: its pieces against hand computations, and learning on a toy env."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lm_gym.agents.lm_policy import LMPolicy
+from lm_gym.agents.logger import Logger
+from lm_gym.agents.ppo import PPO, gae, whiten
+from lm_gym.agents.ppo_config import KLController, PPOConfig
+from lm_gym.agents.reinforce import Reinforce
+from lm_gym.agents.rollout import collect_token_rollout
+from lm_gym.wrappers import CLMAlternation
+
+
+def test_gae_matches_a_hand_computation():
+    rewards = torch.tensor([[0.0, 0.0, 1.0], [0.0, 2.0, 0.0]])
+    values = torch.tensor([[0.5, 0.2, 0.1], [0.3, 0.6, 9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])  # row 2 ends after two tokens
+    advantages = gae(rewards, values, mask, gamma=1.0, lam=0.95)
+    a2 = 1.0 - 0.1
+    a1 = (0.1 - 0.2) + 0.95 * a2
+    a0 = (0.2 - 0.5) + 0.95 * a1
+    b1 = 2.0 - 0.6  # no bootstrap from the (masked) value 9.0
+    b0 = (0.6 - 0.3) + 0.95 * b1
+    expected = torch.tensor([[a0, a1, a2], [b0, b1, 0.0]])
+    torch.testing.assert_close(advantages, expected)
+
+
+def test_whiten_uses_only_masked_entries():
+    values = torch.tensor([[1.0, 3.0, 100.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    torch.testing.assert_close(
+        whiten(values, mask), torch.tensor([[-1.0, 1.0, 0.0]]), atol=1e-4, rtol=0
+    )
+
+
+def test_adaptive_kl_controller_moves_towards_the_target_and_fixed_does_not():
+    adaptive = KLController(0.2, adaptive=True, target=6.0, horizon=10_000)
+    adaptive.update(kl=30.0, n_episodes=100)  # error clipped at +20%
+    assert adaptive.value == pytest.approx(0.2 * (1 + 0.2 * 100 / 10_000))
+    adaptive.update(kl=3.0, n_episodes=100)  # error -50% clipped at -20%
+    assert adaptive.value == pytest.approx(0.2 * (1 + 0.002) * (1 - 0.002))
+    fixed = KLController(0.2, adaptive=False)
+    fixed.update(kl=30.0, n_episodes=100)
+    assert fixed.value == 0.2
+
+
+def test_config_rejects_bad_values_and_unknown_fields(toys):
+    with pytest.raises(ValueError, match="num_epochs"):
+        PPOConfig(num_epochs=0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        PPOConfig(learning_rate=-1.0)
+    with pytest.raises(TypeError, match="unknown PPOConfig field"):
+        PPO(toys.toy_token_env(), lerning_rate=1e-3)
+
+
+def test_ppo_refuses_sequence_mode(toys):
+    with pytest.raises(TypeError, match="Discrete"):
+        PPO(toys.toy_single_env(mode="sequence"), verbose=0)
+
+
+def test_rollout_logprobs_from_the_kv_cache_match_a_full_forward(toys):
+    env = toys.toy_token_env(num_envs=6)
+    lm = env.baby
+    policy = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
+    generator = torch.Generator().manual_seed(0)
+    rollout = collect_token_rollout(env, policy, generator, seed=3)
+    logprobs, _, values = policy.evaluate(rollout.sequences, rollout.prompt_ids.shape[1])
+    mask = rollout.mask.bool()
+    torch.testing.assert_close(rollout.logprobs[mask], logprobs.detach()[mask], atol=1e-5, rtol=0)
+    torch.testing.assert_close(rollout.values[mask], values.detach()[mask], atol=1e-5, rtol=0)
+    # Every row ended exactly once; lengths match the masks and EOS only ends episodes.
+    assert (rollout.lengths == rollout.mask.sum(1).numpy()).all()
+    assert rollout.lengths.max() <= 6 and len(rollout.completions) == 6
+
+
+@pytest.mark.parametrize("mode", ["NextStep", "SameStep", "Disabled"])
+def test_each_rollout_is_one_episode_per_row_under_every_autoreset_mode(mode, toys):
+    env = toys.toy_token_env(num_envs=4, autoreset_mode=mode)
+    agent = PPO(env, learning_rate=1e-3, num_minibatches=2, verbose=0)
+    agent.learn(env, 40, progress_bar=False)
+    rows = agent.logger.history
+    assert len(agent.episode_lengths) == 4 * len(rows)
+    assert agent.num_timesteps == sum(agent.episode_lengths)  # timesteps = generated tokens
+
+
+def test_ppo_raises_the_reward_on_a_toy_task_with_bounded_kl(toys):
+    env = toys.toy_token_env(num_envs=16)
+    agent = PPO(env, learning_rate=3e-3, seed=1, verbose=0)
+    agent.learn(env, 16 * 6 * 25, progress_bar=False)
+    rewards = [row["rollout/batch_rew_mean"] for row in agent.logger.history]
+    kls = [row["charts/kl"] for row in agent.logger.history]
+    assert np.mean(rewards[-5:]) > np.mean(rewards[:5]) + 1.0
+    assert all(np.isfinite(kls)) and max(kls) < 50
+    for name in ("losses/policy_loss", "losses/value_loss", "losses/approx_kl", "charts/kl_coef"):
+        assert np.isfinite(agent.logger.history[-1][name])
+
+
+def test_predict_single_and_batched_observations(toys):
+    env = toys.toy_token_env(num_envs=3)
+    agent = PPO(env, verbose=0)
+    obs, _ = env.reset(seed=0)
+    batch_actions = agent.predict(obs, deterministic=True)
+    assert batch_actions.shape == (3,) and env.action_space.contains(batch_actions)
+    single = {key: value[1] for key, value in obs.items()}
+    assert agent.predict(single, deterministic=True) == batch_actions[1]
+    greedy = agent.policy.start(torch.as_tensor(obs["input_ids"][:, :3]))[0].argmax(-1)
+    assert batch_actions.tolist() == greedy.tolist()
+    tensor_obs = {key: torch.as_tensor(value) for key, value in obs.items()}
+    assert isinstance(agent.predict(tensor_obs), torch.Tensor)
+
+
+def test_a_single_env_runs_as_a_batch_of_one(toys):
+    env = toys.toy_single_env()
+    agent = PPO(env, verbose=0, num_minibatches=1)
+    agent.learn(env, 12, progress_bar=False)
+    assert agent.num_timesteps >= 12 and len(agent.episode_returns) >= 2
+
+
+def test_ppo_trains_inside_clm_alternation(toys):
+    env = toys.toy_token_env(num_envs=4)
+    agent = PPO(env, learning_rate=1e-3, num_minibatches=1, verbose=0)
+    wrapped = CLMAlternation(env, agent.model, r_clm=2, r_rl=1, batch_size=8)
+    before = [p.detach().clone() for p in agent.model.parameters()]
+    logger = Logger(formats=())
+    agent.set_logger(logger)
+    agent.learn(wrapped, 60, progress_bar=False)
+    assert wrapped.schedule.clm_steps >= 2 * len(logger.history)
+    assert logger.history[-1]["rollout/clm_loss_mean"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.model.parameters()))
+    assert agent.reference is not agent.model  # the KL anchor stays frozen
+    ref = toys.tiny_lm().model
+    for frozen, initial in zip(agent.reference.parameters(), ref.parameters()):
+        torch.testing.assert_close(frozen, initial)
+
+
+def test_min_new_tokens_rules_out_early_eos_when_sampling_and_scoring(toys):
+    env = toys.toy_token_env(num_envs=8, max_new_tokens=5)
+    lm = env.baby
+    eos = lm.tokenizer.eos_token_id
+    with torch.no_grad():  # make EOS the likeliest token by far
+        lm.model.get_output_embeddings().weight[eos] *= 0
+        lm.model.get_output_embeddings().bias = torch.nn.Parameter(
+            torch.nn.functional.one_hot(torch.tensor(eos), len(lm.tokenizer)).float() * 20
+        )
+    free = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
+    forced = LMPolicy(
+        lm.model, lm.tokenizer, action_size=env.single_action_space.n, min_new_tokens=5
+    )
+    generator = torch.Generator().manual_seed(0)
+    assert collect_token_rollout(env, free, generator, seed=0).lengths.max() == 1
+    rollout = collect_token_rollout(env, forced, generator, seed=0)
+    assert (rollout.lengths == 5).all()
+    logprobs, entropy, _ = forced.evaluate(rollout.sequences, 3)
+    torch.testing.assert_close(rollout.logprobs, logprobs.detach(), atol=1e-5, rtol=0)
+    assert torch.isfinite(entropy).all()
+
+
+def test_save_and_load_with_an_in_memory_model(toys, tmp_path):
+    env = toys.toy_token_env(num_envs=4)
+    agent = PPO(env, num_minibatches=1, verbose=0)
+    agent.learn(env, 20, progress_bar=False)
+    path = agent.save(tmp_path / "ppo.pt")
+    fresh = toys.tiny_lm(seed=5)
+    loaded = PPO.load(path, env=env, model=fresh, verbose=0)
+    assert loaded.model is fresh.model and loaded.config.verbose == 0
+    for name, tensor in agent.policy.state_dict().items():
+        assert torch.equal(loaded.policy.state_dict()[name], tensor), name
+    with pytest.raises(ValueError, match="not a"):
+        Reinforce.load(path, env=env)

@@ -1,0 +1,58 @@
+"""Stable-Baselines3's PPO behind the lm_gym protocol, on a token-mode env."""
+
+from __future__ import annotations
+
+import csv
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from lm_gym.agents.logger import Logger
+from lm_gym.agents.run import run_from_args
+from lm_gym.agents.sb3_adapter import SB3PPO
+
+
+def test_sb3_ppo_trains_on_the_token_env_and_logs_sb3_metrics(toys, tmp_path):
+    env = gym.make(toys.register_toy_env())
+    agent = SB3PPO(env, n_steps=64, batch_size=32, n_epochs=2, seed=0, verbose=0)
+    agent.set_logger(Logger(tmp_path, ("csv",)))
+    stops = []
+    agent.learn(env, 256, callback=lambda locals_, globals_: stops.append(1), progress_bar=False)
+    assert agent.num_timesteps == 256 and len(stops) == 256
+    rows = list(csv.DictReader((tmp_path / "progress.csv").open()))
+    assert rows and "rollout/ep_rew_mean" in rows[-1] and "train/approx_kl" in rows[-1]
+    obs, _ = env.reset(seed=0)
+    action = agent.predict(obs, deterministic=True)
+    assert env.action_space.contains(int(action))
+    path = agent.save(tmp_path / "sb3.zip")
+    loaded = SB3PPO.load(path, env=env)
+    assert int(loaded.predict(obs, deterministic=True)) == int(action)
+
+
+def test_sb3_ppo_stops_when_a_callback_says_so(toys):
+    env = gym.make(toys.register_toy_env())
+    agent = SB3PPO(env, n_steps=32, batch_size=32, verbose=0)
+    agent.learn(env, 10_000, callback=lambda locals_, globals_: False, progress_bar=False)
+    assert agent.num_timesteps == 1
+
+
+def test_sb3_ppo_runs_by_name_and_refuses_gymnasium_vector_envs(toys, tmp_path):
+    result = run_from_args(
+        toys.register_toy_env(),
+        "sb3-ppo",
+        64,
+        out_dir=tmp_path,
+        agent_kwargs={"n_steps": 32, "batch_size": 32, "num_envs": 2, "verbose": 0},
+        progress_bar=False,
+    )
+    assert result.agent_file.is_file() and (result.run_dir / "progress.csv").is_file()
+    assert np.isfinite(
+        float(
+            list(csv.DictReader((result.run_dir / "progress.csv").open()))[-1][
+                "rollout/ep_rew_mean"
+            ]
+        )
+    )
+    with pytest.raises(TypeError, match="vector env"):
+        SB3PPO(toys.toy_token_env(num_envs=2))
