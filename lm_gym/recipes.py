@@ -26,7 +26,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, OPTConfig, OPTForCausalLM
 
 import lm_gym
-from lm_gym.cache import cache_root, get_or_build
+from lm_gym.cache import cache_root, get_or_build, is_valid_entry
 from lm_gym.clm import train_clm
 from lm_gym.tokenization import train_sentencepiece_tokenizer
 
@@ -206,11 +206,20 @@ def _build(recipe: Recipe, corpus: list[str], folder: Path, progress: bool) -> d
     }
 
 
+_RESOLVED: dict[tuple[str, Path], Path] = {}
+"""Entries already resolved in this process, so the corpus is not regenerated per load."""
+
+
 def build_recipe(name: str, *, progress: bool = True) -> Path:
     """Return the cache folder of recipe ``name``, training it first if needed."""
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(RECIPES))}")
+    known = _RESOLVED.get((name, cache_root()))
+    if known is not None and is_valid_entry(known):
+        return known
     recipe = RECIPES[name]
     corpus = recipe_corpus(recipe)
     entry = cache_root() / "models" / f"{name}-{cache_key(recipe, corpus)}"
-    return get_or_build(entry, lambda folder: _build(recipe, corpus, folder, progress))
+    built = get_or_build(entry, lambda folder: _build(recipe, corpus, folder, progress))
+    _RESOLVED[(name, cache_root())] = built
+    return built
