@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import textwrap
 
@@ -166,7 +167,9 @@ def test_run_from_args_trains_logs_and_saves_ppo(tmp_path, toys):
         progress_bar=False,
     )
     files = {p.name for p in result.run_dir.iterdir()}
-    assert {"progress.csv", "agent.pt", "run.json", "tensorboard"} <= files
+    assert {"progress.csv", "agent.pt", "run.json"} <= files
+    # TensorBoard logs are written whenever tensorboard is installed (the dev extra has it).
+    assert ("tensorboard" in files) == (importlib.util.find_spec("tensorboard") is not None)
     header = (result.run_dir / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"rollout/ep_rew_mean", "losses/policy_loss", "charts/kl", "charts/kl_coef"} <= set(
         header
