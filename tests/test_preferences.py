@@ -1,0 +1,205 @@
+"""Preference data: story corruptions, pairs, BWS tuples and their JSONL files."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+
+import pytest
+
+from lm_gym.corpora.loaders import CorpusError
+from lm_gym.corpora.stories import generate_stories
+from lm_gym.preferences import (
+    CORRUPTIONS,
+    BWSTuple,
+    PreferencePair,
+    bws_to_pairs,
+    corrupt,
+    load_preferences,
+    make_bws_tuples,
+    make_preference_pairs,
+    pairs_by_corruption,
+    read_preference_file,
+    save_preferences,
+)
+
+
+@pytest.fixture(scope="module")
+def stories():
+    return generate_stories(120, seed=11)
+
+
+@pytest.fixture(scope="module")
+def long_story(stories):
+    return next(s for s in stories if len(s.continuation_sentences) >= 5)
+
+
+def test_pairs_prefer_the_true_continuation(stories):
+    pairs = make_preference_pairs(stories, seed=0)
+    by_prompt = {s.prompt: s for s in stories}
+    assert Counter(p.corruption for p in pairs).keys() == set(CORRUPTIONS)
+    for pair in pairs:
+        story = by_prompt[pair.prompt]
+        assert story.continuation.startswith(pair.chosen)  # whole, or cut after a sentence
+        assert pair.rejected != pair.chosen
+    assert make_preference_pairs(stories, seed=0) == pairs
+    assert make_preference_pairs(stories, seed=1) != pairs
+
+
+def test_some_pairs_judge_unfinished_continuations(stories):
+    whole = {s.continuation for s in stories}
+    pairs = make_preference_pairs(stories, seed=0)
+    cut = [p for p in pairs if p.chosen not in whole]
+    assert 0 < len(cut) < len(pairs)
+    assert all(p.chosen in whole for p in make_preference_pairs(stories, seed=0, partial=0.0))
+
+
+def test_swapped_characters_exchange_the_names(long_story):
+    swapped = corrupt(long_story, "swapped_characters", random.Random(0))
+    marker = "\0"
+    back = (
+        swapped.replace(long_story.hero, marker)
+        .replace(long_story.helper, long_story.hero)
+        .replace(marker, long_story.helper)
+    )
+    assert swapped != long_story.continuation
+    assert back == long_story.continuation
+
+
+def test_reordered_events_shuffle_the_sentences(long_story):
+    reordered = corrupt(long_story, "reordered_events", random.Random(0))
+    assert reordered != long_story.continuation
+    assert all(s in reordered for s in long_story.continuation_sentences)
+    assert len(reordered) == len(long_story.continuation)
+
+
+def test_repetition_repeats_a_sentence_or_a_phrase(long_story):
+    for seed in range(6):
+        repeated = corrupt(long_story, "repetition", random.Random(seed)).split()
+        trigrams = Counter(zip(repeated, repeated[1:], repeated[2:]))
+        original = long_story.continuation.split()
+        before = Counter(zip(original, original[1:], original[2:]))
+        assert max(trigrams.values()) > max(before.values())
+
+
+def test_other_ending_comes_from_the_other_story(stories, long_story):
+    other = next(
+        s for s in stories if {s.hero, s.helper}.isdisjoint({long_story.hero, long_story.helper})
+    )
+    grafted = corrupt(long_story, "other_ending", random.Random(0), other=other)
+    assert grafted.endswith(other.sentences[-1])
+    assert grafted.startswith(long_story.continuation_sentences[0])
+
+
+def test_corrupt_rejects_bad_requests(long_story, stories):
+    with pytest.raises(ValueError, match="unknown corruption"):
+        corrupt(long_story, "typos", random.Random(0))
+    with pytest.raises(ValueError, match="other="):
+        corrupt(long_story, "other_ending", random.Random(0))
+    with pytest.raises(ValueError, match="corruptions must"):
+        make_preference_pairs(stories, corruptions=["typos"])
+    with pytest.raises(ValueError, match="at least 2 stories"):
+        make_preference_pairs(stories[:1])
+
+
+def test_bws_tuples_mark_truth_best_and_double_damage_worst(stories):
+    tuples = make_bws_tuples(stories, seed=0)
+    assert len(tuples) > len(stories) // 2
+    by_prompt = {s.prompt: s for s in stories}
+    for judgement in tuples:
+        assert len(judgement.items) == len(set(judgement.items)) == 4
+        assert judgement.corruptions[judgement.best] is None
+        assert "+" in judgement.corruptions[judgement.worst]
+        assert by_prompt[judgement.prompt].continuation.startswith(judgement.items[judgement.best])
+
+
+def test_bws_to_pairs_best_over_all_and_all_over_worst():
+    judgement = BWSTuple("p", ("a", "b", "c", "d"), best=2, worst=0)
+    pairs = judgement.to_pairs()
+    assert {(p.chosen, p.rejected) for p in pairs} == {
+        ("c", "a"),
+        ("c", "b"),
+        ("c", "d"),
+        ("b", "a"),
+        ("d", "a"),
+    }
+    assert bws_to_pairs([judgement, judgement]) == pairs + pairs
+
+
+def test_jsonl_round_trip_of_pairs_and_bws_tuples(stories, tmp_path):
+    pairs = make_preference_pairs(stories[:10], seed=0)
+    tuples = make_bws_tuples(stories[:10], seed=0)
+    path = save_preferences([*pairs, *tuples], tmp_path / "prefs.jsonl")
+    assert read_preference_file(path) == [*pairs, *tuples]
+    assert load_preferences(path) == pairs + bws_to_pairs(tuples)
+    grouped = pairs_by_corruption(load_preferences(path))
+    assert set(CORRUPTIONS) <= set(grouped)
+
+
+GOOD = {"prompt": "Once.", "chosen": "good end", "rejected": "bad end"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps({"prompt": "p", "chosen": "a"}), "missing key 'rejected'"),
+        (json.dumps({**GOOD, "chosen": 3}), "'chosen' must be a string, got int"),
+        (json.dumps({**GOOD, "rejected": "  "}), "'rejected' is empty"),
+        (json.dumps({**GOOD, "rejected": "good end"}), "are the same text"),
+        (json.dumps({**GOOD, "corruption": 5}), "corruption must be a string or null"),
+        (json.dumps({"text": "x"}), "expected either a pair"),
+        (json.dumps({**GOOD, "items": ["a", "b"]}), "expected either a pair"),
+        (json.dumps({"prompt": "p", "items": ["a"], "best": 0, "worst": 0}), "at least 2"),
+        (json.dumps({"prompt": "p", "items": ["a", "b"], "best": 2, "worst": 0}), "out of range"),
+        (json.dumps({"prompt": "p", "items": ["a", "b"], "best": 1, "worst": 1}), "same item"),
+        (json.dumps({"prompt": "p", "items": ["a", "a"], "best": 0, "worst": 1}), "same text"),
+        (json.dumps({"prompt": "p", "items": ["a", "b"], "best": True, "worst": 1}), "integer"),
+        (json.dumps({"prompt": "p", "items": ["a", "b"], "worst": 1}), "missing key 'best'"),
+        (
+            json.dumps(
+                {"prompt": "p", "items": ["a", "b"], "best": 0, "worst": 1, "corruptions": [None]}
+            ),
+            "one per item",
+        ),
+    ],
+)
+def test_malformed_line_names_file_line_and_problem(tmp_path, line, message):
+    path = tmp_path / "user.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n\n" + line + "\n" + json.dumps(GOOD) + "\n")
+    with pytest.raises(CorpusError) as error:
+        load_preferences(path)
+    assert f"{path}, line 3" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_empty_missing_and_binary_files_are_clear_errors(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(CorpusError, match="no preference records"):
+        load_preferences(empty)
+    with pytest.raises(CorpusError, match="cannot read"):
+        load_preferences(tmp_path / "missing.jsonl")
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b'{"prompt": "\xff"}\n')
+    with pytest.raises(CorpusError, match="line 1: not UTF-8"):
+        load_preferences(binary)
+    with pytest.raises(TypeError, match="path"):
+        load_preferences(3)
+
+
+def test_user_file_with_extra_keys_and_empty_prompt_loads(tmp_path):
+    path = tmp_path / "user.jsonl"
+    records = [
+        {"id": 7, "prompt": "", "chosen": "a", "rejected": "b"},
+        {"prompt": "q", "items": ["x", "y", "z"], "best": 1, "worst": 2, "annotator": "ann"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert load_preferences(path) == [
+        PreferencePair("", "a", "b"),
+        PreferencePair("q", "y", "x"),
+        PreferencePair("q", "y", "z"),
+        PreferencePair("q", "x", "z"),
+    ]

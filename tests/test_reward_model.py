@@ -1,0 +1,189 @@
+"""Reward models: Bradley-Terry training, save/load, the reward callable, the CLI function."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from transformers import AutoConfig, GPT2Config, GPT2LMHeadModel
+
+from lm_gym.corpora.loaders import CorpusError
+from lm_gym.models import LM, ModelLoadError
+from lm_gym.preferences import PreferencePair, builtin_preferences, save_preferences
+from lm_gym.reward_model import (
+    RewardModelConfig,
+    RewardModelReward,
+    bradley_terry_loss,
+    join_text,
+    load_reward_model,
+    pairwise_accuracy,
+    train_reward_model,
+    train_reward_model_cli,
+)
+
+TINY = RewardModelConfig(n_layer=1, n_embd=32, n_head=2, vocab_size=400, steps=30, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def pairs() -> list[PreferencePair]:
+    return builtin_preferences(40, seed=5)
+
+
+@pytest.fixture(scope="module")
+def causal_lm_dir(trained, tmp_path_factory):
+    """A (untrained) causal GPT-2 saved with the reward model's tokenizer."""
+    (_, tokenizer), _ = trained
+    folder = tmp_path_factory.mktemp("causal")
+    config = GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=256, vocab_size=len(tokenizer))
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(pairs, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reward")
+    lm = train_reward_model(pairs, folder, config=TINY, progress=False)
+    return lm, folder
+
+
+def test_bradley_terry_loss():
+    equal = bradley_terry_loss(torch.zeros(3), torch.zeros(3))
+    assert equal.item() == pytest.approx(math.log(2))
+    right = bradley_terry_loss(torch.tensor([2.0]), torch.tensor([-2.0]))
+    wrong = bradley_terry_loss(torch.tensor([-2.0]), torch.tensor([2.0]))
+    assert right.item() == pytest.approx(-math.log(1 / (1 + math.exp(-4))))
+    assert right < equal < wrong
+
+
+def test_join_text_puts_one_space_between():
+    assert join_text("Once. ", " Then.") == "Once. Then."
+    assert join_text("", "Then.") == "Then."
+
+
+def test_trained_model_has_a_scalar_head_and_round_trips(trained):
+    (model, tokenizer), folder = trained
+    assert model.config.num_labels == 1
+    assert model.config.pad_token_id == tokenizer.pad_token_id
+    in_memory = RewardModelReward(LM(model, tokenizer), device="cpu")
+    loaded = RewardModelReward(str(folder), device="cpu")
+    prompts, completions = ["Tom was a cat.", "Mia was a fox."], ["He ran.", "She sat. She sat."]
+    assert loaded(prompts, completions) == pytest.approx(in_memory(prompts, completions))
+
+
+def test_training_is_deterministic_and_learns(pairs, trained):
+    (model, tokenizer), _ = trained
+    again, _ = train_reward_model(pairs, config=TINY, progress=False)
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), name
+    trained_loss = _mean_loss(model, tokenizer, pairs)
+    fresh, _ = train_reward_model(pairs, config=replace(TINY, steps=1), progress=False)
+    assert trained_loss < _mean_loss(fresh, tokenizer, pairs)
+
+
+def _mean_loss(model, tokenizer, pairs) -> float:
+    reward = RewardModelReward(LM(model, tokenizer), device="cpu")
+    prompts = [p.prompt for p in pairs]
+    chosen = torch.tensor(reward(prompts, [p.chosen for p in pairs]))
+    rejected = torch.tensor(reward(prompts, [p.rejected for p in pairs]))
+    return bradley_terry_loss(chosen, rejected).item()
+
+
+def test_rewards_are_finite_for_any_text(trained):
+    (model, tokenizer), _ = trained
+    reward = RewardModelReward(LM(model, tokenizer), device="cpu", batch_size=2)
+    texts = ["", " ", "ünïcödé ✨ 🐻", "word " * 1000, "Tom ran."]
+    values = reward(["Once upon a time."] * len(texts), texts, completion_ids=[[1]] * 5)
+    assert len(values) == len(texts)
+    assert all(isinstance(v, float) and math.isfinite(v) for v in values)
+    assert reward([], []) == []
+    assert reward(["Once upon a time."] * 5, texts) == values  # same inputs, same rewards
+
+
+def test_reward_callable_rejects_bad_calls(trained):
+    (model, tokenizer), _ = trained
+    reward = RewardModelReward(LM(model, tokenizer), device="cpu")
+    with pytest.raises(ValueError, match="2 prompts but 1 completions"):
+        reward(["a", "b"], ["c"])
+    with pytest.raises(TypeError, match="completions must be strings"):
+        reward(["a"], [3])
+    with pytest.raises(ValueError, match="batch_size"):
+        RewardModelReward(LM(model, tokenizer), batch_size=0)
+
+
+def test_a_folder_is_loaded_once_per_process(trained):
+    _, folder = trained
+    first = RewardModelReward(folder, device="cpu")
+    second = RewardModelReward(str(folder), device="cpu")
+    assert first.model is second.model
+
+
+def test_load_errors_say_what_is_wrong(tmp_path, causal_lm_dir):
+    with pytest.raises(ModelLoadError):
+        load_reward_model(tmp_path / "missing-folder", device="cpu")
+    with pytest.raises(ModelLoadError, match="not a model folder"):
+        load_reward_model(tmp_path, device="cpu")
+    with pytest.raises(ModelLoadError, match="not a reward model"):
+        load_reward_model(causal_lm_dir, device="cpu")  # a causal LM, not a scalar-head model
+
+
+def test_train_from_a_pretrained_causal_lm_folder(pairs, causal_lm_dir):
+    model, tokenizer = train_reward_model(
+        pairs[:16],
+        base=causal_lm_dir,
+        config=RewardModelConfig(steps=2, batch_size=4),
+        progress=False,
+    )
+    assert model.config.num_labels == 1
+    assert type(model).__name__ == "GPT2ForSequenceClassification"
+    assert (
+        len(RewardModelReward(LM(model, tokenizer), device="cpu")(["Tom was a cat."], ["He ran."]))
+        == 1
+    )
+
+
+def test_pairwise_accuracy_per_corruption():
+    pairs = [
+        PreferencePair("p", "long good text", "bad", "a"),
+        PreferencePair("p", "good", "much longer bad", "a"),
+        PreferencePair("p", "long good text", "bad", "b"),
+        PreferencePair("p", "x", "yy"),
+    ]
+
+    def by_length(prompts, completions, **kwargs):
+        return [float(len(c)) for c in completions]
+
+    result = pairwise_accuracy(by_length, pairs)
+    assert result["accuracy"] == 0.5 and result["n"] == 4
+    assert result["by_corruption"] == {
+        "a": {"accuracy": 0.5, "n": 2},
+        "b": {"accuracy": 1.0, "n": 1},
+        "unlabelled": {"accuracy": 0.0, "n": 1},
+    }
+
+
+def test_training_rejects_bad_input(pairs):
+    with pytest.raises(ValueError, match="empty list of pairs"):
+        train_reward_model([], config=TINY)
+    with pytest.raises(TypeError, match="PreferencePair"):
+        train_reward_model([{"prompt": "p"}], config=TINY)
+    with pytest.raises(TypeError, match="out_dir"):
+        train_reward_model(pairs, 3, config=TINY)
+
+
+def test_cli_function_trains_from_a_jsonl_file(pairs, tmp_path):
+    data = save_preferences(pairs[:40], tmp_path / "prefs.jsonl")
+    report = train_reward_model_cli(data, tmp_path / "rm", steps=3, config=TINY)
+    assert report["train_pairs"] == 36 and report["heldout"]["n"] == 4
+    assert (tmp_path / "rm" / "config.json").is_file()
+    assert AutoConfig.from_pretrained(tmp_path / "rm").num_labels == 1
+
+
+def test_cli_function_validates_the_whole_file_before_training(tmp_path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"prompt": "p", "chosen": "a", "rejected": "b"}\n{"prompt": "p"}\n')
+    with pytest.raises(CorpusError, match="line 2"):
+        train_reward_model_cli(data, tmp_path / "rm")
+    assert not (tmp_path / "rm").exists()
