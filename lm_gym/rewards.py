@@ -189,9 +189,7 @@ class ParentPerplexityReward:
             starts.append(max(start - cut, 0))
             ends.append(end - cut)
         # One pass scores every row from its start; the EOS term is dropped where not wanted.
-        # Scorer._logprobs is the scorer's batched "log p(ids[start:])": the public methods
-        # score whole texts only.
-        flat = self.scorer._logprobs(rows, starts)
+        flat = self.scorer.continuation_logprobs(rows, starts)
         sizes = [len(row) - start for row, start in zip(rows, starts)]
         pieces = np.split(flat, np.cumsum(sizes)[:-1])
         mean_nll = np.array(

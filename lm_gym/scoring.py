@@ -113,7 +113,7 @@ class Scorer:
         ``add_eos=True``; an empty text has one entry, for ``</s>``.
         """
         encoded = self.encode(texts)
-        flat = self._logprobs(encoded, starts=[0] * len(encoded))
+        flat = self.continuation_logprobs(encoded, starts=[0] * len(encoded))
         return _split(flat, [len(ids) for ids in encoded])
 
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +124,7 @@ class Scorer:
         """
         encoded = self.encode(texts)
         n_tokens = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        flat = self._logprobs(encoded, starts=[0] * len(encoded))
+        flat = self.continuation_logprobs(encoded, starts=[0] * len(encoded))
         segments = np.repeat(np.arange(len(encoded)), n_tokens)
         log_likelihood = np.bincount(segments, weights=flat, minlength=len(encoded))
         return log_likelihood.astype(np.float64), n_tokens
@@ -227,11 +227,23 @@ class Scorer:
 
     # ---------------------------------------------------------------- batched math
 
-    def _logprobs(self, encoded: list[list[int]], starts: list[int]) -> np.ndarray:
-        """Log-probabilities of ``ids[start:]`` for each row, concatenated in row order.
+    def continuation_logprobs(self, encoded: list[list[int]], starts: list[int]) -> np.ndarray:
+        """Log-probabilities of ``ids[start:]`` given ``<s> ids[:start]``, for token-id rows.
 
-        Identical rows are computed once; rows are batched by length. Raises FloatingPointError
-        for a non-finite value, naming its row.
+        The scorer's core, public for callers that score part of a text (a completion after
+        its prompt, as the parent-perplexity reward does) on ids they tokenized themselves.
+        Identical rows are computed once; rows are batched by length.
+
+        Args:
+            encoded: rows of token ids of this scorer's tokenizer (no BOS; it is prepended).
+            starts: per row, the first position scored (0 scores the whole row).
+
+        Returns:
+            The per-token values of all rows, concatenated in row order (row ``i``
+            contributes ``len(encoded[i]) - starts[i]`` values).
+
+        Raises:
+            FloatingPointError: for a non-finite value, naming its row.
         """
         unique = sorted(set(zip(map(tuple, encoded), starts)), key=lambda row: (len(row[0]), row))
         scores = {}
@@ -316,7 +328,7 @@ class Scorer:
         """Pair differences from whole texts, scoring only tokens after the shared prefix."""
         shared = [_common_prefix(g, b) for g, b in pairs]
         rows = [list(g) for g, _ in pairs] + [list(b) for _, b in pairs]
-        flat = self._logprobs(rows, starts=shared + shared)
+        flat = self.continuation_logprobs(rows, starts=shared + shared)
         lengths = [len(row) - start for row, start in zip(rows, shared + shared)]
         sums = np.bincount(np.repeat(np.arange(len(rows)), lengths), flat, minlength=len(rows))
         return list(sums[: len(pairs)] - sums[len(pairs) :])

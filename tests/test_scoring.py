@@ -88,6 +88,15 @@ def test_token_logprobs_match_one_text_at_a_time(tiny_lm, scorer):
         np.testing.assert_allclose(values, expected, atol=1e-5)
 
 
+def test_continuation_logprobs_are_the_tails_of_whole_text_scores(scorer):
+    """Scoring ``ids[start:]`` of a row gives the whole text's values from ``start`` on."""
+    rows = scorer.encode(TEXTS)
+    starts = [min(2, len(row) - 1) for row in rows]
+    flat = scorer.continuation_logprobs(rows, starts)
+    expected = [values[start:] for values, start in zip(scorer.token_logprobs(TEXTS), starts)]
+    np.testing.assert_allclose(flat, np.concatenate(expected), atol=1e-5)
+
+
 def test_log_likelihood_perplexity_and_corpus_perplexity_agree(scorer):
     per_token = scorer.token_logprobs(TEXTS)
     log_likelihood = scorer.log_likelihood(TEXTS)
