@@ -123,6 +123,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_reward_model(args: argparse.Namespace) -> int:
+    from lm_gym.reward_model import train_reward_model_cli
+
+    report = train_reward_model_cli(
+        args.data, args.out, base=args.base, steps=args.steps, seed=args.seed
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lm-gym`` (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="lm-gym", description=__doc__)
@@ -166,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
     run.add_argument("--agent-kwargs", default="{}", help="JSON object of agent config")
     run.set_defaults(func=_cmd_run)
+
+    reward = commands.add_parser(
+        "train-reward-model", help="train a reward model on a JSONL file of preferences"
+    )
+    reward.add_argument("--data", required=True, help="JSONL of pairs and/or BWS tuples")
+    reward.add_argument("--out", required=True, help="folder to save the model into")
+    reward.add_argument("--base", help="recipe name, folder or id to start from (default: new)")
+    reward.add_argument("--steps", type=int, help="optimiser steps (default: 600)")
+    reward.add_argument("--seed", type=int, default=0)
+    reward.set_defaults(func=_cmd_train_reward_model)
     return parser
 
 
