@@ -57,6 +57,7 @@ CORRUPTIONS: tuple[str, ...] = (
 )
 """Names of the built-in corruptions, in the order pairs are generated."""
 
+
 @dataclass(frozen=True)
 class PreferencePair:
     """One judgement: ``chosen`` is a better continuation of ``prompt`` than ``rejected``."""

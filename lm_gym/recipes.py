@@ -10,6 +10,12 @@ The defaults mirror the BAMBINO-LM pairing at toy scale: ``baby-en`` is an OPT-s
 (like ``babylm/opt-125m-strict-small``) trained on English parentese, ``parent-it`` a
 GPT-2-style model (like ``GroNLP/gpt2-small-italian``) trained on Italian parentese, each with
 its own SentencePiece tokenizer. The ``-micro`` variants build in seconds for tests.
+
+For BabyStories, ``storyteller-small`` and ``storyteller-large`` are GPT-2-style LMs of two
+sizes (the paper's model-size axis) trained on generated children's stories, and
+``reward-stories`` is a reward model (:class:`RewardRecipe`) that starts from
+``storyteller-small`` and is trained on built-in story preferences
+(:func:`lm_gym.reward_model.build_reward_model`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +50,8 @@ class Recipe:
     description: str
     """One line for ``lm-gym list``."""
     corpus: str
-    """Built-in corpus: ``parentese-en`` or ``parentese-it``."""
+    """Built-in corpus: a key of :data:`CORPORA` (``parentese-en``, ``parentese-it``,
+    ``stories``)."""
     architecture: str
     """``opt`` or ``gpt2``."""
     vocab_size: int
@@ -53,7 +60,7 @@ class Recipe:
     n_embd: int
     n_head: int
     corpus_size: int
-    """Number of generated utterances to train on."""
+    """Number of generated utterances (or stories) to train on."""
     train_steps: int
     batch_size: int = 32
     lr: float = 3e-3
@@ -70,10 +77,31 @@ def _parentese(lang: str) -> Callable[[int, int], list[str]]:
     return generate
 
 
+def _stories(n: int, seed: int) -> list[str]:
+    from lm_gym.corpora.stories import generate_story_texts
+
+    return generate_story_texts(n, seed)
+
+
 CORPORA: dict[str, Callable[[int, int], list[str]]] = {
     "parentese-en": _parentese("en"),
     "parentese-it": _parentese("it"),
+    "stories": _stories,
 }
+
+
+@dataclass(frozen=True)
+class RewardRecipe(Recipe):
+    """How to build one offline reward model (a scalar-head LM, see :mod:`lm_gym.reward_model`).
+
+    ``corpus_size`` counts the stories whose preference pairs it trains on; the architecture
+    fields size a model trained from scratch and are ignored when ``base`` is set.
+    """
+
+    base: str | None = None
+    """Recipe of the causal LM to start from (its weights and tokenizer, with a new scalar
+    head), or ``None`` for a new GPT-2 with its own tokenizer."""
+
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -130,6 +158,87 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+# BabyStories: two storytellers of different sizes on the same stories and budget, and the
+# reward model. The sizes keep each build to a few minutes on one CPU thread.
+STORY_RECIPES = (
+    Recipe(
+        "storyteller-small",
+        "small storyteller (GPT-2-style, 2x128) on generated children's stories",
+        "stories",
+        "gpt2",
+        vocab_size=800,
+        n_layer=2,
+        n_embd=128,
+        n_head=4,
+        corpus_size=8_000,
+        train_steps=400,
+        batch_size=16,
+        max_positions=256,
+    ),
+    Recipe(
+        "storyteller-large",
+        "larger storyteller (GPT-2-style, 4x192) on the same stories and budget",
+        "stories",
+        "gpt2",
+        vocab_size=800,
+        n_layer=4,
+        n_embd=192,
+        n_head=6,
+        corpus_size=8_000,
+        train_steps=400,
+        batch_size=16,
+        max_positions=256,
+    ),
+    RewardRecipe(
+        "reward-stories",
+        "story reward model: storyteller-small + scalar head, Bradley-Terry on preferences",
+        "stories",
+        "gpt2",
+        vocab_size=800,
+        n_layer=2,
+        n_embd=128,
+        n_head=4,
+        corpus_size=4_800,
+        train_steps=300,
+        batch_size=16,
+        lr=1e-3,
+        max_positions=256,
+        base="storyteller-small",
+    ),
+    Recipe(
+        "storyteller-micro",
+        "micro storyteller for tests (seconds to build)",
+        "stories",
+        "gpt2",
+        vocab_size=400,
+        n_layer=1,
+        n_embd=32,
+        n_head=2,
+        corpus_size=600,
+        train_steps=40,
+        batch_size=16,
+        max_positions=256,
+    ),
+    RewardRecipe(
+        "reward-stories-micro",
+        "micro story reward model for tests (seconds to build)",
+        "stories",
+        "gpt2",
+        vocab_size=400,
+        n_layer=1,
+        n_embd=32,
+        n_head=2,
+        corpus_size=480,
+        train_steps=30,
+        batch_size=16,
+        lr=1e-3,
+        max_positions=256,
+        base="storyteller-micro",
+    ),
+)
+RECIPES.update((recipe.name, recipe) for recipe in STORY_RECIPES)
+
+
 def recipe_corpus(recipe: Recipe) -> list[str]:
     """The recipe's training text (deterministic for its seed)."""
     return CORPORA[recipe.corpus](recipe.corpus_size, recipe.seed)
@@ -170,11 +279,18 @@ def _new_model(recipe: Recipe, tokenizer) -> torch.nn.Module:
     raise ValueError(f"recipe {recipe.name!r}: unknown architecture {recipe.architecture!r}")
 
 
-def cache_key(recipe: Recipe, corpus: list[str]) -> str:
-    """Hash of the recipe's fields, its corpus text, the build version and lm_gym's version."""
+def cache_key(recipe: Recipe, corpus: list[str], depends_on: Sequence[str] = ()) -> str:
+    """Hash of the recipe's fields, its corpus text, the build version and lm_gym's version.
+
+    Args:
+        depends_on: names of the cache entries the build starts from (a reward model's base),
+            so a rebuilt base also rebuilds what was made from it.
+    """
     digest = hashlib.sha256()
     digest.update(json.dumps(dataclasses.asdict(recipe), sort_keys=True).encode())
     digest.update("\n".join(corpus).encode())
+    for name in depends_on:
+        digest.update(f"\n{name}".encode())
     digest.update(f"{BUILD_VERSION}/{lm_gym.__version__}".encode())
     return digest.hexdigest()[:16]
 
@@ -219,7 +335,17 @@ def build_recipe(name: str, *, progress: bool = True) -> Path:
         return known
     recipe = RECIPES[name]
     corpus = recipe_corpus(recipe)
-    entry = cache_root() / "models" / f"{name}-{cache_key(recipe, corpus)}"
-    built = get_or_build(entry, lambda folder: _build(recipe, corpus, folder, progress))
+    if isinstance(recipe, RewardRecipe):
+        from lm_gym.reward_model import build_reward_model
+
+        base = build_recipe(recipe.base, progress=progress) if recipe.base else None
+        key = cache_key(recipe, corpus, [base.name] if base else [])
+        entry = cache_root() / "models" / f"{name}-{key}"
+        built = get_or_build(
+            entry, lambda folder: build_reward_model(folder, recipe, base=base, progress=progress)
+        )
+    else:
+        entry = cache_root() / "models" / f"{name}-{cache_key(recipe, corpus)}"
+        built = get_or_build(entry, lambda folder: _build(recipe, corpus, folder, progress))
     _RESOLVED[(name, cache_root())] = built
     return built

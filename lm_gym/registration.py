@@ -69,3 +69,29 @@ The one-step ids have a native vector env that trains all sub-envs' students as 
 for _env_id, _arguments in TEACHER_ENVIRONMENTS.items():
     if _env_id not in registry:
         register(id=_env_id, **_arguments)
+
+
+# --------------------------------------------------------------------------------------------
+# BabyStories (Zhao et al. 2023): a storyteller continues story beginnings, a reward model
+# scores prompt + continuation. Defaults (storyteller, reward model, prompts) live in the
+# factories of lm_gym.envs.babystories.
+# --------------------------------------------------------------------------------------------
+BABYSTORIES = "lm_gym.envs.babystories"
+
+BABYSTORIES_ENVIRONMENTS = {
+    "BabyStories-v0": {
+        "entry_point": f"{BABYSTORIES}:make_babystories_env",
+        "vector_entry_point": f"{BABYSTORIES}:make_babystories_vector_env",
+        "kwargs": {"mode": "token"},
+    },
+    "BabyStoriesSeq-v0": {
+        "entry_point": f"{BABYSTORIES}:make_babystories_env",
+        "vector_entry_point": f"{BABYSTORIES}:make_babystories_vector_env",
+        "kwargs": {"mode": "sequence"},
+    },
+}
+"""The BabyStories ids (token mode and sequence mode)."""
+
+for _env_id, _arguments in BABYSTORIES_ENVIRONMENTS.items():
+    if _env_id not in registry:
+        register(id=_env_id, **_arguments)

@@ -302,26 +302,34 @@ def recipe_config(recipe: Recipe) -> RewardModelConfig:
     )
 
 
-def build_reward_model(folder: Path, recipe: Recipe, *, progress: bool = True) -> dict:
+def build_reward_model(
+    folder: Path, recipe: Recipe, *, base: Path | None = None, progress: bool = True
+) -> dict:
     """Build a reward-model recipe into ``folder``; the cache's ``build`` callback.
 
-    Trains on built-in preferences from ``recipe.corpus_size`` stories (seed ``recipe.seed``)
-    and returns the manifest metadata, including the held-out pairwise accuracy per corruption.
+    The model starts from ``base`` (the folder of the recipe's base storyteller) with a new
+    scalar head, or from scratch when ``base`` is ``None``, and is trained on built-in
+    preferences: one corruption of each of ``recipe.corpus_size`` fresh stories (seed
+    ``recipe.seed``), so no true story is seen twice and the model cannot learn the stories
+    by heart instead of what the corruptions break.
+
+    Returns:
+        The manifest metadata, with the held-out pairwise accuracy per corruption type.
     """
     import lm_gym
 
     start = time.perf_counter()
-    pairs = make_preference_pairs(
-        generate_stories(recipe.corpus_size, recipe.seed), seed=recipe.seed
-    )
+    stories = generate_stories(recipe.corpus_size, recipe.seed)
+    pairs = make_preference_pairs(stories, seed=recipe.seed, per_story=1)
     model, tokenizer = train_reward_model(
         pairs,
         folder,
+        base=base,
         config=recipe_config(recipe),
         progress=f"building {recipe.name}" if progress else False,
     )
     heldout = pairwise_accuracy(
-        RewardModelReward(LM(model, tokenizer)), heldout_story_preferences(recipe)
+        RewardModelReward(LM(model, tokenizer), device="cpu"), heldout_story_preferences(recipe)
     )
     return {
         "recipe": dataclasses.asdict(recipe),
@@ -464,7 +472,7 @@ def train_reward_model_cli(
     data: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
-    base: str | None = None,
+    base: str | os.PathLike[str] | None = None,
     steps: int | None = None,
     seed: int = 0,
     config: RewardModelConfig | None = None,
@@ -478,15 +486,26 @@ def train_reward_model_cli(
     Args:
         data: the JSONL file.
         out: the folder to save the model and tokenizer into.
-        base: a pretrained model folder or id to start from (default: a new small GPT-2).
+        base: an offline recipe name (``storyteller-small``), a pretrained model folder or an
+            id to start from (default: a new small GPT-2).
         steps: optimiser steps (default: ``config.steps``).
         seed: seeds the held-out split, initialisation and batches.
         config: model and training settings (default :class:`RewardModelConfig`).
 
     Returns:
         ``{"out", "train_pairs", "heldout": pairwise_accuracy(...) or None}``.
+
+    Raises:
+        CorpusError: a malformed line (nothing is trained or written).
+        ValueError: ``steps`` is not a positive integer.
     """
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
     pairs = load_preferences(data)
+    if base is not None:
+        from lm_gym.recipes import RECIPES, build_recipe
+
+        base = build_recipe(base) if base in RECIPES else base
     order = np.random.default_rng(seed).permutation(len(pairs))
     n_heldout = len(pairs) // 10
     heldout = [pairs[i] for i in order[:n_heldout]]

@@ -1,7 +1,8 @@
-"""Reward models: Bradley-Terry training, save/load, the reward callable, the CLI function."""
+"""Reward models: Bradley-Terry training, save/load, the reward callable, the CLI."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -9,9 +10,20 @@ import pytest
 import torch
 from transformers import AutoConfig, GPT2Config, GPT2LMHeadModel
 
+from lm_gym.cache import read_metadata
+from lm_gym.cli import main
 from lm_gym.corpora.loaders import CorpusError
-from lm_gym.models import LM, ModelLoadError
-from lm_gym.preferences import PreferencePair, builtin_preferences, save_preferences
+from lm_gym.corpora.stories import generate_stories
+from lm_gym.models import LM, ModelLoadError, load_model
+from lm_gym.preferences import (
+    CORRUPTIONS,
+    PreferencePair,
+    builtin_preferences,
+    make_bws_tuples,
+    make_preference_pairs,
+    save_preferences,
+)
+from lm_gym.recipes import RECIPES, build_recipe, cache_key, recipe_corpus
 from lm_gym.reward_model import (
     RewardModelConfig,
     RewardModelReward,
@@ -187,3 +199,39 @@ def test_cli_function_validates_the_whole_file_before_training(tmp_path):
     with pytest.raises(CorpusError, match="line 2"):
         train_reward_model_cli(data, tmp_path / "rm")
     assert not (tmp_path / "rm").exists()
+
+
+def test_cli_subcommand_trains_on_pairs_and_bws_tuples(tmp_path, capsys):
+    stories = generate_stories(30, seed=11)
+    judgements = make_preference_pairs(stories[:20], seed=11) + make_bws_tuples(stories[20:])
+    data = save_preferences(judgements, tmp_path / "mixed.jsonl")
+    out = tmp_path / "rm"
+    argv = ["train-reward-model", "--data", str(data), "--out", str(out)]
+    assert main([*argv, "--base", "storyteller-micro", "--steps", "3", "--seed", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["out"] == str(out) and report["train_pairs"] > 0
+    assert 0.0 <= report["heldout"]["accuracy"] <= 1.0
+    reward = RewardModelReward(out, device="cpu")
+    assert all(math.isfinite(v) for v in reward(["Tom was a fox."], ["He ran home."]))
+
+
+def test_cli_subcommand_reports_a_malformed_line_and_writes_nothing(tmp_path, capsys):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"prompt": "p", "items": ["a", "b"], "best": 0, "worst": 5}\n')
+    assert main(["train-reward-model", "--data", str(data), "--out", str(tmp_path / "rm")]) == 2
+    error = capsys.readouterr().err
+    assert "bad.jsonl, line 1" in error and "'worst' = 5 is out of range" in error
+    assert not (tmp_path / "rm").exists()
+
+
+def test_reward_recipe_starts_from_its_storyteller_and_records_heldout_accuracy():
+    folder = build_recipe("reward-stories-micro", progress=False)
+    metadata = read_metadata(folder)
+    assert metadata["recipe"]["base"] == "storyteller-micro"
+    assert set(metadata["heldout_accuracy"]["by_corruption"]) == set(CORRUPTIONS)
+    reward = load_reward_model("reward-stories-micro", device="cpu")
+    teller = load_model("storyteller-micro", device="cpu")
+    assert reward.tokenizer.get_vocab() == teller.tokenizer.get_vocab()
+    recipe = RECIPES["reward-stories-micro"]
+    corpus = recipe_corpus(recipe)
+    assert cache_key(recipe, corpus, ["a"]) != cache_key(recipe, corpus, ["b"])

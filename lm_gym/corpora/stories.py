@@ -122,22 +122,24 @@ VISIT_GOALS = (
 
 FEELINGS = (
     "{Hero} felt sad and began to cry.",
-    "{Hero_pron} did not know what to do.",
-    "{Hero} sat down on a rock and sighed.",
-    "{Hero} almost gave up.",
+    "{Hero} did not know what {hero_pron} should do.",
+    "{Hero} sat down on a rock and hid {hero_poss} face.",
+    "{Hero} almost gave up, but {hero_pron} did not.",
 )
 HELPER_ARRIVALS = (
     "Just then, {helper_a} named {Helper} came by.",
     "Then {Hero} met {Helper}, {helper_a}.",
     "Soon, {Helper} the {helper_kind} walked by and asked what was wrong.",
 )
+# Every ending names the hero next to one of the hero's pronouns, so the characters' names and
+# pronouns agree right up to the last sentence.
 ENDINGS = (
-    "From that day on, {Hero} and {Helper} were best friends.",
-    "{Hero} thanked {Helper} with a big hug.",
-    "That night, {Hero} fell asleep with a happy smile.",
-    "{Hero} learned that friends make every problem smaller.",
-    "{Hero} and {Helper} laughed and played until the sun went down.",
-    "{Hero} said, \"Thank you, {Helper}! You are a good friend.\"",
+    "From that day on, {Hero} and {Helper} were best friends, and {hero_pron} was never lonely.",
+    "{Hero} thanked {Helper} and gave {helper_obj} a big hug.",
+    "That night, {Hero} fell asleep in {hero_poss} bed with a happy smile.",
+    "{Hero} learned that friends make {hero_poss} problems smaller.",
+    "{Hero} and {Helper} played until the sun went down, and then {hero_pron} went home.",
+    "{Hero} said, \"Thank you, {Helper}! You are a good friend to me,\" and {hero_pron} smiled.",
 )  # fmt: skip
 
 
@@ -219,7 +221,7 @@ def _plan(rng: random.Random, slots: dict[str, str]) -> dict[str, str]:
             "problem": "{hero_pron} did not have enough {material}",
             "solution": rng.choice(MAKE_SOLUTIONS),
             "result": f"Soon {result}.",
-            "ending": f"Everyone came to see the {thing}, and {{Hero}} felt very proud.",
+            "ending": f"Everyone came to see the {thing}, and {{Hero}} was proud of {{hero_refl}}.",
         }
     if kind == "learn":
         skill, failure, tip = rng.choice(LEARN_GOALS)
@@ -229,7 +231,7 @@ def _plan(rng: random.Random, slots: dict[str, str]) -> dict[str, str]:
             "problem": f"every time {{hero_pron}} tried, {failure}",
             "solution": f"{{Helper}} showed {{hero_obj}} how to {tip}",
             "result": f"By the evening, {{Hero}} could {skill} all by {{hero_refl}}.",
-            "ending": f"Now {{Hero}} loves to {skill} every day.",
+            "ending": f"Now {{Hero}} loves to {skill} every day, all by {{hero_refl}}.",
         }
     goal, destination, problem, solution = rng.choice(VISIT_GOALS)
     return {
@@ -259,6 +261,7 @@ def generate_story(rng: random.Random) -> Story:
         "Hero_pron": hero["pron"].capitalize(),
         "hero_pron": hero["pron"],
         "hero_obj": hero["obj"],
+        "helper_obj": helper["obj"],
         "hero_poss": hero["poss"],
         "hero_refl": hero["refl"],
         "hero_a": _with_article(f"{hero['trait']} {hero['kind']}"),

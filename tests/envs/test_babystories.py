@@ -1,0 +1,128 @@
+"""BabyStories-v0 / BabyStoriesSeq-v0: registration, checkers, whole-sentence prompts,
+reward-model rewards, overrides, determinism."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import lm_gym.registration  # noqa: F401  (registers BabyStories-v0)
+from lm_gym.checks import check_env
+from lm_gym.envs.babystories import default_prompts, same_length_prompts
+from lm_gym.envs.text_generation import TextGenerationEnv
+from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
+from lm_gym.models import load_model
+from lm_gym.reward_model import RewardModelReward, load_reward_model
+
+MICRO = {
+    "storyteller": "storyteller-micro",
+    "reward_model": "reward-stories-micro",
+    "device": "cpu",
+    "max_new_tokens": 8,
+}
+
+
+@pytest.mark.parametrize("env_id", ["BabyStories-v0", "BabyStoriesSeq-v0"])
+def test_registered_ids_pass_the_checkers(env_id):
+    check_env(gym.make(env_id, **MICRO), steps=24 if env_id == "BabyStories-v0" else 4)
+
+
+@pytest.mark.parametrize("env_id", ["BabyStories-v0", "BabyStoriesSeq-v0"])
+def test_native_vector_envs_pass_the_checker(env_id):
+    envs = gym.make_vec(env_id, num_envs=3, **MICRO)
+    assert isinstance(envs, TextGenerationVectorEnv)
+    check_env(envs, steps=12 if env_id == "BabyStories-v0" else 3)
+
+
+def test_prompts_are_whole_story_beginnings_of_one_width():
+    env = gym.make("BabyStories-v0", **MICRO).unwrapped
+    assert isinstance(env, TextGenerationEnv)
+    task = env.task
+    assert len(task.prompt_texts) >= 100
+    assert set(task.texts) <= set(default_prompts())
+    assert all(text.endswith(".") for text in task.texts)
+    widths = {
+        len(ids) for ids in env.tokenizer(list(task.texts), add_special_tokens=False)["input_ids"]
+    }
+    assert widths == {task.prompt_tokens}
+    assert env.baby is env.storyteller
+    assert env.action_space.n >= len(env.storyteller.tokenizer)
+
+
+def test_the_reward_is_the_reward_model_score_of_prompt_and_continuation():
+    env = gym.make("BabyStoriesSeq-v0", **MICRO)
+    obs, info = env.reset(seed=0)
+    tokenizer = env.unwrapped.tokenizer
+    continuation = tokenizer(" Tom wanted to find his red ball.", add_special_tokens=False)[
+        "input_ids"
+    ][:8]
+    action = np.full(8, tokenizer.eos_token_id, dtype=np.int64)
+    action[: len(continuation)] = continuation
+    _, reward, terminated, _, info = env.step(action)
+    assert terminated
+    expected = RewardModelReward("reward-stories-micro", device="cpu")(
+        [info["prompt"]], [info["completion"]]
+    )
+    assert reward == pytest.approx(expected[0])
+    assert np.isfinite(reward)
+
+
+def test_same_seed_same_prompts_and_rewards():
+    def rollout(seed: int) -> list:
+        envs = gym.make_vec("BabyStories-v0", num_envs=4, autoreset_mode="SameStep", **MICRO)
+        obs, _ = envs.reset(seed=seed)
+        actions = np.random.default_rng(seed).integers(0, envs.single_action_space.n, (10, 4))
+        records = [obs["input_ids"].copy()]
+        for step_actions in actions:
+            obs, rewards, _, _, _ = envs.step(step_actions)
+            records += [obs["input_ids"].copy(), rewards.copy()]
+        return records
+
+    first, again, other = rollout(5), rollout(5), rollout(6)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    assert any(np.any(r != 0) for r in first[2::2])  # episodes ended with rewards
+
+
+def test_every_part_can_be_overridden():
+    teller = load_model("storyteller-micro", device="cpu")
+    reward_lm = load_reward_model("reward-stories-micro", device="cpu")
+    prompts = ["Tom was a brave fox.", "Mia was a kind owl.", "Hi."]
+    env = gym.make(
+        "BabyStories-v0",
+        storyteller=teller,
+        reward_model=reward_lm,
+        prompts=prompts,
+        max_new_tokens=4,
+        device="cpu",
+    ).unwrapped
+    assert env.baby.model is teller.model
+    assert env.task.reward_fn.model is reward_lm.model
+    assert set(env.task.prompt_texts) <= set(prompts)
+    assert env.observation_space["input_ids"].shape == (env.task.prompt_tokens + 4,)
+
+
+def test_bad_arguments_are_clear_errors_before_any_work():
+    tokenizer = load_model("storyteller-micro", device="cpu").tokenizer
+    long = "Once upon a time, there was a brave fox named Tom."
+    kept, width = same_length_prompts(tokenizer, ["Tom ran.", long, "Tom ran."])
+    assert kept == ["Tom ran.", "Tom ran."] and width == len(tokenizer("Tom ran.")["input_ids"])
+    assert same_length_prompts(tokenizer, ["Tom ran.", long], prompt_tokens=None)[0] != [long]
+    with pytest.raises(ValueError, match="no prompt is exactly prompt_tokens=99"):
+        same_length_prompts(tokenizer, ["Tom ran."], prompt_tokens=99)
+    with pytest.raises(ValueError, match="prompt_tokens must be"):
+        gym.make("BabyStories-v0", **MICRO, prompt_tokens=0)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        gym.make("BabyStories-v0", **{**MICRO, "mode": "word"})
+    with pytest.raises(ValueError, match="max_new_tokens must be"):
+        gym.make_vec("BabyStories-v0", num_envs=2, **{**MICRO, "max_new_tokens": 0})
+    with pytest.raises(TypeError, match="prompts must be"):
+        gym.make("BabyStories-v0", **MICRO, prompts=3)
+
+
+def test_render_shows_the_story_so_far():
+    env = gym.make("BabyStories-v0", render_mode="ansi", **MICRO)
+    _, info = env.reset(seed=1)
+    env.step(env.unwrapped.tokenizer.convert_tokens_to_ids("▁Tom"))
+    assert info["prompt"] in env.render()
