@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 CORPUS_NAMES = (
     "parentese-en",
@@ -80,23 +81,57 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from lm_gym.evaluation import evaluate_model
+    from lm_gym.evaluation import evaluate_lm
     from lm_gym.models import load_model
-    from lm_gym.scoring import Scorer, minimal_pair_accuracy
+    from lm_gym.scoring import Scorer, minimal_pair_accuracy, read_minimal_pairs
+    from lm_gym.zero_shot import read_items, read_verbalizers
 
-    results = evaluate_model(
-        args.model, languages=tuple(args.lang), n_heldout=args.n_heldout, n_pairs=args.n_pairs,
-        device=args.device,
+    if (args.zero_shot is None) != (args.verbalizers is None):
+        raise ValueError("--zero-shot and --verbalizers go together: give both or neither")
+    zero_shot = None
+    if args.zero_shot:  # every input file is checked before the model is loaded
+        verbalizers = read_verbalizers(args.verbalizers)
+        zero_shot = (read_items(args.zero_shot, verbalizers.mapping), verbalizers)
+    pairs = read_minimal_pairs(args.pairs) if args.pairs else None
+    if args.text:
+        from lm_gym.corpora.loaders import load_texts
+
+        texts = load_texts(args.text)
+    model, tokenizer = load_model(args.model, device=args.device)
+    results = evaluate_lm(
+        model,
+        tokenizer,
+        languages=tuple(args.lang),
+        n_heldout=args.n_heldout,
+        n_pairs=args.n_pairs,
+        n_samples=args.n_samples,
+        zero_shot=zero_shot,
+        seed=args.seed,
     )
-    if args.pairs or args.text:
-        scorer = Scorer(*load_model(args.model, device=args.device))
-        if args.pairs:
-            results["pairs_file"] = minimal_pair_accuracy(scorer, args.pairs)
-        if args.text:
-            from lm_gym.corpora.loaders import load_texts
-
-            results["text_file"] = {"perplexity": scorer.corpus_perplexity(load_texts(args.text))}
+    scorer = Scorer(model, tokenizer)
+    if pairs is not None:
+        results["pairs_file"] = minimal_pair_accuracy(scorer, pairs)
+    if args.text:
+        results["text_file"] = {"perplexity": scorer.corpus_perplexity(texts)}
     print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_ablation(args: argparse.Namespace) -> int:
+    from lm_gym.ablation import AblationConfig, run_ablation
+
+    config = AblationConfig(
+        epochs=args.epochs,
+        num_envs=args.num_envs,
+        env_kwargs={
+            "baby_model": "baby-en",
+            "parent_model": "parent-it",
+            **json.loads(args.env_kwargs),
+        },
+        eval_kwargs=json.loads(args.eval_kwargs),
+    )
+    run_ablation(args.out, seeds=range(args.seeds), config=config, arms=args.arms)
+    print(Path(args.out, "bambino_ablation.md").read_text(encoding="utf-8"))
     return 0
 
 
@@ -151,15 +186,39 @@ def build_parser() -> argparse.ArgumentParser:
     corpus.add_argument("--seed", type=int, default=0)
     corpus.set_defaults(func=_cmd_corpus)
 
-    evaluate = commands.add_parser("eval", help="perplexity and minimal-pair accuracy")
+    evaluate = commands.add_parser(
+        "eval", help="perplexity, minimal pairs, zero-shot tasks, diversity of samples"
+    )
     evaluate.add_argument("model", help="recipe name, local folder or Hugging Face id")
     evaluate.add_argument("--lang", nargs="+", default=["en", "it"], choices=["en", "it"])
     evaluate.add_argument("--pairs", help="a BLiMP-format JSONL file of minimal pairs")
     evaluate.add_argument("--text", help="a text file, folder or JSONL for perplexity")
     evaluate.add_argument("--n-heldout", type=int, default=500, help="held-out utterances")
     evaluate.add_argument("--n-pairs", type=int, default=200, help="pairs per phenomenon")
+    evaluate.add_argument(
+        "--n-samples", type=int, default=200, help="sampled continuations for distinct-n"
+    )
+    evaluate.add_argument("--zero-shot", help='a JSONL file of {"text": ..., "label": ...}')
+    evaluate.add_argument(
+        "--verbalizers", help='a JSON file {label: text} or {"template": ..., "verbalizers": ...}'
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the sampled continuations")
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(func=_cmd_eval)
+
+    ablation = commands.add_parser(
+        "ablation", help="the BAMBINO-LM ablation (full, w/o PPO, w/o alternating) on Bambino-v0"
+    )
+    ablation.add_argument("--seeds", type=int, default=3, help="run seeds 0..N-1")
+    ablation.add_argument("--epochs", type=int, default=4, help="passes over the L2 corpus")
+    ablation.add_argument("--num-envs", type=int, default=32, help="episodes / utterances a batch")
+    ablation.add_argument("--out", default="runs/bambino_ablation", help="output folder")
+    ablation.add_argument(
+        "--arms", nargs="+", default=["baseline", "full", "wo_ppo", "wo_alternating"]
+    )
+    ablation.add_argument("--env-kwargs", default="{}", help="JSON object for Bambino-v0")
+    ablation.add_argument("--eval-kwargs", default="{}", help="JSON object for evaluate_lm")
+    ablation.set_defaults(func=_cmd_ablation)
 
     demo = commands.add_parser("demo", help="build the defaults, generate and score (make run)")
     demo.add_argument("--samples", type=int, default=8)
