@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lm_gym.corpora.loaders import CorpusError, _jsonl_records
+from lm_gym.corpora.loaders import _jsonl_records
 from lm_gym.corpora.parentese import generate_parentese
 from lm_gym.scoring import Scorer
 
@@ -139,21 +139,16 @@ def read_items(
     """
     known = None if labels is None else set(labels)
     items = []
-    try:
-        for number, record in _jsonl_records(Path(path)):
-            where = f"{path}, line {number}"
-            text, label = record.get("text"), record.get("label")
-            if not isinstance(text, str):
-                raise ValueError(f"{where}: 'text' missing or not a string in {record!r}")
-            if isinstance(label, bool) or not isinstance(label, str | int):
-                raise ValueError(f"{where}: 'label' missing or not a string/integer in {record!r}")
-            if known is not None and str(label) not in known:
-                raise ValueError(
-                    f"{where}: label {label!r} has no verbaliser (known: {sorted(known)})"
-                )
-            items.append((text, str(label)))
-    except CorpusError as error:
-        raise ValueError(str(error)) from error
+    for number, record in _jsonl_records(Path(path)):
+        where = f"{path}, line {number}"
+        text, label = record.get("text"), record.get("label")
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: 'text' missing or not a string in {record!r}")
+        if isinstance(label, bool) or not isinstance(label, str | int):
+            raise ValueError(f"{where}: 'label' missing or not a string/integer in {record!r}")
+        if known is not None and str(label) not in known:
+            raise ValueError(f"{where}: label {label!r} has no verbaliser (known: {sorted(known)})")
+        items.append((text, str(label)))
     if not items:
         raise ValueError(f"{path}: no items (an empty file or only blank lines)")
     return items
