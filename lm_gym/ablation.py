@@ -370,16 +370,16 @@ def plot(summary: dict, path: str | Path) -> None:
             ]
             axis.plot(*zip(*points), "D", color="C3", mfc="none", label=paper_label)
             axis.axhline(0.5, color="grey", lw=0.8, ls=":")
-            axis.set_ylim(0, 1)
-            axis.legend(loc="lower right", fontsize=8)
+            axis.set_ylim(0, 1.15)
+            axis.legend(loc="upper left", fontsize=7, frameon=False)
         else:
             axis.set_yscale("log")
         axis.set_title(title, fontsize=10)
         axis.set_xticks(x, [a["label"].split(" (")[0] for a in arms], rotation=20, fontsize=8)
     config = summary["config"]
     figure.suptitle(
-        f"BAMBINO-LM ablation on the offline defaults: {config['epochs']} epochs of the L2 "
-        f"corpus, seeds {arms[0]['seeds']}",
+        f"BAMBINO-LM ablation on the offline defaults: {config['epochs']} pass(es) over the L2 "
+        f"corpus, seeds {arms[0]['seeds']} (bars: mean ± std, dots: seeds)",
         fontsize=10,
     )
     figure.tight_layout()
