@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine:
-#   make run   - create/reuse .venv, install lm_gym, run the main job on the offline defaults
+#   make run   - create/reuse .venv, install lm_gym, run the quick leaderboard track and print
+#                its table (results in runs/leaderboard-quick; a second call reuses them)
 #   make test  - create/reuse .venv, install lm_gym with its test extras, lint, run the tests
 # torch is pinned and installed first: an unpinned torch pulled in by another package
 # would download a multi-GB CUDA build (see DEVELOPERS.md).
@@ -20,7 +21,7 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/lm-gym demo
+	OMP_NUM_THREADS=1 $(BIN)/lm-gym leaderboard --track quick
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

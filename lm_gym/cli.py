@@ -1,5 +1,6 @@
 """The ``lm-gym`` command line: prepare models, list what is registered, inspect corpora,
-evaluate models, train agents, and run the offline demo (``make run``)."""
+evaluate models, train agents, run leaderboard tracks (``make run``: the quick track) and the
+offline demo."""
 
 from __future__ import annotations
 
@@ -168,6 +169,20 @@ def _cmd_train_reward_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from lm_gym.leaderboard import get_track, run_track
+
+    track = get_track(args.track).select(agents=args.agents, envs=args.envs, num_seeds=args.seeds)
+    out = args.out or f"runs/leaderboard-{args.track}"
+    outcome = run_track(track, out, workers=args.workers, ray_address=args.ray)
+    print()
+    print(outcome.leaderboard.read_text())
+    print(f"results, logs and curves in {out}")
+    for name, error in outcome.failed.items():
+        print(f"lm-gym leaderboard: run {name} failed: {error}", file=sys.stderr)
+    return 1 if outcome.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lm-gym`` (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="lm-gym", description=__doc__)
@@ -220,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--eval-kwargs", default="{}", help="JSON object for evaluate_lm")
     ablation.set_defaults(func=_cmd_ablation)
 
-    demo = commands.add_parser("demo", help="build the defaults, generate and score (make run)")
+    demo = commands.add_parser("demo", help="build the defaults, generate and score")
     demo.add_argument("--samples", type=int, default=8)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)
@@ -245,6 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     reward.add_argument("--steps", type=int, help="optimiser steps (default: 600)")
     reward.add_argument("--seed", type=int, default=0)
     reward.set_defaults(func=_cmd_train_reward_model)
+
+    board = commands.add_parser("leaderboard", help="run a leaderboard track, print its table")
+    board.add_argument("--track", default="quick", help="quick or standard")
+    board.add_argument("--agents", nargs="+", help="agent names (default: the track's)")
+    board.add_argument("--envs", nargs="+", help="env ids (default: the track's)")
+    board.add_argument("--seeds", type=int, help="run seeds 0..N-1 (default: the track's)")
+    board.add_argument("--out", help="output folder (default: runs/leaderboard-<track>)")
+    board.add_argument("--workers", type=int, default=1, help="local worker processes")
+    board.add_argument("--ray", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS")
+    board.set_defaults(func=_cmd_leaderboard)
     return parser
 
 

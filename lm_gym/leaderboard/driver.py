@@ -1,0 +1,149 @@
+"""Run a whole track: plan, skip what is done, execute the rest, write results and the table.
+
+The driver checks the agent names, asks each agent once per env whether it can act there
+(see :func:`~lm_gym.leaderboard.runner.unsupported_reason`), skips every run whose result file
+already exists for the same spec (so a killed track resumes where it stopped), hands the
+remaining runs to a backend (serial, local process pool or Ray) and writes each result as it
+arrives. At the end it regenerates ``LEADERBOARD.md`` and the learning curves from all result
+files of the track.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from lm_gym.agents.registry import get_agent_spec
+from lm_gym.leaderboard.backends import run_pool, run_ray, run_serial
+from lm_gym.leaderboard.report import write_leaderboard
+from lm_gym.leaderboard.results import finished_result, load_results, write_result
+from lm_gym.leaderboard.runner import gym_make_kwargs, unsupported_reason
+from lm_gym.leaderboard.tracks import RunSpec, Track
+
+ARTIFACTS_DIR = "runs"
+"""Subfolder of the output folder with each run's logs and saved agent (serial and pool)."""
+
+
+@dataclass
+class TrackOutcome:
+    """What :func:`run_track` did."""
+
+    leaderboard: Path
+    """The generated ``LEADERBOARD.md``."""
+    ran: list[RunSpec] = field(default_factory=list)
+    """Runs executed now."""
+    skipped: list[RunSpec] = field(default_factory=list)
+    """Runs whose result file already existed for the same spec."""
+    unsupported: dict[tuple[str, str], str] = field(default_factory=dict)
+    """``(env, agent) -> reason`` for pairs the agent refused."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """Run name -> error, for runs that raised (no result file; retried on the next call)."""
+
+
+def _check_options(workers: Any, ray_address: Any) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    if ray_address is not None and workers > 1:
+        raise ValueError("choose either workers > 1 (local pool) or a Ray address, not both")
+    if ray_address is not None:
+        if not isinstance(ray_address, str) or not ray_address:
+            raise ValueError(f"the Ray address must be a non-empty string, got {ray_address!r}")
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError(
+                "--ray needs the ray package: pip install 'lm_gym[ray]' (or pip install ray)"
+            )
+
+
+def plan_runs(track: Track) -> tuple[list[RunSpec], dict[tuple[str, str], str]]:
+    """The runs of ``track`` whose agent accepts the env, and the refused pairs with reasons
+    (the track's exclusions and the agents' own refusals).
+
+    Raises:
+        KeyError: for an unknown agent name (before any env is built).
+        ValueError: naming an env that cannot be built with the track's arguments.
+    """
+    if not track.seeds or not track.envs or not track.agents:
+        raise ValueError(f"track {track.name!r} needs at least one env, one agent and one seed")
+    for agent in track.agents:
+        get_agent_spec(agent)
+    for env_id, setting in track.envs.items():
+        try:
+            gym.make(env_id, **gym_make_kwargs(setting.kwargs)).close()
+        except Exception as error:
+            raise ValueError(
+                f"track {track.name!r}: env {env_id} with kwargs {setting.kwargs} cannot be "
+                f"built: {type(error).__name__}: {error}"
+            ) from error
+    refused: dict[tuple[str, str], str] = {}
+    for spec in track.expand():
+        if spec.seed != track.seeds[0]:
+            continue
+        excluded = track.envs[spec.env_id].excluded.get(spec.agent)
+        reason = excluded if excluded is not None else unsupported_reason(spec)
+        if reason is not None:
+            refused[(spec.env_id, spec.agent)] = reason
+    runs = [s for s in track.expand() if (s.env_id, s.agent) not in refused]
+    return runs, refused
+
+
+def run_track(
+    track: Track,
+    out_dir: str | Path,
+    *,
+    workers: int = 1,
+    ray_address: str | None = None,
+    log: Any = print,
+) -> TrackOutcome:
+    """Run every pending run of ``track`` and write its results and leaderboard to ``out_dir``.
+
+    Args:
+        track: the track (see :mod:`lm_gym.leaderboard.tracks`).
+        out_dir: results go to ``out_dir/results``, logs and agents to ``out_dir/runs``,
+            the table to ``out_dir/LEADERBOARD.md``, curves to ``out_dir/curves``.
+        workers: more than 1 runs a local process pool of that size.
+        ray_address: submit the runs as tasks to the Ray cluster at this address instead.
+        log: called with one line per finished run.
+
+    Raises:
+        ValueError: for bad options (``ray_address`` without Ray installed) or an env that
+            cannot be built; KeyError for an unknown agent; all before any run.
+    """
+    _check_options(workers, ray_address)
+    out_dir = Path(out_dir)
+    runs, refused = plan_runs(track)
+    outcome = TrackOutcome(leaderboard=out_dir / "LEADERBOARD.md", unsupported=refused)
+    pending = []
+    for spec in runs:
+        (outcome.skipped if finished_result(out_dir, spec) else pending).append(spec)
+    log(
+        f"track {track.name}: {len(runs)} runs ({len(outcome.skipped)} already done, "
+        f"{len(pending)} to run), {len(refused)} env x agent pairs not applicable"
+    )
+    for agent in track.agents:
+        if all((env_id, agent) in refused for env_id in track.envs):
+            # Every env refused it: more likely a config its factory rejects than spaces.
+            first = next(iter(track.envs))
+            log(f"agent {agent} runs on none of these envs; on {first}: {refused[(first, agent)]}")
+    if pending:
+        if ray_address is not None:
+            finished = run_ray(pending, ray_address)
+        elif workers > 1:
+            finished = run_pool(pending, out_dir / ARTIFACTS_DIR, workers)
+        else:
+            finished = run_serial(pending, out_dir / ARTIFACTS_DIR)
+        for count, (spec, result, error) in enumerate(finished, start=1):
+            prefix = f"[{count}/{len(pending)}] {spec.name}"
+            if error is not None:
+                outcome.failed[spec.name] = f"{type(error).__name__}: {error}"
+                log(f"{prefix}: FAILED {outcome.failed[spec.name]}")
+                continue
+            write_result(out_dir, spec, result)
+            outcome.ran.append(spec)
+            score = result["metrics"]["eval/mean_return"]
+            log(f"{prefix}: eval/mean_return {score:.4g} ({result['wall_seconds']:.1f} s)")
+    write_leaderboard(out_dir, track, load_results(out_dir), refused)
+    return outcome

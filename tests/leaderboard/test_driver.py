@@ -1,0 +1,175 @@
+"""Running a track: result files, the table, curves, refused pairs, determinism, resuming."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+from lm_gym.leaderboard.driver import plan_runs, run_track
+from lm_gym.leaderboard.results import RESULTS_DIR, load_results, result_path
+
+SUPPORTED = {
+    ("Bambino-v0", "random"),
+    ("Bambino-v0", "ppo"),
+    ("TeacherDomains-v0", "random"),
+    ("TeacherDomains-v0", "oracle-teacher"),
+}
+
+
+def test_a_serial_run_writes_one_result_per_supported_run(serial_run, tiny_track):
+    out_dir, outcome = serial_run
+    assert set(outcome.unsupported) == {
+        ("Bambino-v0", "oracle-teacher"),
+        ("TeacherDomains-v0", "ppo"),
+    }
+    assert "Discrete" in outcome.unsupported[("TeacherDomains-v0", "ppo")]
+    assert not outcome.failed and not outcome.skipped
+    records = load_results(out_dir)
+    assert {(r["spec"]["env_id"], r["spec"]["agent"], r["spec"]["seed"]) for r in records} == {
+        (env, agent, seed) for env, agent in SUPPORTED for seed in (0, 1)
+    }
+    for record in records:
+        assert record["device"] == "cpu" and record["lm_gym_version"]
+        assert record["wall_seconds"] > 0 and "wall_seconds" not in record["metrics"]
+        assert all(math.isfinite(v) for v in record["metrics"].values())
+        assert record["metrics"]["train/num_timesteps"] >= record["spec"]["timesteps"]
+        assert len(record["curve"]["timesteps"]) == len(record["curve"]["value"]) > 0
+        assert (out_dir / "runs" / f"{result_path(out_dir, _spec(record)).stem}").is_dir()
+    teacher = [r for r in records if r["spec"]["env_id"] == "TeacherDomains-v0"]
+    oracle = [r["metrics"]["eval/exam_type_fraction"] for r in teacher if "oracle" in str(r)]
+    assert oracle == [1.0, 1.0]  # the oracle teacher only picks exam-type sentences
+
+
+def _spec(record):
+    from lm_gym.leaderboard.tracks import RunSpec
+
+    return RunSpec(**record["spec"])
+
+
+def test_the_leaderboard_table_and_curves(serial_run):
+    out_dir, outcome = serial_run
+    text = outcome.leaderboard.read_text()
+    assert outcome.leaderboard == out_dir / "LEADERBOARD.md"
+    assert "## Protocol" in text and "seeds: [0, 1]" in text and "baby-en-micro" in text
+    assert "- `ppo`: not on `TeacherDomains-v0`" in text
+    for env_id in ("Bambino-v0", "TeacherDomains-v0"):
+        assert f"### {env_id}" in text
+        assert (out_dir / "curves" / f"{env_id}.png").read_bytes()[:4] == b"\x89PNG"
+    summary, results = text.split("## Summary")[1].split("## Results")
+    assert "| `Bambino-v0` |" in summary and " - |" in summary  # oracle-teacher did not run
+    rows = [line for line in results.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(SUPPORTED) and all("| 2 |" in row for row in rows)
+    bambino = text.split("### Bambino-v0")[1].split("###")[0]
+    assert "eval/ppl" in bambino and " ± " in bambino
+
+
+def test_the_same_track_twice_gives_identical_numbers(
+    serial_run, tiny_track, tmp_path, compared_numbers
+):
+    # The teacher env's runs (the pool test below repeats the text env's).
+    run_track(tiny_track.select(envs=["TeacherDomains-v0"]), tmp_path, log=lambda line: None)
+    serial = compared_numbers(serial_run[0])
+    assert compared_numbers(tmp_path) == {k: v for k, v in serial.items() if "Teacher" in k}
+
+
+def test_a_killed_track_keeps_its_results_and_resumes(
+    serial_run, tiny_track, tmp_path, compared_numbers
+):
+    track = tiny_track.select(envs=["Bambino-v0"])  # 4 runs
+    finished = []
+
+    def stop_after_three(line: str) -> None:
+        if line.startswith("["):
+            finished.append(line)
+            if len(finished) == 3:
+                raise KeyboardInterrupt  # as if the process were killed here
+
+    with pytest.raises(KeyboardInterrupt):
+        run_track(track, tmp_path, log=stop_after_three)
+    kept = {p.name: p.read_bytes() for p in (tmp_path / RESULTS_DIR).iterdir()}
+    assert len(kept) == 3 and not any(name.endswith(".tmp") for name in kept)
+    # A file of another spec (changed budget) is stale: it is run again, not reused.
+    stale = sorted(kept)[0]
+    record = json.loads(kept[stale])
+    record["spec"]["timesteps"] += 1
+    (tmp_path / RESULTS_DIR / stale).write_text(json.dumps(record))
+
+    lines = []
+    outcome = run_track(track, tmp_path, log=lines.append)
+    assert len(outcome.skipped) == 2 and len(outcome.ran) == 2
+    assert "2 already done" in lines[0]
+    for name, content in kept.items():
+        if name != stale:
+            assert (tmp_path / RESULTS_DIR / name).read_bytes() == content
+    serial = compared_numbers(serial_run[0])
+    assert compared_numbers(tmp_path) == {k: v for k, v in serial.items() if "Bambino" in k}
+
+
+@pytest.mark.slow  # 14-25 s here: two spawned workers import torch and transformers
+def test_a_local_pool_gives_the_serial_numbers(serial_run, tiny_track, tmp_path, compared_numbers):
+    # The text env's runs only: two spawned workers pay their start-up once, runs stay few.
+    track = tiny_track.select(envs=["Bambino-v0"])
+    outcome = run_track(track, tmp_path, workers=2, log=lambda line: None)
+    assert not outcome.failed and len(outcome.ran) == 4
+    serial = compared_numbers(serial_run[0])
+    assert compared_numbers(tmp_path) == {k: v for k, v in serial.items() if "Bambino" in k}
+    assert len({r["run_dir"] for r in load_results(tmp_path)}) == 4  # logs kept per run
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"workers": 0}, "workers"),
+        ({"workers": 2, "ray_address": "auto"}, "not both"),
+        ({"ray_address": ""}, "Ray address"),
+    ],
+)
+def test_bad_options_are_refused_before_any_run(tiny_track, tmp_path, options, match):
+    with pytest.raises(ValueError, match=match):
+        run_track(tiny_track, tmp_path, **options)
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_agents_and_envs_are_refused_before_any_run(tiny_track, tmp_path):
+    with pytest.raises(KeyError, match="no-such-agent"):
+        run_track(tiny_track.select(agents=["no-such-agent"]), tmp_path)
+    broken = tiny_track.select(envs=["Bambino-v0"])
+    broken.envs["Bambino-v0"].kwargs["reward_form"] = "no-such-form"
+    with pytest.raises(ValueError, match="cannot be built"):
+        run_track(broken, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_agent_no_env_accepts_is_pointed_out(tiny_track, tmp_path):
+    lines = []
+    track = tiny_track.select(agents=["random"], envs=["Bambino-v0"], num_seeds=1)
+    track.agents["random"]["learning_rate"] = 0.1  # not a field of the random agent's config
+    outcome = run_track(track, tmp_path, log=lines.append)
+    assert not outcome.ran and "unknown RandomConfig field" in lines[1]
+    assert "- `random`: not on `Bambino-v0`" in outcome.leaderboard.read_text()
+
+
+def test_a_failing_run_is_reported_and_leaves_no_result(tiny_track, tmp_path):
+    track = tiny_track.select(agents=["random"], envs=["Bambino-v0"], num_seeds=1)
+    # clm_alternation trains the agent's model: the random agent has none, so training fails.
+    setting = track.envs["Bambino-v0"]
+    track.envs["Bambino-v0"] = dataclasses.replace(
+        setting, kwargs={**setting.kwargs, "clm_alternation": True}
+    )
+    outcome = run_track(track, tmp_path, log=lambda line: None)
+    assert list(outcome.failed) == ["Bambino-v0__random__seed0"] and not outcome.ran
+    assert "model" in outcome.failed["Bambino-v0__random__seed0"]
+    assert not (tmp_path / RESULTS_DIR).exists()  # so the next call of the track retries it
+
+
+def test_a_track_can_exclude_an_agent_from_an_env(tiny_track):
+    setting = tiny_track.envs["TeacherDomains-v0"]
+    tiny_track.envs["TeacherDomains-v0"] = dataclasses.replace(
+        setting, excluded={"random": "cannot finish these episodes"}
+    )
+    runs, refused = plan_runs(tiny_track.select(agents=["random"], num_seeds=1))
+    assert refused == {("TeacherDomains-v0", "random"): "cannot finish these episodes"}
+    assert [r.name for r in runs] == ["Bambino-v0__random__seed0"]

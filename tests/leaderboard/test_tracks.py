@@ -1,0 +1,91 @@
+"""Tracks: every registered lm_gym env joins, selection and expansion, result files."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+from lm_gym.leaderboard import results
+from lm_gym.leaderboard.tracks import (
+    QUICK_AGENTS,
+    QUICK_DEFAULT,
+    RunSpec,
+    get_track,
+    lm_gym_env_ids,
+    quick_track,
+    standard_track,
+)
+
+
+def test_the_built_in_tracks_cover_every_registered_lm_gym_env():
+    expected = sorted(i for i, s in gym.registry.items() if str(s.entry_point).startswith("lm_gym"))
+    assert {"Bambino-v0", "TeacherDomains-v0"} <= set(expected)
+    for track in (quick_track(), standard_track()):
+        assert sorted(track.envs) == expected == lm_gym_env_ids()
+        assert {"random", "ppo", "reinforce", "oracle-teacher"} <= set(track.agents)
+    assert quick_track().seeds == (0, 1)
+    assert all("micro" in json.dumps(s.kwargs) for s in quick_track().envs.values())
+
+
+def test_an_env_registered_later_joins_with_the_default_budget():
+    env_id = "LeaderboardLateEnv-v0"
+    gym.register(id=env_id, entry_point="lm_gym.envs.bambino:make_bambino_env")
+    try:
+        assert quick_track().envs[env_id] == QUICK_DEFAULT
+    finally:
+        del gym.registry[env_id]
+    assert env_id not in quick_track().envs
+
+
+def test_select_and_expand():
+    track = quick_track().select(
+        agents=["random", "ppo", "someone-elses-agent"], envs=["Bambino-v0"], num_seeds=3
+    )
+    assert track.agents == {
+        "random": QUICK_AGENTS["random"],
+        "ppo": QUICK_AGENTS["ppo"],
+        "someone-elses-agent": {},
+    }
+    runs = track.expand()
+    assert len(runs) == 1 * 3 * 3 and [r.seed for r in runs[:3]] == [0, 1, 2]
+    assert runs[0].name == "Bambino-v0__random__seed0"
+    runs[0].env_kwargs["tau"] = -1.0  # specs are copies: the track is unchanged
+    assert track.envs["Bambino-v0"].kwargs["tau"] == 70.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"envs": ["NoSuchEnv-v0"]}, "not in track"), ({"num_seeds": 0}, "seeds")],
+)
+def test_bad_selections_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        quick_track().select(**kwargs)
+
+
+def test_unknown_track():
+    with pytest.raises(ValueError, match="quick"):
+        get_track("huge")
+
+
+def test_result_files_are_matched_to_their_spec(tmp_path):
+    spec = RunSpec("Bambino-v0", {"tau": 70.0}, "random", {"num_envs": 2}, 0, 32, 3)
+    outcome = {"metrics": {"eval/mean_return": 1.5}, "curve": {"timesteps": [], "value": []}}
+    path = results.write_result(tmp_path, spec, outcome)
+    assert path == results.result_path(tmp_path, spec)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    assert results.finished_result(tmp_path, spec)["metrics"] == outcome["metrics"]
+    other = RunSpec("Bambino-v0", {"tau": 71.0}, "random", {"num_envs": 2}, 0, 32, 3)
+    assert results.finished_result(tmp_path, other) is None
+    path.write_text(path.read_text()[:20])  # a truncated file is not a result
+    assert results.finished_result(tmp_path, spec) is None
+    assert results.load_results(tmp_path) == []
+
+
+def test_non_finite_metrics_are_never_written(tmp_path):
+    spec = RunSpec("Bambino-v0", {}, "random", {}, 0, 32, 3)
+    with pytest.raises(ValueError):
+        results.write_result(tmp_path, spec, {"metrics": {"eval/mean_return": float("nan")}})
+    folder = results.result_path(tmp_path, spec).parent
+    assert not folder.exists() or not any(folder.iterdir())
