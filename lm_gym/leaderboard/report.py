@@ -55,7 +55,7 @@ def _cell(values: list[float]) -> str:
     if not values:
         return "-"
     mean, std = mean_std(values)
-    return f"{mean:.4g} ± {std:.2g}"
+    return f"{mean:.4g} ± {std:.0f}" if abs(std) >= 100 else f"{mean:.4g} ± {std:.2g}"
 
 
 def env_table(agents: dict[str, list[dict[str, Any]]]) -> list[str]:
