@@ -9,10 +9,11 @@ recorded and is discarded by the next rollout's full reset. The filler is not EO
 discarded episode never reaches its end (and never costs a reward call) within the rollout.
 
 The log-probability of each sampled token and the value of each state are recorded while
-sampling, from the same forward pass: they belong to the policy that actually acted. That
-matters when the env is wrapped in :class:`lm_gym.wrappers.CLMAlternation`, which may update the
-model inside the rollout's last ``env.step``; PPO's importance ratio is then taken against the
-behaviour policy, as it should be.
+sampling, from the same forward pass: they belong to the policy that actually acted, and PPO's
+importance ratio is taken against that behaviour policy. When the env is wrapped in
+:class:`lm_gym.wrappers.CLMAlternation`, the CLM updates that a finished batch makes due run in
+the next rollout's ``reset``, after the agent's update, so the model does not change between
+sampling and update (unless a CLM slot is shorter than the batch).
 
 The loop never reads a value back from the device: rewards and episode ends come from the env
 as NumPy arrays, actions go to the env as tensors when the env keeps tensors on the agent's

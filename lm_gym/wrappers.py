@@ -6,8 +6,11 @@ so any agent, which knows nothing of it, gets the paper's training loop by wrapp
 
 Time is counted in *slots*, as in Algorithm 1's "i-th batch": a CLM slot is one CLM update on
 the next batch of the corpus stream; an RL slot is one batch of RL episodes (``rl_batch_size``
-finished episodes, by default one per vector row). Whenever an RL slot is used up, the
-wrapper runs the CLM slots that follow it before returning from ``step``. Schedules:
+finished episodes, by default one per vector row). When an RL slot is used up, the CLM slots
+that follow it are only *due*: they run at the start of the next ``reset`` or ``step``, i.e.
+before the next RL episodes begin and after the agent has updated on the episodes it just
+collected, as in Algorithm 1 (an on-policy agent's batch is never trained by CLM between its
+sampling and its update). Schedules:
 
 * ``alternate`` (default): slot ``i`` is CLM when ``i % (r_clm + r_rl) < r_clm`` (10:2);
 * ``block``: each epoch is one full pass of CLM over the corpus, then RL slots worth
@@ -18,6 +21,11 @@ wrapper runs the CLM slots that follow it before returning from ``step``. Schedu
 
 ``info`` (and the reset info) report ``clm_steps``, ``words_seen`` and, after the first CLM
 update, ``clm_loss`` (the latest). Padding never counts in the loss (:func:`lm_gym.clm.clm_loss`).
+
+The wrappers also expose ``trained_model`` (the module they update) and ``model_updates`` (how
+many updates they made to it so far). That is a generic announcement, not CLM-specific: an
+agent that keeps a frozen copy of its own model (PPO's KL reference) can see that something
+other than itself changed the weights (:func:`lm_gym.agents.policy_model.env_model_updates`).
 """
 
 from __future__ import annotations
@@ -93,7 +101,7 @@ class CLMSchedule:
         self.optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr)
         self.slot = 0
         self.episodes_in_slot = 0
-        self.started = False
+        self.due = True  # the CLM slots before the current RL slot have not run yet
         self.clm_steps = 0
         self.words_seen = 0
         self.clm_loss: float | None = None
@@ -110,26 +118,34 @@ class CLMSchedule:
             return "clm"
         return "both" if self.schedule == "clm_only" else "rl"
 
-    def start(self) -> None:
-        """Run the CLM slots before the first RL slot (once, at the first reset)."""
-        if not self.started:
-            self.started = True
-            self._run_until_rl()
+    def catch_up(self) -> None:
+        """Run the CLM slots that are due before the current RL slot (no-op when none are).
 
-    def episodes_finished(self, count: int) -> None:
-        """Count finished episodes; when an RL slot is full, run the CLM slots after it."""
-        self.episodes_in_slot += count
-        while self.episodes_in_slot >= self.rl_batch_size:
-            self.episodes_in_slot -= self.rl_batch_size
-            self.slot += 1
-            self._run_until_rl()
-
-    def _run_until_rl(self) -> None:
+        Called at the start of every ``reset`` and ``step``, so they run before the next RL
+        episodes begin: at the first reset, then after each full RL slot.
+        """
+        if not self.due:
+            return
+        self.due = False
         while self.kind(self.slot) == "clm":
             self.clm_step()
             self.slot += 1
         if self.kind(self.slot) == "both":
             self.clm_step()
+
+    def episodes_finished(self, count: int) -> None:
+        """Count finished episodes; when an RL slot is full, the CLM slots after it fall due.
+
+        Several RL slots may fill in one call (``count`` > ``rl_batch_size``); the clock then
+        moves past each of them, running the CLM slots between two of them at once, while
+        those after the last one wait for :meth:`catch_up`.
+        """
+        self.episodes_in_slot += count
+        while self.episodes_in_slot >= self.rl_batch_size:
+            self.episodes_in_slot -= self.rl_batch_size
+            self.catch_up()
+            self.slot += 1
+            self.due = True
 
     def clm_step(self) -> float:
         """One CLM update on the next corpus batch; returns its loss."""
@@ -168,7 +184,7 @@ class CLMSchedule:
         return {
             "slot": self.slot,
             "episodes_in_slot": self.episodes_in_slot,
-            "started": self.started,
+            "due": self.due,
             "clm_steps": self.clm_steps,
             "words_seen": self.words_seen,
             "clm_loss": self.clm_loss,
@@ -179,7 +195,7 @@ class CLMSchedule:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict`."""
         self.slot, self.episodes_in_slot = state["slot"], state["episodes_in_slot"]
-        self.started, self.clm_steps = state["started"], state["clm_steps"]
+        self.due, self.clm_steps = state["due"], state["clm_steps"]
         self.words_seen, self.clm_loss = state["words_seen"], state["clm_loss"]
         self.stream.load_state_dict(state["stream"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -205,7 +221,31 @@ def _schedule_for(
     return CLMSchedule(model, tokenizer, list(texts), optimizer, **kwargs)
 
 
-class CLMAlternation(gym.Wrapper):
+class _ScheduleAccess:
+    """What both wrappers expose of their :class:`CLMSchedule`."""
+
+    schedule: CLMSchedule
+
+    @property
+    def trained_model(self) -> nn.Module:
+        """The model this wrapper updates between episodes."""
+        return self.schedule.model
+
+    @property
+    def model_updates(self) -> int:
+        """How many updates this wrapper has made to :attr:`trained_model` so far."""
+        return self.schedule.clm_steps
+
+    def state_dict(self) -> dict[str, Any]:
+        """See :meth:`CLMSchedule.state_dict`."""
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """See :meth:`CLMSchedule.load_state_dict`."""
+        self.schedule.load_state_dict(state)
+
+
+class CLMAlternation(_ScheduleAccess, gym.Wrapper):
     """Run CLM updates of ``model`` between RL episodes on a schedule (module docstring).
 
     Given a ``VectorEnv`` it returns a :class:`VectorCLMAlternation`, which counts the
@@ -251,26 +291,19 @@ class CLMAlternation(gym.Wrapper):
         )
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.schedule.catch_up()
         obs, info = self.env.reset(seed=seed, options=options)
-        self.schedule.start()
         return obs, {**info, **self.schedule.info()}
 
     def step(self, action: Any):
+        self.schedule.catch_up()
         obs, reward, terminated, truncated, info = self.env.step(action)
         if terminated or truncated:
             self.schedule.episodes_finished(1)
         return obs, reward, terminated, truncated, {**info, **self.schedule.info()}
 
-    def state_dict(self) -> dict[str, Any]:
-        """See :meth:`CLMSchedule.state_dict`."""
-        return self.schedule.state_dict()
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """See :meth:`CLMSchedule.load_state_dict`."""
-        self.schedule.load_state_dict(state)
-
-
-class VectorCLMAlternation(VectorWrapper):
+class VectorCLMAlternation(_ScheduleAccess, VectorWrapper):
     """:class:`CLMAlternation` for vector envs; counters come as ``(num_envs,)`` info arrays."""
 
     def __init__(
@@ -303,21 +336,14 @@ class VectorCLMAlternation(VectorWrapper):
         return info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.schedule.catch_up()
         obs, info = self.env.reset(seed=seed, options=options)
-        self.schedule.start()
         return obs, self._with_counters(info)
 
     def step(self, actions: Any):
+        self.schedule.catch_up()
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         finished = int(np.count_nonzero(np.logical_or(terminated, truncated)))
         if finished:
             self.schedule.episodes_finished(finished)
         return obs, rewards, terminated, truncated, self._with_counters(info)
-
-    def state_dict(self) -> dict[str, Any]:
-        """See :meth:`CLMSchedule.state_dict`."""
-        return self.schedule.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """See :meth:`CLMSchedule.load_state_dict`."""
-        self.schedule.load_state_dict(state)

@@ -62,13 +62,15 @@ def test_alternate_runs_r_clm_updates_per_r_rl_episodes(model, tiny_lm):
     eos = tiny_lm[1].eos_token_id
     _, info = env.reset(seed=0)
     assert info["clm_steps"] == 3 and info["words_seen"] > 0 and info["clm_loss"] > 0
-    steps = []
+    at_end, at_reset = [], []
     for _ in range(6):  # six one-step episodes
         _, _, terminated, _, info = env.step(eos)
         assert terminated
-        steps.append(info["clm_steps"])
-        env.reset()
-    assert steps == [3, 6, 6, 9, 9, 12]
+        at_end.append(info["clm_steps"])
+        at_reset.append(env.reset()[1]["clm_steps"])
+    # The CLM slots after a full RL slot run at the next reset, not in the step that filled it.
+    assert at_end == [3, 3, 6, 6, 9, 9]
+    assert at_reset == [3, 6, 6, 9, 9, 12]
 
 
 def test_words_seen_and_loss_come_from_the_corpus_batches(model, tiny_lm):
@@ -122,7 +124,31 @@ def test_vector_env_counts_a_batch_of_episodes_per_rl_slot(model, tiny_lm):
     _, _, terminated, _, info = env.step(np.array([eos, eos, cat, cat]))  # 2 of 4 episodes
     assert terminated.sum() == 2 and info["clm_steps"][0] == 2
     _, _, _, truncated, info = env.step(np.full(4, cat))  # rows 2, 3 end: the slot is full
-    assert truncated.sum() == 2 and info["clm_steps"][0] == 4
+    assert truncated.sum() == 2 and info["clm_steps"][0] == 2  # CLM waits for the next call
+    _, _, _, _, info = env.step(np.full(4, cat))  # autoreset step: new episodes start after CLM
+    assert info["clm_steps"][0] == 4
+
+
+def weights(model) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_clm_runs_after_the_batch_is_handed_back_and_before_the_next_episodes(model, tiny_lm):
+    """Algorithm 1's order: sample a batch, (the agent updates on it), then CLM, then the next."""
+    eos = tiny_lm[1].eos_token_id
+    env = CLMAlternation(env_for(tiny_lm[1], num_envs=2), model, r_clm=1, r_rl=1, batch_size=8)
+    env.reset(seed=0)
+    sampled_with = weights(model)
+    env.step(np.full(2, eos))  # the batch ends: the next CLM slot falls due but does not run
+    assert same(weights(model), sampled_with) and env.schedule.due
+    assert env.model_updates == 1 and env.trained_model is model
+    _, info = env.reset()  # the next batch starts: the CLM slot runs first
+    assert info["clm_steps"].tolist() == [2, 2] and not same(weights(model), sampled_with)
+    assert env.model_updates == 2 and not env.schedule.due
 
 
 def play(env, episodes: list[list[int]], seed: int | None = None) -> list[tuple]:
@@ -136,7 +162,9 @@ def play(env, episodes: list[list[int]], seed: int | None = None) -> list[tuple]
     return trace
 
 
-def test_checkpoint_and_resume_give_the_same_result(tiny_lm_dir, tiny_lm):
+@pytest.mark.parametrize("reset_before_saving", [False, True])
+def test_checkpoint_and_resume_give_the_same_result(tiny_lm_dir, tiny_lm, reset_before_saving):
+    """Saved with CLM slots due (right after a full RL slot) or after they ran (a reset)."""
     tokenizer = tiny_lm[1]
     cat, eos = tokenizer("cat", add_special_tokens=False)["input_ids"][0], tokenizer.eos_token_id
     episodes = [[eos], [cat, cat], [cat, eos], [eos], [cat, cat], [eos]]
@@ -148,6 +176,9 @@ def test_checkpoint_and_resume_give_the_same_result(tiny_lm_dir, tiny_lm):
 
     model, env = fresh()
     play(env, episodes[:3], seed=0)
+    if reset_before_saving:
+        env.reset()
+    assert env.state_dict()["due"] is not reset_before_saving
     checkpoint = copy.deepcopy(
         {"model": model.state_dict(), "clm": env.state_dict(), "rng": env.unwrapped.np_random}
     )
