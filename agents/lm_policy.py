@@ -201,6 +201,23 @@ class LMPolicy(nn.Module):
         logits = out.logits[:, -num_actions:, : self.action_size].float()
         return self.forbid_early_eos(logits) / temperature, out
 
+    @torch.no_grad()
+    def logprobs_under(
+        self,
+        model: nn.Module,
+        sequences: torch.Tensor,
+        prompt_length: int,
+        *,
+        temperature: float = 1.0,
+    ) -> torch.Tensor:
+        """``(B, T)`` log-probabilities of the actions of ``sequences`` under ``model``.
+
+        ``model`` is a frozen copy of the policy's LM (PPO's KL reference, the initial baby).
+        """
+        logits, _ = self.action_logits(model, sequences, prompt_length, temperature=temperature)
+        log_probs = torch.log_softmax(logits, -1)
+        return log_probs.gather(-1, sequences[:, prompt_length:].unsqueeze(-1)).squeeze(-1)
+
     def evaluate(
         self,
         sequences: torch.Tensor,

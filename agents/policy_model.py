@@ -1,9 +1,15 @@
-"""Finding the language model an LM agent should act with.
+"""Finding the language model an LM agent should act with, and who else trains it.
 
 An LM agent's policy must speak the env's action vocabulary, i.e. use the tokenizer the env
 tokenizes prompts with. Text-generation envs built by lm_gym keep the model they were built
 for as ``env.baby`` (an :class:`~lm_gym.models.LM`), so by default agents take that one; a
 spec passed explicitly (recipe name, folder, HF id, in-memory model, ``LM``) wins.
+
+A wrapper may also train the agent's model between episodes (BAMBINO-LM's CLM alternation,
+:class:`lm_gym.wrappers.CLMAlternation`). Such a wrapper announces it with two attributes,
+``trained_model`` (the module it updates) and ``model_updates`` (how many updates it made so
+far); :func:`env_model_updates` sums them for one model, so an agent can tell that its weights
+changed outside its own updates without knowing what changed them.
 """
 
 from __future__ import annotations
@@ -58,3 +64,16 @@ def resolve_policy_lm(env: Any, spec: Any, device: torch.device) -> LM:
             f"or use an env that keeps its generating model as env.{ENV_MODEL_ATTRIBUTE}"
         )
     return load_model(spec, device=device)
+
+
+def env_model_updates(env: Any, model: torch.nn.Module) -> int:
+    """How many updates the wrappers in ``env``'s stack have made to ``model`` themselves.
+
+    Counts only layers whose ``trained_model`` is ``model`` itself (a wrapper training another
+    model is no concern of this agent's); 0 when no layer announces any.
+    """
+    return sum(
+        int(layer.model_updates)
+        for layer in _env_layers(env)
+        if getattr(layer, "trained_model", None) is model
+    )

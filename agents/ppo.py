@@ -5,7 +5,8 @@ One iteration:
 1. **Rollout** (:func:`~lm_gym.agents.rollout.collect_token_rollout`): ``num_envs`` prompts,
    one token per env step sampled through the policy's KV cache, until every episode ended;
    the log-probability and value of each step are recorded from the sampling forward pass.
-2. **Reference**: the frozen reference model's log-probabilities, in one forward pass.
+2. **Reference**: the frozen reference model's log-probabilities, in one forward pass (the
+   reference is re-taken first if a wrapper updated the model; see "Which reference" below).
 3. **Rewards**: the env's reward after each token minus ``kl_coef * (log pi - log pi_ref)``,
    the per-token KL penalty (Ziegler et al. 2019; TRL's PPO).
 4. **GAE** (gamma, lambda) over each episode's tokens; advantages whitened over the batch.
@@ -14,8 +15,21 @@ One iteration:
 6. **Adapt** the KL coefficient towards the target; log; call the callbacks.
 
 The agent works unchanged when the env is wrapped in :class:`lm_gym.wrappers.CLMAlternation`
-with ``agent.model``: the wrapper trains the same weights between episodes and the agent only
-sees the env.
+with ``agent.model``: the wrapper trains the same weights between episodes (before each
+rollout's first step, after the previous update) and the agent only sees the env.
+
+**Which reference.** BAMBINO-LM's KL penalty is there to stop the *RL* part from drifting; the
+CLM updates move the baby towards the new language on purpose, so the KL to the initial baby
+must grow under CLM alternation however well PPO behaves (measured on the default Bambino-v0,
+seed 0, 30,720 tokens: about 120 nats per episode at the end, CLM alone 131, PPO alone 3; see
+the README), and a penalty on it would fight language learning. So by default
+(``reference_follows_env``) the reference follows the updates that something other than PPO
+made to the policy's weights: when a wrapper announces (generically,
+:func:`~lm_gym.agents.policy_model.env_model_updates`) that it updated the model since the last
+snapshot, the reference is re-taken from the policy before the next update, and the penalty
+and ``charts/kl`` measure the drift PPO has added since the latest CLM block. The KL to the
+initial model is still computed and logged as ``charts/kl_initial``, so nothing is hidden.
+Without such a wrapper nothing changes: the reference is the initial model.
 """
 
 from __future__ import annotations
@@ -29,7 +43,7 @@ from torch import nn
 from lm_gym.agents.base import BaseAgent, make_adam, torch_generator
 from lm_gym.agents.lm_policy import LMPolicy, as_tensor_batch, check_token_space, sample_tokens
 from lm_gym.agents.logger import Logger
-from lm_gym.agents.policy_model import resolve_policy_lm
+from lm_gym.agents.policy_model import env_model_updates, resolve_policy_lm
 from lm_gym.agents.ppo_config import KLController, PPOConfig
 from lm_gym.agents.rollout import TokenRollout, collect_token_rollout
 from lm_gym.device import resolve_device
@@ -108,6 +122,10 @@ class PPO(BaseAgent):
             min_new_tokens=cfg.min_new_tokens,
         ).to(self.device)
         self.reference = copy.deepcopy(self.policy.model).eval().requires_grad_(False)
+        # The initial model, kept aside once the reference has followed an env update, and
+        # the env's count of model updates when the reference was last taken.
+        self.initial_reference: nn.Module | None = None
+        self.reference_updates = 0
         self.optimizer = make_adam(self.policy.parameters(), cfg.learning_rate, self.device)
         self.kl_controller = KLController(
             cfg.kl_coef, adaptive=cfg.adaptive_kl, target=cfg.kl_target, horizon=cfg.kl_horizon
@@ -187,13 +205,42 @@ class PPO(BaseAgent):
         callback.on_training_end()
         return self
 
+    def _follow_env_updates(self) -> None:
+        """Re-take the reference from the policy if a wrapper updated its model since last time.
+
+        Runs after the rollout and before PPO's update, so the snapshot is the model the
+        rollout sampled from: the weights the env's latest updates left, plus PPO's own
+        updates since the previous snapshot. The first time, the initial reference is kept
+        aside for ``charts/kl_initial``.
+        """
+        if not self.config.reference_follows_env:
+            return
+        updates = env_model_updates(self.env, self.policy.model)
+        if updates == self.reference_updates:
+            return
+        if self.initial_reference is None:
+            self.initial_reference = self.reference
+            self.reference = copy.deepcopy(self.reference)
+        self.reference.load_state_dict(self.policy.model.state_dict())
+        self.reference_updates = updates
+
     @torch.no_grad()
     def _score_rollout(self, rollout: TokenRollout) -> dict[str, torch.Tensor]:
         """Old log-probs and values, reference log-probs, KL-penalised rewards and advantages."""
         sequences, k, mask = rollout.sequences, rollout.prompt_ids.shape[1], rollout.mask
         logprobs, values = rollout.logprobs, rollout.values
-        ref_logprobs = self._reference_logprobs(sequences, k)
-        kl = (logprobs - ref_logprobs) * mask
+        temperature = self.config.temperature
+        reference = self.policy.logprobs_under(
+            self.reference, sequences, k, temperature=temperature
+        )
+        kl = (logprobs - reference) * mask
+        if self.initial_reference is None:
+            kl_initial = kl
+        else:
+            initial = self.policy.logprobs_under(
+                self.initial_reference, sequences, k, temperature=temperature
+            )
+            kl_initial = (logprobs - initial) * mask
         rewards = rollout.rewards - self.kl_controller.value * kl
         advantages = gae(rewards, values, mask, self.config.gamma, self.config.gae_lambda)
         returns = advantages + values
@@ -207,18 +254,14 @@ class PPO(BaseAgent):
             "advantages": advantages,
             "returns": returns * mask,
             "kl": kl.sum(1),
+            "kl_initial": kl_initial.sum(1),
         }
-
-    def _reference_logprobs(self, sequences: torch.Tensor, k: int) -> torch.Tensor:
-        logits, _ = self.policy.action_logits(
-            self.reference, sequences, k, temperature=self.config.temperature
-        )
-        log_probs = torch.log_softmax(logits, -1)
-        return log_probs.gather(-1, sequences[:, k:].unsqueeze(-1)).squeeze(-1)
 
     def _update(self, rollout: TokenRollout) -> None:
         cfg = self.config
+        self._follow_env_updates()
         batch = self._score_rollout(rollout)
+        kl_initial = batch.pop("kl_initial")
         k = rollout.prompt_ids.shape[1]
         size = batch["sequences"].shape[0]
         minibatch = max(1, size // cfg.num_minibatches)
@@ -268,10 +311,12 @@ class PPO(BaseAgent):
                     stats["clipfrac"].append(masked_mean(clip_hit, mask))
         self.policy.eval()
         kl = float(batch["kl"].mean())
-        self._log_iteration(rollout, stats, kl)
+        self._log_iteration(rollout, stats, kl, float(kl_initial.mean()))
         self.kl_controller.update(kl, size)
 
-    def _log_iteration(self, rollout: TokenRollout, stats: dict, kl: float) -> None:
+    def _log_iteration(
+        self, rollout: TokenRollout, stats: dict, kl: float, kl_initial: float
+    ) -> None:
         self._record_episodes(rollout.returns, rollout.lengths)
         self._record_episode_stats()
         self.logger.record("rollout/batch_rew_mean", rollout.returns.mean())
@@ -280,6 +325,7 @@ class PPO(BaseAgent):
         for key, value in means.items():
             self.logger.record(f"losses/{key}", float(value))
         self.logger.record("charts/kl", kl)
+        self.logger.record("charts/kl_initial", kl_initial)
         self.logger.record("charts/kl_coef", self.kl_controller.value)
         self.logger.record("charts/learning_rate", self.optimizer.param_groups[0]["lr"])
 
@@ -288,6 +334,10 @@ class PPO(BaseAgent):
         return {
             "policy": self.policy.state_dict(),
             "reference": self.reference.state_dict(),
+            "reference_updates": self.reference_updates,
+            "initial_reference": (
+                None if self.initial_reference is None else self.initial_reference.state_dict()
+            ),
             "optimizer": self.optimizer.state_dict(),
             "kl_controller": self.kl_controller.state_dict(),
             "generator": self.generator.get_state(),
@@ -296,6 +346,10 @@ class PPO(BaseAgent):
     def _load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
         self.reference.load_state_dict(state["reference"])
+        self.reference_updates = state["reference_updates"]
+        if state["initial_reference"] is not None:
+            self.initial_reference = copy.deepcopy(self.reference)
+            self.initial_reference.load_state_dict(state["initial_reference"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.kl_controller.load_state_dict(state["kl_controller"])
         self.generator.set_state(state["generator"])

@@ -64,6 +64,11 @@ class PPOConfig:
     """Target sequence-level KL (nats) of the adaptive controller."""
     kl_horizon: int = 10_000
     """Horizon (in episodes) of the adaptive controller."""
+    reference_follows_env: bool = True
+    """Re-take the KL reference from the policy whenever a wrapper (CLM alternation) has updated
+    the policy's model since the last snapshot, so the penalty and ``charts/kl`` measure PPO's own
+    drift; ``charts/kl_initial`` still reports the KL to the initial model. False keeps the
+    initial model as the reference throughout. Without such a wrapper both are the same."""
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt (the baby models were trained on ``<s> text </s>``)."""
     verbose: int = 1

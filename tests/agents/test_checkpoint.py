@@ -36,7 +36,9 @@ wrapped = CLMAlternation(env, env.baby.model, **{clm!r})
 agent = PPO.load({checkpoint!r}, env=wrapped)
 agent.learn(wrapped, {total}, reset_num_timesteps=False, progress_bar=False)
 torch.save({{"policy": agent.policy.state_dict(), "kl": agent.kl_controller.value,
-            "steps": agent.num_timesteps, "clm_steps": wrapped.schedule.clm_steps}}, {out!r})
+            "steps": agent.num_timesteps, "clm_steps": wrapped.schedule.clm_steps,
+            "reference": agent.reference.state_dict(),
+            "initial_reference": agent.initial_reference.state_dict()}}, {out!r})
 """
 
 
@@ -50,8 +52,9 @@ def _train(toys, total: int) -> tuple[PPO, CLMAlternation]:
 
 def test_resuming_in_a_new_process_gives_bit_identical_weights(toys, tmp_path):
     full, full_env = _train(toys, TOTAL)
-    half, _ = _train(toys, TOTAL // 2)
+    half, half_env = _train(toys, TOTAL // 2)
     assert 0 < half.num_timesteps < full.num_timesteps
+    assert half_env.schedule.due  # saved between an update and the CLM slot after it
     checkpoint = half.save(tmp_path / "half.pt")
     out = tmp_path / "resumed.pt"
     script = RESUME_SCRIPT.format(
@@ -67,10 +70,15 @@ def test_resuming_in_a_new_process_gives_bit_identical_weights(toys, tmp_path):
     assert resumed["steps"] == full.num_timesteps
     assert resumed["clm_steps"] == full_env.schedule.clm_steps
     assert resumed["kl"] == full.kl_controller.value
-    expected = full.policy.state_dict()
-    assert resumed["policy"].keys() == expected.keys()
-    for name, tensor in expected.items():
-        assert torch.equal(resumed["policy"][name], tensor), name
+    for key, module in (
+        ("policy", full.policy),
+        ("reference", full.reference),
+        ("initial_reference", full.initial_reference),
+    ):
+        expected = module.state_dict()
+        assert resumed[key].keys() == expected.keys()
+        for name, tensor in expected.items():
+            assert torch.equal(resumed[key][name], tensor), f"{key}: {name}"
 
 
 def test_atomic_save_replaces_whole_files_only(tmp_path):

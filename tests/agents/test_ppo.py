@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
 from lm_gym.agents.lm_policy import LMPolicy
-from lm_gym.agents.logger import Logger
+from lm_gym.agents.policy_model import env_model_updates
 from lm_gym.agents.ppo import PPO, gae, whiten
 from lm_gym.agents.ppo_config import KLController, PPOConfig
 from lm_gym.agents.reinforce import Reinforce
@@ -120,21 +121,55 @@ def test_a_single_env_runs_as_a_batch_of_one(toys):
     assert agent.num_timesteps >= 12 and len(agent.episode_returns) >= 2
 
 
-def test_ppo_trains_inside_clm_alternation(toys):
+def _learn_inside_clm(toys, total: int, **config) -> tuple[PPO, CLMAlternation]:
     env = toys.toy_token_env(num_envs=4)
-    agent = PPO(env, learning_rate=1e-3, num_minibatches=1, verbose=0)
-    wrapped = CLMAlternation(env, agent.model, r_clm=2, r_rl=1, batch_size=8)
-    before = [p.detach().clone() for p in agent.model.parameters()]
-    logger = Logger(formats=())
-    agent.set_logger(logger)
-    agent.learn(wrapped, 60, progress_bar=False)
-    assert wrapped.schedule.clm_steps >= 2 * len(logger.history)
-    assert logger.history[-1]["rollout/clm_loss_mean"] > 0
-    assert any(not torch.equal(a, b) for a, b in zip(before, agent.model.parameters()))
-    assert agent.reference is not agent.model  # the KL anchor stays frozen
-    ref = toys.tiny_lm().model
-    for frozen, initial in zip(agent.reference.parameters(), ref.parameters()):
-        torch.testing.assert_close(frozen, initial)
+    agent = PPO(env, learning_rate=1e-3, num_minibatches=1, verbose=0, **config)
+    wrapped = CLMAlternation(env, agent.model, r_clm=1, r_rl=2, batch_size=8)
+    agent.learn(wrapped, total, progress_bar=False)
+    return agent, wrapped
+
+
+def _equal_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+
+
+def test_ppo_trains_inside_clm_alternation_and_its_reference_follows_the_clm_blocks(toys):
+    agent, wrapped = _learn_inside_clm(toys, 100)
+    rows = agent.logger.history
+    assert len(rows) >= 4 and wrapped.schedule.clm_steps == (len(rows) + 1) // 2
+    assert rows[-1]["rollout/clm_loss_mean"] > 0
+    initial = toys.tiny_lm().model
+    assert not _equal_weights(agent.model, initial)
+    # Slots c r r c r r ...: the first batch after each CLM block was sampled by the model the
+    # reference was just taken from (KL 0 up to float rounding); the second one by the model
+    # after one PPO update, which the penalty sees.
+    kls = [row["charts/kl"] for row in rows]
+    assert all(abs(kl) < 1e-4 for kl in kls[0::2])
+    assert all(abs(kl) > 1e-3 for kl in kls[1::2])
+    # The KL to the initial model is still reported, and the initial model is kept intact.
+    assert all(row["charts/kl_initial"] != row["charts/kl"] for row in rows)
+    assert rows[-1]["charts/kl_initial"] > 0.1
+    assert _equal_weights(agent.initial_reference, initial)
+    assert agent.reference_updates == wrapped.model_updates
+    assert agent.reference is not agent.model and not agent.reference.training
+
+
+def test_ppo_can_keep_the_initial_model_as_its_reference(toys):
+    agent, _ = _learn_inside_clm(toys, 60, reference_follows_env=False)
+    assert agent.initial_reference is None
+    assert _equal_weights(agent.reference, toys.tiny_lm().model)
+    assert all(row["charts/kl"] == row["charts/kl_initial"] for row in agent.logger.history)
+
+
+def test_env_model_updates_counts_only_the_wrappers_training_that_model(toys):
+    env = toys.toy_single_env()
+    wrapped = CLMAlternation(env, env.baby.model, r_clm=2, batch_size=8)
+    vector = gym.vector.SyncVectorEnv([lambda: wrapped])  # how PPO runs a single env
+    assert env_model_updates(vector, env.baby.model) == 0
+    vector.reset(seed=0)
+    assert env_model_updates(vector, env.baby.model) == 2
+    assert env_model_updates(vector, toys.tiny_lm().model) == 0
+    assert env_model_updates(env, env.baby.model) == 0  # the env below the wrapper
 
 
 def test_min_new_tokens_rules_out_early_eos_when_sampling_and_scoring(toys):
