@@ -101,6 +101,8 @@ class RewardRecipe(Recipe):
     base: str | None = None
     """Recipe of the causal LM to start from (its weights and tokenizer, with a new scalar
     head), or ``None`` for a new GPT-2 with its own tokenizer."""
+    pooling: str = "mean"
+    """How token scores become a text's score (see ``RewardModelConfig.pooling``)."""
 
 
 RECIPES: dict[str, Recipe] = {
@@ -170,22 +172,22 @@ STORY_RECIPES = (
         n_layer=2,
         n_embd=128,
         n_head=4,
-        corpus_size=8_000,
-        train_steps=400,
+        corpus_size=16_000,
+        train_steps=1_200,
         batch_size=16,
         max_positions=256,
     ),
     Recipe(
         "storyteller-large",
-        "larger storyteller (GPT-2-style, 4x192) on the same stories and budget",
+        "larger storyteller (GPT-2-style, 4x128) on the same stories and budget",
         "stories",
         "gpt2",
         vocab_size=800,
         n_layer=4,
-        n_embd=192,
-        n_head=6,
-        corpus_size=8_000,
-        train_steps=400,
+        n_embd=128,
+        n_head=4,
+        corpus_size=16_000,
+        train_steps=1_200,
         batch_size=16,
         max_positions=256,
     ),

@@ -12,6 +12,7 @@ from transformers import AutoConfig, GPT2Config, GPT2LMHeadModel
 
 from lm_gym.cache import read_metadata
 from lm_gym.cli import main
+from lm_gym.clm import encode_sentences
 from lm_gym.corpora.loaders import CorpusError
 from lm_gym.corpora.stories import generate_stories
 from lm_gym.models import LM, ModelLoadError, load_model
@@ -235,3 +236,39 @@ def test_reward_recipe_starts_from_its_storyteller_and_records_heldout_accuracy(
     recipe = RECIPES["reward-stories-micro"]
     corpus = recipe_corpus(recipe)
     assert cache_key(recipe, corpus, ["a"]) != cache_key(recipe, corpus, ["b"])
+
+
+def test_mean_pooled_scores_do_not_depend_on_the_batch(trained):
+    (model, tokenizer), folder = trained
+    assert AutoConfig.from_pretrained(folder).lm_gym_score_pooling == "mean"
+    reward = RewardModelReward(LM(model, tokenizer), device="cpu")
+    alone = reward(["Tom was a fox."], ["He ran home."])
+    padded = reward(["Tom was a fox.", "Mia was an owl."], ["He ran home.", "She flew. " * 30])
+    assert padded[0] == pytest.approx(alone[0], abs=1e-5)
+
+
+def test_last_token_pooling_reads_the_model_as_hugging_face_does(pairs):
+    model, tokenizer = train_reward_model(
+        pairs[:16], config=replace(TINY, steps=2, pooling="last"), progress=False
+    )
+    assert model.config.lm_gym_score_pooling == "last"
+    text = join_text("Tom was a fox.", "He ran home.")
+    input_ids, _ = encode_sentences(tokenizer, [text], 256)  # <s> text </s>
+    with torch.no_grad():
+        logit = model(input_ids=input_ids).logits[0, 0].item()
+    reward = RewardModelReward(LM(model, tokenizer), device="cpu")
+    assert reward(["Tom was a fox."], ["He ran home."])[0] == pytest.approx(logit, abs=1e-5)
+
+
+def test_unknown_pooling_is_rejected(trained, tmp_path):
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        RewardModelConfig(pooling="max")
+    (model, tokenizer), _ = trained
+    model.config.lm_gym_score_pooling = "max"
+    try:
+        model.save_pretrained(tmp_path)
+    finally:
+        model.config.lm_gym_score_pooling = "mean"
+    tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(ModelLoadError, match="lm_gym_score_pooling must be one of"):
+        load_reward_model(tmp_path, device="cpu")
