@@ -170,7 +170,7 @@ def _cmd_train_reward_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    from lm_gym.leaderboard import get_track, run_track
+    from lm_gym.baselines import get_track, run_track
 
     track = get_track(args.track).select(agents=args.agents, envs=args.envs, num_seeds=args.seeds)
     out = args.out or f"runs/leaderboard-{args.track}"

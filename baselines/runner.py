@@ -32,9 +32,9 @@ import torch
 import lm_gym
 from lm_gym.agents.registry import get_agent_spec
 from lm_gym.agents.run import CLM_KEY, run_from_args
+from lm_gym.baselines.results import git_revision
+from lm_gym.baselines.tracks import RunSpec
 from lm_gym.device import resolve_device
-from lm_gym.leaderboard.results import git_revision
-from lm_gym.leaderboard.tracks import RunSpec
 
 CURVE_METRIC = "rollout/ep_rew_mean"
 """The logged metric drawn as the learning curve (SB3's name, which every built-in logs)."""
@@ -161,7 +161,7 @@ def evaluate_agent(agent: Any, env: gym.Env, episodes: int, seed: int) -> dict[s
 
 
 def execute_run(spec: RunSpec, artifacts_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train and evaluate one run; return its outcome for :func:`~lm_gym.leaderboard.results.
+    """Train and evaluate one run; return its outcome for :func:`~lm_gym.baselines.results.
     write_result`.
 
     Args:

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from lm_gym.leaderboard.driver import plan_runs, run_track
-from lm_gym.leaderboard.results import RESULTS_DIR, load_results, result_path
+from lm_gym.baselines.driver import plan_runs, run_track
+from lm_gym.baselines.results import RESULTS_DIR, load_results, result_path
 
 SUPPORTED = {
     ("Bambino-v0", "random"),
@@ -44,7 +44,7 @@ def test_a_serial_run_writes_one_result_per_supported_run(serial_run, tiny_track
 
 
 def _spec(record):
-    from lm_gym.leaderboard.tracks import RunSpec
+    from lm_gym.baselines.tracks import RunSpec
 
     return RunSpec(**record["spec"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lm_gym.leaderboard.driver import run_track
+from lm_gym.baselines.driver import run_track
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'lm_gym[ray]')")
 

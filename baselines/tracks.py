@@ -4,7 +4,7 @@ A :class:`Track` fixes envs (ids and keyword arguments, each with a training bud
 number of evaluation episodes), agents (registry names and config overrides) and seeds.
 :func:`expand` turns it into the flat list of :class:`RunSpec` the runner executes; which of
 those pairs actually run is decided later by the agents themselves (see
-:func:`lm_gym.leaderboard.runner.unsupported_reason`).
+:func:`lm_gym.baselines.runner.unsupported_reason`).
 
 Two tracks are built in:
 

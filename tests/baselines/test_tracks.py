@@ -7,8 +7,8 @@ import json
 import gymnasium as gym
 import pytest
 
-from lm_gym.leaderboard import results
-from lm_gym.leaderboard.tracks import (
+from lm_gym.baselines import results
+from lm_gym.baselines.tracks import (
     QUICK_AGENTS,
     QUICK_DEFAULT,
     RunSpec,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lm_gym.leaderboard.tracks import MICRO_BAMBINO, EnvSetting, Track
+from lm_gym.baselines.tracks import MICRO_BAMBINO, EnvSetting, Track
 
 
 def make_tiny_track() -> Track:
@@ -53,8 +53,8 @@ def tiny_track() -> Track:
 
 def numbers(out_dir) -> dict[str, dict]:
     """Run name -> the compared numbers (metrics and curve) of every result under ``out_dir``."""
-    from lm_gym.leaderboard.results import load_results
-    from lm_gym.leaderboard.tracks import RunSpec
+    from lm_gym.baselines.results import load_results
+    from lm_gym.baselines.tracks import RunSpec
 
     return {
         RunSpec(**r["spec"]).name: {"metrics": r["metrics"], "curve": r["curve"]}
@@ -80,7 +80,7 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def serial_run(tmp_path_factory):
     """The tiny track run once serially: ``(out_dir, outcome)``. Tests must not modify it."""
-    from lm_gym.leaderboard.driver import run_track
+    from lm_gym.baselines.driver import run_track
 
     out_dir = tmp_path_factory.mktemp("serial")
     threads = torch.get_num_threads()

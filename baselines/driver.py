@@ -1,7 +1,7 @@
 """Run a whole track: plan, skip what is done, execute the rest, write results and the table.
 
 The driver checks the agent names, asks each agent once per env whether it can act there
-(see :func:`~lm_gym.leaderboard.runner.unsupported_reason`), skips every run whose result file
+(see :func:`~lm_gym.baselines.runner.unsupported_reason`), skips every run whose result file
 already exists for the same spec (so a killed track resumes where it stopped), hands the
 remaining runs to a backend (serial, local process pool or Ray) and writes each result as it
 arrives. At the end it regenerates ``LEADERBOARD.md`` and the learning curves from all result
@@ -18,11 +18,11 @@ from typing import Any
 import gymnasium as gym
 
 from lm_gym.agents.registry import get_agent_spec
-from lm_gym.leaderboard.backends import run_pool, run_ray, run_serial
-from lm_gym.leaderboard.report import write_leaderboard
-from lm_gym.leaderboard.results import finished_result, load_results, write_result
-from lm_gym.leaderboard.runner import gym_make_kwargs, unsupported_reason
-from lm_gym.leaderboard.tracks import RunSpec, Track
+from lm_gym.baselines.backends import run_pool, run_ray, run_serial
+from lm_gym.baselines.report import write_leaderboard
+from lm_gym.baselines.results import finished_result, load_results, write_result
+from lm_gym.baselines.runner import gym_make_kwargs, unsupported_reason
+from lm_gym.baselines.tracks import RunSpec, Track
 
 ARTIFACTS_DIR = "runs"
 """Subfolder of the output folder with each run's logs and saved agent (serial and pool)."""
@@ -101,7 +101,7 @@ def run_track(
     """Run every pending run of ``track`` and write its results and leaderboard to ``out_dir``.
 
     Args:
-        track: the track (see :mod:`lm_gym.leaderboard.tracks`).
+        track: the track (see :mod:`lm_gym.baselines.tracks`).
         out_dir: results go to ``out_dir/results``, logs and agents to ``out_dir/runs``,
             the table to ``out_dir/LEADERBOARD.md``, curves to ``out_dir/curves``.
         workers: more than 1 runs a local process pool of that size.

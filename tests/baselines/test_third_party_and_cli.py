@@ -8,9 +8,9 @@ import textwrap
 import pytest
 
 from lm_gym.agents import registry
+from lm_gym.baselines.driver import run_track
+from lm_gym.baselines.results import load_results
 from lm_gym.cli import main as cli_main
-from lm_gym.leaderboard.driver import run_track
-from lm_gym.leaderboard.results import load_results
 
 OUTSIDE_AGENT = '''
 """Written against the agent protocol only: it always ends the continuation at once."""

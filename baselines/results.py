@@ -17,9 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lm_gym.leaderboard.tracks import RunSpec
+from lm_gym.baselines.tracks import RunSpec
 
-RESULT_FORMAT = "lm_gym.leaderboard.run/1"
+RESULT_FORMAT = "lm_gym.baselines.run/1"
 RESULTS_DIR = "results"
 
 
@@ -44,7 +44,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_result(out_dir: str | Path, spec: RunSpec, outcome: dict[str, Any]) -> Path:
-    """Store the ``outcome`` of a run (see :func:`lm_gym.leaderboard.runner.execute_run`)."""
+    """Store the ``outcome`` of a run (see :func:`lm_gym.baselines.runner.execute_run`)."""
     record = {"format": RESULT_FORMAT, "spec": spec.to_dict(), **outcome}
     path = result_path(out_dir, spec)
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")

@@ -1,8 +1,8 @@
 """Where the runs of a track execute: in this process, in a local process pool, or on Ray.
 
-Each backend takes the pending :class:`~lm_gym.leaderboard.tracks.RunSpec` list and yields
+Each backend takes the pending :class:`~lm_gym.baselines.tracks.RunSpec` list and yields
 ``(spec, outcome, error)`` as runs finish (``error`` is ``None`` on success), in completion
-order. All of them call :func:`~lm_gym.leaderboard.runner.execute_run`, which seeds the
+order. All of them call :func:`~lm_gym.baselines.runner.execute_run`, which seeds the
 generators and pins torch to one thread itself, so a run's numbers do not depend on the
 backend; only the driver writes result files.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from lm_gym.leaderboard.runner import execute_run
-from lm_gym.leaderboard.tracks import RunSpec
+from lm_gym.baselines.runner import execute_run
+from lm_gym.baselines.tracks import RunSpec
 
 Finished = tuple[RunSpec, dict[str, Any] | None, BaseException | None]
 
