@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from lm_gym.agents.callbacks import Callback
 from lm_gym.agents.fixed import LMSampleAgent
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.ppo import PPO
+from lm_gym.baselines.results import atomic_write_text, git_revision
 from lm_gym.evaluation import evaluate_lm
 from lm_gym.models import load_model
 from lm_gym.wrappers import CLMAlternation
@@ -206,20 +205,8 @@ def _record(metrics: dict, training: dict, started: tuple[float, float]) -> dict
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),
         "lm_gym_version": lm_gym.__version__,
+        "git_revision": git_revision(),
     }
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write through a temporary sibling and a rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_path(out_dir: str | Path, arm: str, seed: int) -> Path:
@@ -258,13 +245,13 @@ def run_ablation(
             else:
                 log(f"{arm} seed {seed}: running")
                 record = {"format": RUN_FORMAT, "spec": spec, **train_arm(arm, seed, config)}
-                _atomic_write(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+                atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
                 log(f"{arm} seed {seed}: {_brief(record)}")
             records[arm].append(record)
     summary = summarise(records, config)
     out = Path(out_dir)
-    _atomic_write(out / "bambino_ablation.json", json.dumps(summary, indent=2) + "\n")
-    _atomic_write(out / "bambino_ablation.md", markdown_table(summary) + "\n")
+    atomic_write_text(out / "bambino_ablation.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "bambino_ablation.md", markdown_table(summary) + "\n")
     plot(summary, out / "bambino_ablation.png")
     return summary
 
