@@ -229,7 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--num-envs", type=int, default=32, help="episodes / utterances a batch")
     ablation.add_argument("--out", default="runs/bambino_ablation", help="output folder")
     ablation.add_argument(
-        "--arms", nargs="+", default=["baseline", "full", "wo_ppo", "wo_alternating"]
+        "--arms",
+        nargs="+",
+        default=["baseline", "full", "wo_ppo", "wo_alternating"],
+        help="which arms to run (default: all four)",
     )
     ablation.add_argument("--env-kwargs", default="{}", help="JSON object for Bambino-v0")
     ablation.add_argument("--eval-kwargs", default="{}", help="JSON object for evaluate_lm")
