@@ -9,11 +9,9 @@ in both languages.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from lm_gym.clm import bos_id
 from lm_gym.corpora.parentese import generate_parentese
-from lm_gym.evaluation import HELDOUT_SEED, evaluate_model
+from lm_gym.evaluation import HELDOUT_SEED, PROMPT_TOKENS, evaluate_model, sample_continuations
 from lm_gym.models import load_model
 from lm_gym.scoring import Scorer
 
@@ -36,25 +34,13 @@ def run_demo(samples: int = 8, seed: int = 0, baby: str = "baby-en", parent: str
     baby_model, baby_tokenizer = load_model(baby)
     parent_model, parent_tokenizer = load_model(parent)
     texts = generate_parentese("it", samples, seed=HELDOUT_SEED + seed)
-    ids = [baby_tokenizer(t, add_special_tokens=False)["input_ids"][:5] for t in texts]
-    device = baby_model.device
-    prompts = torch.tensor([[bos_id(baby_tokenizer), *row] for row in ids if len(row) == 5])
-    torch.manual_seed(seed)
-    with torch.inference_mode():
-        output = baby_model.generate(
-            prompts.to(device),
-            attention_mask=torch.ones_like(prompts).to(device),
-            do_sample=True,
-            top_k=0,
-            top_p=1.0,
-            max_new_tokens=16,
-            pad_token_id=baby_tokenizer.pad_token_id,
-        )
-    # Decode prompt and continuation together: tokenizers that mark word starts (SentencePiece)
-    # lose the boundary space when the continuation is decoded on its own.
-    prompt_texts = baby_tokenizer.batch_decode(prompts[:, 1:], skip_special_tokens=True)
-    full = baby_tokenizer.batch_decode(output[:, 1:], skip_special_tokens=True)
-    continuations = [text[len(prompt) :] for prompt, text in zip(prompt_texts, full)]
+    ids = baby_tokenizer(texts, add_special_tokens=False)["input_ids"]
+    texts = [text for text, row in zip(texts, ids) if len(row) > PROMPT_TOKENS]
+    prompt_texts = baby_tokenizer.batch_decode(
+        [row[:PROMPT_TOKENS] for row in ids if len(row) > PROMPT_TOKENS], skip_special_tokens=True
+    )
+    continuations = sample_continuations(baby_model, baby_tokenizer, texts, seed=seed)
+    full = [prompt + continuation for prompt, continuation in zip(prompt_texts, continuations)]
     parent_scorer = Scorer(parent_model, parent_tokenizer)
     perplexities = parent_scorer.perplexity(full)
     print(f"{baby} continues Italian prompts; {parent} scores them (perplexity):\n")
