@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lm_gym.corpora.loaders import CorpusError, _jsonl_records, write_jsonl
+from lm_gym.corpora.loaders import CorpusError, jsonl_records, write_jsonl
 from lm_gym.corpora.stories import Story, generate_stories
 
 CORRUPTIONS: tuple[str, ...] = (
@@ -438,7 +438,7 @@ def read_preference_file(path: str | os.PathLike[str]) -> list[PreferencePair | 
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     judgements = []
-    for number, record in _jsonl_records(Path(path)):
+    for number, record in jsonl_records(Path(path)):
         try:
             judgements.append(parse_record(record))
         except ValueError as error:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lm_gym.corpora.loaders import _jsonl_records
+from lm_gym.corpora.loaders import jsonl_records
 from lm_gym.corpora.parentese import generate_parentese
 from lm_gym.scoring import Scorer
 
@@ -139,7 +139,7 @@ def read_items(
     """
     known = None if labels is None else set(labels)
     items = []
-    for number, record in _jsonl_records(Path(path)):
+    for number, record in jsonl_records(Path(path)):
         where = f"{path}, line {number}"
         text, label = record.get("text"), record.get("label")
         if not isinstance(text, str):

@@ -53,7 +53,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, object)`` for every non-blank line of a JSONL file."""
     for number, line in _lines(path):
         if not line.strip():
@@ -72,7 +72,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def _texts_from_file(path: Path, field: str) -> list[str]:
     if path.suffix == ".jsonl":
         texts = []
-        for number, record in _jsonl_records(path):
+        for number, record in jsonl_records(path):
             if field not in record:
                 raise CorpusError(f"{path}, line {number}: no {field!r} key (has {list(record)})")
             value = record[field]
@@ -152,7 +152,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     file = _as_path(path)
     if not file.is_file():
         raise CorpusError(f"JSONL file does not exist: {file}")
-    return [record for _, record in _jsonl_records(file)]
+    return [record for _, record in jsonl_records(file)]
 
 
 def write_jsonl(records: Iterable[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
