@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from lm_gym.files import atomic_write
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -26,19 +27,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     Returns:
         The path written.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as tmp:
-            torch.save(obj, tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda file: torch.save(obj, file))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

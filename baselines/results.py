@@ -10,14 +10,13 @@ complete files; rerunning the track skips every run whose file exists and record
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from lm_gym.baselines.tracks import RunSpec
+from lm_gym.files import atomic_write_text
 
 RESULT_FORMAT = "lm_gym.baselines.run/1"
 RESULTS_DIR = "results"
@@ -26,21 +25,6 @@ RESULTS_DIR = "results"
 def result_path(out_dir: str | Path, spec: RunSpec) -> Path:
     """Where the result of ``spec`` is stored under ``out_dir``."""
     return Path(out_dir) / RESULTS_DIR / f"{spec.name}.json"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def write_result(out_dir: str | Path, spec: RunSpec, outcome: dict[str, Any]) -> Path:

@@ -43,8 +43,9 @@ from lm_gym.agents.callbacks import Callback
 from lm_gym.agents.fixed import LMSampleAgent
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.ppo import PPO
-from lm_gym.baselines.results import atomic_write_text, git_revision
+from lm_gym.baselines.results import git_revision
 from lm_gym.evaluation import evaluate_lm
+from lm_gym.files import atomic_write_text
 from lm_gym.models import load_model
 from lm_gym.wrappers import CLMAlternation
 
