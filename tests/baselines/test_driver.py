@@ -108,7 +108,7 @@ def test_a_killed_track_keeps_its_results_and_resumes(
     assert compared_numbers(tmp_path) == {k: v for k, v in serial.items() if "Bambino" in k}
 
 
-@pytest.mark.slow  # 14-25 s here: two spawned workers import torch and transformers
+# 14-25 s here: two spawned workers import torch and transformers
 def test_a_local_pool_gives_the_serial_numbers(serial_run, tiny_track, tmp_path, compared_numbers):
     # The text env's runs only: two spawned workers pay their start-up once, runs stay few.
     track = tiny_track.select(envs=["Bambino-v0"])

@@ -9,7 +9,7 @@ from lm_gym.baselines.driver import run_track
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'lm_gym[ray]')")
 
 
-@pytest.mark.slow  # about 20 s here, mostly Ray's start-up and shut-down
+# About 20 s here, mostly Ray's start-up and shut-down.
 def test_ray_tasks_give_the_serial_numbers(serial_run, tiny_track, tmp_path, compared_numbers):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
