@@ -96,8 +96,7 @@ class RewardModelConfig:
     """``"mean"``: the text's score is the mean of the scalar head over its tokens (each token
     sees only its prefix, so every position can flag what is wrong there, such as a name that
     does not match its pronoun); ``"last"``: the head at the last token only (Hugging Face's
-    ``ForSequenceClassification`` default). Mean pooling learns the built-in corruptions far
-    better (see the README's accuracy table); the choice is saved in the model's config."""
+    ``ForSequenceClassification`` default). The choice is saved in the model's config."""
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:

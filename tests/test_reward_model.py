@@ -29,6 +29,7 @@ from lm_gym.reward_model import (
     RewardModelConfig,
     RewardModelReward,
     bradley_terry_loss,
+    heldout_story_preferences,
     join_text,
     load_reward_model,
     pairwise_accuracy,
@@ -272,3 +273,13 @@ def test_unknown_pooling_is_rejected(trained, tmp_path):
     tokenizer.save_pretrained(tmp_path)
     with pytest.raises(ModelLoadError, match="lm_gym_score_pooling must be one of"):
         load_reward_model(tmp_path, device="cpu")
+
+
+@pytest.mark.slow
+def test_default_reward_model_is_accurate_on_every_heldout_corruption():
+    """Builds storyteller-small and reward-stories on first use (minutes)."""
+    pairs = heldout_story_preferences(RECIPES["reward-stories"], n_stories=1_000)
+    result = pairwise_accuracy(RewardModelReward("reward-stories", device="cpu"), pairs)
+    assert set(result["by_corruption"]) == set(CORRUPTIONS)
+    for corruption, measured in result["by_corruption"].items():
+        assert measured["accuracy"] >= 0.9, corruption

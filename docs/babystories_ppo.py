@@ -1,0 +1,169 @@
+"""PPO on BabyStories-v0 with the small and the larger storyteller (Zhao et al.'s size axis).
+
+Two arms on ``BabyStories-v0`` with the offline ``reward-stories`` reward model and the default
+story-beginning prompts, the same seed, PPO settings and token budget; only the storyteller
+differs (``storyteller-small``, 2x128, or ``storyteller-large``, 4x192). For each arm:
+
+* the reward-model score of the training batches (first and last 10% of the batches) and the
+  KL to the initial storyteller (``charts/kl``; mean of the last 10% of batches, and max);
+* ``n_samples`` continuations of the same prompts sampled before and after training, with their
+  mean score, length, distinct-1/2 and repetition rate (:mod:`lm_gym.text_metrics`), so a
+  policy that games the reward model by repeating itself (or by stopping early) would show.
+
+Writes ``docs/babystories_ppo.png`` and ``docs/babystories_ppo.json``::
+
+    python docs/babystories_ppo.py --budget 49152 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from ppo_bambino import smooth  # the moving average of the Bambino curves, same folder
+
+import lm_gym.registration  # noqa: F401  (registers BabyStories-v0)
+from lm_gym.agents.logger import Logger
+from lm_gym.agents.ppo import PPO
+from lm_gym.text_metrics import text_metrics, words
+
+HERE = Path(__file__).resolve().parent
+ARMS = {"small": "storyteller-small", "large": "storyteller-large"}
+
+
+def sample_continuations(
+    agent: PPO, env_kwargs: dict, n_samples: int, seed: int
+) -> tuple[list[str], np.ndarray]:
+    """The first episode of each of ``n_samples`` rows: continuations and their rewards.
+
+    The prompts depend only on ``seed``, so samples before and after training continue the
+    same story beginnings.
+    """
+    env = gym.make_vec(
+        "BabyStories-v0", num_envs=n_samples, autoreset_mode="SameStep", **env_kwargs
+    )
+    obs, _ = env.reset(seed=seed)
+    texts: list[str] = [""] * n_samples
+    rewards = np.full(n_samples, np.nan)
+    while np.isnan(rewards).any():
+        obs, reward, terminated, truncated, info = env.step(agent.predict(obs))
+        first = (terminated | truncated) & np.isnan(rewards)
+        for row in np.flatnonzero(first):
+            texts[row] = str(info["final_info"]["completion"][row])
+            rewards[row] = reward[row]
+    return texts, rewards
+
+
+def sample_summary(texts: list[str], rewards: np.ndarray) -> dict:
+    """Mean score, mean length in words and the text metrics of one set of samples, with
+    three examples."""
+    return {
+        "score_mean": float(rewards.mean()),
+        "words_mean": float(np.mean([len(words(text)) for text in texts])),
+        **text_metrics(texts),
+        "examples": texts[:3],
+    }
+
+
+def run_arm(env_kwargs: dict, budget: int, seed: int, num_envs: int, n_samples: int) -> dict:
+    """Train PPO on ``BabyStories-v0(**env_kwargs)`` for ``budget`` generated tokens.
+
+    Returns:
+        The logged rows (one per batch), the before/after samples and the training time.
+    """
+    torch.manual_seed(seed)
+    env = gym.make_vec("BabyStories-v0", num_envs=num_envs, **env_kwargs)
+    logger = Logger(formats=())
+    agent = PPO(env, seed=seed, device="cpu", logger=logger)
+    eval_seed = seed + 1_000
+    before = sample_summary(*sample_continuations(agent, env_kwargs, n_samples, eval_seed))
+    start = time.perf_counter()
+    agent.learn(env, budget, progress_bar=False)
+    seconds = time.perf_counter() - start
+    after = sample_summary(*sample_continuations(agent, env_kwargs, n_samples, eval_seed))
+    return {"rows": logger.history, "before": before, "after": after, "train_seconds": seconds}
+
+
+def summarise(record: dict) -> dict:
+    """Scores of the first / last 10% of training batches, KL, and the before/after samples."""
+    rows = record["rows"]
+    tenth = max(1, len(rows) // 10)
+    rewards = [r["rollout/batch_rew_mean"] for r in rows]
+    kls = [r["charts/kl"] for r in rows]
+    return {
+        "batches": len(rows),
+        "train_seconds": round(record["train_seconds"], 1),
+        "score_first_10pct": float(np.mean(rewards[:tenth])),
+        "score_last_10pct": float(np.mean(rewards[-tenth:])),
+        "kl_last_10pct": float(np.mean(kls[-tenth:])),
+        "kl_max": float(max(kls)),
+        "kl_coef_last": float(rows[-1]["charts/kl_coef"]),
+        "before": record["before"],
+        "after": record["after"],
+    }
+
+
+def plot(records: dict[str, dict], title: str, out: Path) -> None:
+    """Reward-model score and KL per batch for every arm (raw, faint, and smoothed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    for index, (arm, record) in enumerate(records.items()):
+        rows = record["rows"]
+        x = [r["time/total_timesteps"] for r in rows]
+        y = [r["rollout/batch_rew_mean"] for r in rows]
+        top.plot(x, y, alpha=0.2, color=f"C{index}")
+        top.plot(x, smooth(y), label=ARMS[arm], color=f"C{index}")
+        bottom.plot(x, [r["charts/kl"] for r in rows], label=ARMS[arm], color=f"C{index}")
+    top.set_ylabel("mean reward-model score")
+    top.legend()
+    bottom.set_ylabel("KL to the initial storyteller\n(nats / episode)")
+    bottom.set_xlabel("generated tokens")
+    bottom.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=49_152, help="generated tokens per arm")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-envs", type=int, default=32, help="episodes per PPO batch")
+    parser.add_argument("--samples", type=int, default=128, help="continuations before/after")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--reward-model", default="reward-stories", help="any reward-model spec")
+    parser.add_argument("--out", default=str(HERE / "babystories_ppo"), help="path without suffix")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    records = {}
+    for arm in args.arms:
+        env_kwargs = {"storyteller": ARMS[arm], "reward_model": args.reward_model, "device": "cpu"}
+        records[arm] = run_arm(env_kwargs, args.budget, args.seed, args.num_envs, args.samples)
+    report = {
+        "reward_model": args.reward_model,
+        "seed": args.seed,
+        "num_envs": args.num_envs,
+        "budget_tokens": args.budget,
+        "samples": args.samples,
+        **{arm: summarise(record) for arm, record in records.items()},
+    }
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    title = f"BabyStories-v0, {args.num_envs} episodes per batch, seed {args.seed}"
+    plot(records, title, out.with_suffix(".png"))
+    print(json.dumps(report, indent=2))
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()

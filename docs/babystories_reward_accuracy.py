@@ -1,0 +1,67 @@
+"""Held-out pairwise accuracy of the default story reward model, per corruption type.
+
+The pairs come from stories generated with a seed the reward model never trained on
+(:func:`lm_gym.reward_model.heldout_story_preferences`: the recipe's seed plus
+``HELDOUT_SEED_OFFSET``, minus any story of the training set). For comparison, the same pairs
+are also judged by each storyteller's own log-likelihood of prompt + continuation (no reward
+model at all). Writes ``docs/babystories_reward_accuracy.json``::
+
+    python docs/babystories_reward_accuracy.py --stories 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from lm_gym.models import load_model
+from lm_gym.recipes import RECIPES
+from lm_gym.reward_model import (
+    RewardModelReward,
+    heldout_story_preferences,
+    join_text,
+    pairwise_accuracy,
+)
+from lm_gym.scoring import Scorer
+
+HERE = Path(__file__).resolve().parent
+
+
+def log_likelihood_reward(spec: str):
+    """A reward callable: the causal LM's log-likelihood of prompt + completion."""
+    scorer = Scorer(*load_model(spec, device="cpu"))
+
+    def reward(prompts: list[str], completions: list[str], **kwargs) -> list[float]:
+        texts = [join_text(p, c) for p, c in zip(prompts, completions)]
+        return scorer.log_likelihood(texts).tolist()
+
+    return reward
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stories", type=int, default=1_000, help="held-out stories")
+    parser.add_argument("--reward-model", default="reward-stories")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    pairs = heldout_story_preferences(RECIPES[args.reward_model], n_stories=args.stories)
+    report = {
+        "heldout_stories": args.stories,
+        "pairs": len(pairs),
+        args.reward_model: pairwise_accuracy(
+            RewardModelReward(args.reward_model, device="cpu"), pairs
+        ),
+    }
+    for teller in ("storyteller-small", "storyteller-large"):
+        report[f"{teller} log-likelihood"] = pairwise_accuracy(log_likelihood_reward(teller), pairs)
+    out = HERE / "babystories_reward_accuracy.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
