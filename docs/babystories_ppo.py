@@ -12,7 +12,10 @@ differs (``storyteller-small``, 2x128, or ``storyteller-large``, 4x192). For eac
 
 Writes ``docs/babystories_ppo.png`` and ``docs/babystories_ppo.json``::
 
-    python docs/babystories_ppo.py --budget 49152 --seed 0
+    python docs/babystories_ppo.py --budget 30720 --seed 0
+
+With ``--min-new-tokens 0 --out docs/babystories_ppo_free_length`` the policy may end a
+continuation at once, and the small storyteller learns to do exactly that (see the README).
 """
 
 from __future__ import annotations
@@ -70,8 +73,10 @@ def sample_summary(texts: list[str], rewards: np.ndarray) -> dict:
     }
 
 
-def run_arm(env_kwargs: dict, budget: int, seed: int, num_envs: int, n_samples: int) -> dict:
+def run_arm(env_kwargs: dict, budget: int, seed: int, num_envs: int, n_samples: int, **ppo) -> dict:
     """Train PPO on ``BabyStories-v0(**env_kwargs)`` for ``budget`` generated tokens.
+
+    ``ppo`` overrides PPO's defaults (e.g. ``min_new_tokens``, ``learning_rate``).
 
     Returns:
         The logged rows (one per batch), the before/after samples and the training time.
@@ -79,7 +84,7 @@ def run_arm(env_kwargs: dict, budget: int, seed: int, num_envs: int, n_samples: 
     torch.manual_seed(seed)
     env = gym.make_vec("BabyStories-v0", num_envs=num_envs, **env_kwargs)
     logger = Logger(formats=())
-    agent = PPO(env, seed=seed, device="cpu", logger=logger)
+    agent = PPO(env, seed=seed, device="cpu", logger=logger, **ppo)
     eval_seed = seed + 1_000
     before = sample_summary(*sample_continuations(agent, env_kwargs, n_samples, eval_seed))
     start = time.perf_counter()
@@ -135,12 +140,20 @@ def plot(records: dict[str, dict], title: str, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=49_152, help="generated tokens per arm")
+    parser.add_argument("--budget", type=int, default=30_720, help="generated tokens per arm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-envs", type=int, default=32, help="episodes per PPO batch")
     parser.add_argument("--samples", type=int, default=128, help="continuations before/after")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--reward-model", default="reward-stories", help="any reward-model spec")
+    parser.add_argument("--learning-rate", type=float, default=1.41e-5, help="PPO's Adam rate")
+    parser.add_argument(
+        "--min-new-tokens",
+        type=int,
+        default=48,
+        help="no EOS before this many tokens (48 = every continuation has the env's maximum "
+        "length; 0 lets the policy stop at once, which games the reward model)",
+    )
     parser.add_argument("--out", default=str(HERE / "babystories_ppo"), help="path without suffix")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -148,9 +161,19 @@ def main() -> None:
     records = {}
     for arm in args.arms:
         env_kwargs = {"storyteller": ARMS[arm], "reward_model": args.reward_model, "device": "cpu"}
-        records[arm] = run_arm(env_kwargs, args.budget, args.seed, args.num_envs, args.samples)
+        records[arm] = run_arm(
+            env_kwargs,
+            args.budget,
+            args.seed,
+            args.num_envs,
+            args.samples,
+            min_new_tokens=args.min_new_tokens,
+            learning_rate=args.learning_rate,
+        )
     report = {
         "reward_model": args.reward_model,
+        "min_new_tokens": args.min_new_tokens,
+        "learning_rate": args.learning_rate,
         "seed": args.seed,
         "num_envs": args.num_envs,
         "budget_tokens": args.budget,
