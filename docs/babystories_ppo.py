@@ -14,8 +14,10 @@ Writes ``docs/babystories_ppo.png`` and ``docs/babystories_ppo.json``::
 
     python docs/babystories_ppo.py --budget 30720 --seed 0
 
-With ``--min-new-tokens 0 --out docs/babystories_ppo_free_length`` the policy may end a
-continuation at once, and the small storyteller learns to do exactly that (see the README).
+The README's other two runs: ``--learning-rate 1e-4 --out docs/babystories_ppo_lr1e-4`` and
+``--learning-rate 1e-4 --min-new-tokens 0 --out docs/babystories_ppo_free_length``; in the
+latter the policy may end a continuation at once, and the small storyteller learns to do
+exactly that (see the README).
 """
 
 from __future__ import annotations
