@@ -20,6 +20,12 @@ corrupted, and half of the pairs lose their last few words (both texts alike), s
 model also learns to judge unfinished continuations, such as a storyteller produces in a fixed
 token budget.
 
+**Cut-short pairs** (:func:`make_cut_short_pairs`, label :data:`CUT_SHORT`) are a training
+augmentation, not one of the corruptions: the true continuation over the same continuation
+stopped early (empty, or its first few words). A reward model that never saw a too short
+continuation may rate one above every real continuation, and a policy free to stop would then
+learn to stop at once.
+
 **JSONL schema** (one JSON object a line, UTF-8; blank lines are skipped; other keys are ignored)::
 
     {"prompt": str, "chosen": str, "rejected": str, "corruption": str | null}   # a pair
@@ -56,6 +62,10 @@ CORRUPTIONS: tuple[str, ...] = (
     "other_ending",
 )
 """Names of the built-in corruptions, in the order pairs are generated."""
+
+CUT_SHORT = "cut_short"
+"""Label of the pairs of :func:`make_cut_short_pairs` (a training augmentation, not one of
+:data:`CORRUPTIONS`)."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +269,36 @@ def make_preference_pairs(
             chosen, rejected = _cut_words(story.continuation, rejected, rng, partial)
             if rejected != chosen:
                 pairs.append(PreferencePair(story.prompt, chosen, rejected, name))
+    return pairs
+
+
+def make_cut_short_pairs(
+    stories: Sequence[Story], *, seed: int = 0, partial: float = 0.5, empty: float = 0.25
+) -> list[PreferencePair]:
+    """Pairs of the true continuation over the same continuation stopped early.
+
+    The rejected continuation is empty with probability ``empty``, otherwise the first k words
+    of the chosen one, k uniform between 1 and half its words. The chosen one is the whole
+    continuation or, with probability ``partial``, the story cut after a random sentence (as in
+    :func:`make_preference_pairs`). Labelled :data:`CUT_SHORT`.
+
+    Args:
+        stories: the stories (one pair each).
+        seed: seeds every random choice.
+        partial: the share of stories cut after a random sentence first.
+        empty: the share of rejected continuations that are empty.
+    """
+    if not 0.0 <= empty <= 1.0:
+        raise ValueError(f"empty must be a share between 0 and 1, got {empty!r}")
+    rng = random.Random(seed)
+    pairs = []
+    for full in stories:
+        story = _view(full, rng, partial)
+        words = story.continuation.split()
+        keep = 0 if rng.random() < empty or len(words) < 2 else rng.randint(1, len(words) // 2)
+        pairs.append(
+            PreferencePair(story.prompt, story.continuation, " ".join(words[:keep]), CUT_SHORT)
+        )
     return pairs
 
 

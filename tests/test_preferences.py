@@ -12,12 +12,14 @@ from lm_gym.corpora.loaders import CorpusError
 from lm_gym.corpora.stories import generate_stories
 from lm_gym.preferences import (
     CORRUPTIONS,
+    CUT_SHORT,
     BWSTuple,
     PreferencePair,
     bws_to_pairs,
     corrupt,
     load_preferences,
     make_bws_tuples,
+    make_cut_short_pairs,
     make_preference_pairs,
     pairs_by_corruption,
     read_preference_file,
@@ -53,6 +55,22 @@ def test_some_pairs_judge_unfinished_continuations(stories):
     cut = [p for p in pairs if p.chosen not in whole]
     assert 0 < len(cut) < len(pairs)
     assert all(p.chosen in whole for p in make_preference_pairs(stories, seed=0, partial=0.0))
+
+
+def test_cut_short_pairs_prefer_the_continuation_to_stopping_early(stories):
+    pairs = make_cut_short_pairs(stories, seed=3)
+    assert len(pairs) == len(stories) and CUT_SHORT not in CORRUPTIONS
+    for story, pair in zip(stories, pairs):
+        assert pair.prompt == story.prompt and pair.corruption == CUT_SHORT
+        assert story.continuation.startswith(pair.chosen)
+        chosen, rejected = pair.chosen.split(), pair.rejected.split()
+        assert rejected == chosen[: len(rejected)] and len(rejected) <= len(chosen) // 2
+    empty = sum(p.rejected == "" for p in pairs)
+    assert 0 < empty < len(pairs)  # empty ones and a few words
+    assert all(p.rejected == "" for p in make_cut_short_pairs(stories, seed=3, empty=1.0))
+    assert make_cut_short_pairs(stories, seed=3) == pairs
+    with pytest.raises(ValueError, match="empty must be a share"):
+        make_cut_short_pairs(stories, empty=1.5)
 
 
 def test_swapped_characters_exchange_the_names(long_story):
