@@ -103,6 +103,10 @@ class RewardRecipe(Recipe):
     head), or ``None`` for a new GPT-2 with its own tokenizer."""
     pooling: str = "mean"
     """How token scores become a text's score (see ``RewardModelConfig.pooling``)."""
+    cut_short: float = 0.0
+    """Share of the stories that give a cut-short pair (the true continuation over itself
+    stopped early, :func:`lm_gym.preferences.make_cut_short_pairs`) instead of a corrupted
+    one, so the model does not rate stopping at once above every real continuation."""
 
 
 RECIPES: dict[str, Recipe] = {
@@ -200,12 +204,13 @@ STORY_RECIPES = (
         n_layer=2,
         n_embd=128,
         n_head=4,
-        corpus_size=12_800,
-        train_steps=800,
+        corpus_size=25_600,
+        train_steps=1_600,
         batch_size=16,
-        lr=1e-3,
+        lr=5e-4,
         max_positions=256,
         base="storyteller-small",
+        cut_short=0.125,
     ),
     Recipe(
         "storyteller-micro",
@@ -236,6 +241,7 @@ STORY_RECIPES = (
         lr=1e-3,
         max_positions=256,
         base="storyteller-micro",
+        cut_short=0.125,
     ),
 )
 RECIPES.update((recipe.name, recipe) for recipe in STORY_RECIPES)

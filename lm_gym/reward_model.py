@@ -47,16 +47,21 @@ from transformers import (
 )
 
 from lm_gym.clm import SentenceBatches, encode_sentences
-from lm_gym.corpora.stories import generate_stories
+from lm_gym.corpora.stories import Story, generate_stories
 from lm_gym.device import autocast
 from lm_gym.models import LM, ModelLoadError, load_model
-from lm_gym.preferences import PreferencePair, load_preferences, make_preference_pairs
+from lm_gym.preferences import (
+    PreferencePair,
+    load_preferences,
+    make_cut_short_pairs,
+    make_preference_pairs,
+)
 from lm_gym.tokenization import train_sentencepiece_tokenizer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from lm_gym.recipes import Recipe
+    from lm_gym.recipes import Recipe, RewardRecipe
 
 HELDOUT_SEED_OFFSET = 7_919
 """Held-out story preferences use the recipe's seed plus this offset (never trained on)."""
@@ -318,12 +323,25 @@ def pairwise_accuracy(
     }
 
 
-def heldout_story_preferences(recipe: Recipe, n_stories: int = 400) -> list[PreferencePair]:
-    """Built-in preferences from stories the recipe never trained on (a different seed)."""
+def _heldout_stories(recipe: Recipe, n_stories: int) -> list[Story]:
     trained = {s.text for s in generate_stories(recipe.corpus_size, recipe.seed)}
     seed = recipe.seed + HELDOUT_SEED_OFFSET
-    stories = [s for s in generate_stories(n_stories, seed) if s.text not in trained]
-    return make_preference_pairs(stories, seed=seed)
+    return [s for s in generate_stories(n_stories, seed) if s.text not in trained]
+
+
+def heldout_story_preferences(recipe: Recipe, n_stories: int = 400) -> list[PreferencePair]:
+    """Built-in preferences (the four corruptions) from stories the recipe never trained on
+    (a different seed)."""
+    stories = _heldout_stories(recipe, n_stories)
+    return make_preference_pairs(stories, seed=recipe.seed + HELDOUT_SEED_OFFSET)
+
+
+def heldout_cut_short_pairs(recipe: Recipe, n_stories: int = 400) -> list[PreferencePair]:
+    """Cut-short pairs (:func:`~lm_gym.preferences.make_cut_short_pairs`) from the same held-out
+    stories as :func:`heldout_story_preferences`: does the model prefer a real continuation to
+    stopping early?"""
+    stories = _heldout_stories(recipe, n_stories)
+    return make_cut_short_pairs(stories, seed=recipe.seed + HELDOUT_SEED_OFFSET)
 
 
 def recipe_config(recipe: Recipe) -> RewardModelConfig:
@@ -343,24 +361,29 @@ def recipe_config(recipe: Recipe) -> RewardModelConfig:
 
 
 def build_reward_model(
-    folder: Path, recipe: Recipe, *, base: Path | None = None, progress: bool = True
+    folder: Path, recipe: RewardRecipe, *, base: Path | None = None, progress: bool = True
 ) -> dict:
     """Build a reward-model recipe into ``folder``; the cache's ``build`` callback.
 
     The model starts from ``base`` (the folder of the recipe's base storyteller) with a new
     scalar head, or from scratch when ``base`` is ``None``, and is trained on built-in
-    preferences: one corruption of each of ``recipe.corpus_size`` fresh stories (seed
+    preferences: one pair from each of ``recipe.corpus_size`` fresh stories (seed
     ``recipe.seed``), so no true story is seen twice and the model cannot learn the stories
-    by heart instead of what the corruptions break.
+    by heart instead of what the corruptions break. The first ``recipe.cut_short`` share of
+    the stories gives a cut-short pair (the augmentation that teaches that stopping early is
+    worse than a real continuation), the others one corruption each.
 
     Returns:
-        The manifest metadata, with the held-out pairwise accuracy per corruption type.
+        The manifest metadata, with the held-out pairwise accuracy per corruption type and on
+        held-out cut-short pairs.
     """
     import lm_gym
 
     start = time.perf_counter()
     stories = generate_stories(recipe.corpus_size, recipe.seed)
-    pairs = make_preference_pairs(stories, seed=recipe.seed, per_story=1)
+    n_cut = round(recipe.cut_short * len(stories))
+    pairs = make_cut_short_pairs(stories[:n_cut], seed=recipe.seed)
+    pairs += make_preference_pairs(stories[n_cut:], seed=recipe.seed, per_story=1)
     model, tokenizer = train_reward_model(
         pairs,
         folder,
@@ -368,14 +391,14 @@ def build_reward_model(
         config=recipe_config(recipe),
         progress=f"building {recipe.name}" if progress else False,
     )
-    heldout = pairwise_accuracy(
-        RewardModelReward(LM(model, tokenizer), device="cpu"), heldout_story_preferences(recipe)
-    )
+    reward = RewardModelReward(LM(model, tokenizer), device="cpu")
     return {
         "recipe": dataclasses.asdict(recipe),
         "lm_gym_version": lm_gym.__version__,
         "train_pairs": len(pairs),
-        "heldout_accuracy": heldout,
+        "train_cut_short_pairs": n_cut,
+        "heldout_accuracy": pairwise_accuracy(reward, heldout_story_preferences(recipe)),
+        "heldout_cut_short_accuracy": pairwise_accuracy(reward, heldout_cut_short_pairs(recipe)),
         "build_seconds": round(time.perf_counter() - start, 1),
     }
 

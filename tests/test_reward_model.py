@@ -18,6 +18,7 @@ from lm_gym.corpora.stories import generate_stories
 from lm_gym.models import LM, ModelLoadError, load_model
 from lm_gym.preferences import (
     CORRUPTIONS,
+    CUT_SHORT,
     PreferencePair,
     builtin_preferences,
     make_bws_tuples,
@@ -231,10 +232,13 @@ def test_reward_recipe_starts_from_its_storyteller_and_records_heldout_accuracy(
     metadata = read_metadata(folder)
     assert metadata["recipe"]["base"] == "storyteller-micro"
     assert set(metadata["heldout_accuracy"]["by_corruption"]) == set(CORRUPTIONS)
+    recipe = RECIPES["reward-stories-micro"]
+    assert metadata["train_cut_short_pairs"] == round(recipe.cut_short * recipe.corpus_size) > 0
+    assert metadata["train_pairs"] > metadata["train_cut_short_pairs"]
+    assert set(metadata["heldout_cut_short_accuracy"]["by_corruption"]) == {CUT_SHORT}
     reward = load_reward_model("reward-stories-micro", device="cpu")
     teller = load_model("storyteller-micro", device="cpu")
     assert reward.tokenizer.get_vocab() == teller.tokenizer.get_vocab()
-    recipe = RECIPES["reward-stories-micro"]
     corpus = recipe_corpus(recipe)
     assert cache_key(recipe, corpus, ["a"]) != cache_key(recipe, corpus, ["b"])
 
