@@ -4,7 +4,11 @@ The pairs come from stories generated with a seed the reward model never trained
 (:func:`lm_gym.reward_model.heldout_story_preferences`: the recipe's seed plus
 ``HELDOUT_SEED_OFFSET``, minus any story of the training set). For comparison, the same pairs
 are also judged by each storyteller's own log-likelihood of prompt + continuation (no reward
-model at all). Writes ``docs/babystories_reward_accuracy.json``::
+model at all). Every scorer is also tried on cut-short pairs of the same held-out stories (the
+true continuation over itself stopped early, empty or its first few words:
+:func:`lm_gym.reward_model.heldout_cut_short_pairs`), the training augmentation that keeps
+a policy from gaming the reward model by stopping at once. Writes
+``docs/babystories_reward_accuracy.json``::
 
     python docs/babystories_reward_accuracy.py --stories 1000
 """
@@ -21,6 +25,7 @@ from lm_gym.models import load_model
 from lm_gym.recipes import RECIPES
 from lm_gym.reward_model import (
     RewardModelReward,
+    heldout_cut_short_pairs,
     heldout_story_preferences,
     join_text,
     pairwise_accuracy,
@@ -48,16 +53,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    pairs = heldout_story_preferences(RECIPES[args.reward_model], n_stories=args.stories)
+    recipe = RECIPES[args.reward_model]
+    pairs = heldout_story_preferences(recipe, n_stories=args.stories)
+    cut_short = heldout_cut_short_pairs(recipe, n_stories=args.stories)
+    scorers = {args.reward_model: RewardModelReward(args.reward_model, device="cpu")}
+    for teller in ("storyteller-small", "storyteller-large"):
+        scorers[f"{teller} log-likelihood"] = log_likelihood_reward(teller)
     report = {
         "heldout_stories": args.stories,
         "pairs": len(pairs),
-        args.reward_model: pairwise_accuracy(
-            RewardModelReward(args.reward_model, device="cpu"), pairs
-        ),
+        "cut_short_pairs": len(cut_short),
     }
-    for teller in ("storyteller-small", "storyteller-large"):
-        report[f"{teller} log-likelihood"] = pairwise_accuracy(log_likelihood_reward(teller), pairs)
+    for name, reward in scorers.items():
+        report[name] = pairwise_accuracy(reward, pairs)
+        report[name]["cut_short"] = pairwise_accuracy(reward, cut_short)["accuracy"]
     out = HERE / "babystories_reward_accuracy.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
