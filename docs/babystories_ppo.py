@@ -2,7 +2,7 @@
 
 Two arms on ``BabyStories-v0`` with the offline ``reward-stories`` reward model and the default
 story-beginning prompts, the same seed, PPO settings and token budget; only the storyteller
-differs (``storyteller-small``, 2x128, or ``storyteller-large``, 4x192). For each arm:
+differs (``storyteller-small``, 2x128, or ``storyteller-large``, 4x128). For each arm:
 
 * the reward-model score of the training batches (first and last 10% of the batches) and the
   KL to the initial storyteller (``charts/kl``; mean of the last 10% of batches, and max);
@@ -152,9 +152,9 @@ def main() -> None:
     parser.add_argument(
         "--min-new-tokens",
         type=int,
-        default=48,
-        help="no EOS before this many tokens (48 = every continuation has the env's maximum "
-        "length; 0 lets the policy stop at once, which games the reward model)",
+        default=0,
+        help="no EOS before this many tokens (0: the policy may stop whenever it likes, the "
+        "README's run; 48 forces every continuation to the env's maximum length)",
     )
     parser.add_argument("--out", default=str(HERE / "babystories_ppo"), help="path without suffix")
     args = parser.parse_args()
