@@ -23,11 +23,12 @@ are read at the last token, as Hugging Face does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,7 @@ from transformers import (
     GPT2ForSequenceClassification,
     PreTrainedModel,
 )
+from transformers.utils import logging as transformers_logging
 
 from lm_gym.clm import SentenceBatches, encode_sentences
 from lm_gym.corpora.stories import Story, generate_stories
@@ -403,6 +405,20 @@ def build_reward_model(
     }
 
 
+@contextlib.contextmanager
+def _quiet_transformers(quiet: bool) -> Iterator[None]:
+    """Silence transformers' warnings (e.g. its load report) inside the block when ``quiet``."""
+    if not quiet:
+        yield
+        return
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+
+
 def _from_pretrained(source: str | os.PathLike[str], *, new_head: bool = False) -> LM:
     """Load a sequence-classification model with one label and its tokenizer.
 
@@ -418,9 +434,10 @@ def _from_pretrained(source: str | os.PathLike[str], *, new_head: bool = False) 
                     f"{source} is not a reward model (architectures: {architectures}); "
                     "train one from it with train_reward_model(pairs, out_dir, base=...)"
                 )
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=1, **({"ignore_mismatched_sizes": True} if new_head else {})
-        )
+        with _quiet_transformers(new_head):  # a fresh head is expected: no "MISSING" report
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source, num_labels=1, **({"ignore_mismatched_sizes": True} if new_head else {})
+            )
         tokenizer = AutoTokenizer.from_pretrained(source)
     except ModelLoadError:
         raise
