@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from gymnasium.vector import AutoresetMode
 
+from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.stories import generate_stories
 from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv, check_positive_int
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
@@ -60,17 +61,7 @@ def default_prompts() -> tuple[str, ...]:
 
 def resolve_prompts(prompts: str | os.PathLike | Sequence[str] | None) -> list[str]:
     """``None`` -> :func:`default_prompts`; a path -> its lines; a list of strings as is."""
-    if prompts is None:
-        return list(default_prompts())
-    if isinstance(prompts, str | os.PathLike):
-        from lm_gym.corpora.loaders import load_texts
-
-        return load_texts(prompts)
-    if isinstance(prompts, Sequence) and all(isinstance(p, str) for p in prompts):
-        if not prompts:
-            raise ValueError("prompts is an empty list: give at least one story beginning")
-        return list(prompts)
-    raise TypeError("prompts must be None, a path, or a list of strings")
+    return resolve_texts(prompts, default_prompts, name="prompts", item="story beginning")
 
 
 def same_length_prompts(

@@ -30,6 +30,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from lm_gym.clm import bos_id
+from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv, check_positive_int
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models import LM, load_model
@@ -72,17 +73,7 @@ def default_corpus() -> tuple[str, ...]:
 
 def resolve_corpus(corpus: str | os.PathLike | Sequence[str] | None) -> list[str]:
     """``None`` -> the default corpus; a path -> its utterances; a list of strings as is."""
-    if corpus is None:
-        return list(default_corpus())
-    if isinstance(corpus, str | os.PathLike):
-        from lm_gym.corpora.loaders import load_texts
-
-        return load_texts(corpus)
-    if isinstance(corpus, Sequence) and all(isinstance(t, str) for t in corpus):
-        if not corpus:
-            raise ValueError("corpus is an empty list: give at least one utterance")
-        return list(corpus)
-    raise TypeError("corpus must be None, a path, or a list of strings")
+    return resolve_texts(corpus, default_corpus, name="corpus", item="utterance")
 
 
 def _parts(

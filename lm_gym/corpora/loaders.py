@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,31 @@ def load_texts(path: str | os.PathLike[str], *, field: str = "text") -> list[str
     if not texts:
         raise CorpusError(f"empty corpus: no non-blank utterance in {root}")
     return texts
+
+
+def resolve_texts(
+    texts: str | os.PathLike | Sequence[str] | None,
+    default: Callable[[], Sequence[str]],
+    *,
+    name: str,
+    item: str,
+) -> list[str]:
+    """An env's text argument as a list: ``None`` -> ``default()``; a path -> its texts
+    (:func:`load_texts`); a non-empty list of strings as is.
+
+    Args:
+        name: the argument's name, for errors (``"corpus"``, ``"prompts"``).
+        item: what one text is, for errors (``"utterance"``, ``"story beginning"``).
+    """
+    if texts is None:
+        return list(default())
+    if isinstance(texts, str | os.PathLike):
+        return load_texts(texts)
+    if isinstance(texts, Sequence) and all(isinstance(t, str) for t in texts):
+        if not texts:
+            raise ValueError(f"{name} is an empty list: give at least one {item}")
+        return list(texts)
+    raise TypeError(f"{name} must be None, a path, or a list of strings")
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
