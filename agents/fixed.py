@@ -12,6 +12,7 @@ reports the same metrics; ``save``/``load`` keep their generator states.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +31,14 @@ from lm_gym.agents.subset_policy import find_subset_size
 from lm_gym.device import resolve_device
 
 
-class _FixedAgent(BaseAgent):
+class _FixedAgent(BaseAgent, ABC):
     """Plays episodes without learning; subclasses provide ``_act(obs_batch)``."""
 
     vectorizes_single_envs = True
 
+    @abstractmethod
     def _act(self, obs: Any) -> Any:
-        raise NotImplementedError
+        """Actions for a batch of observations."""
 
     def learn(
         self,

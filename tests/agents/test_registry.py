@@ -47,7 +47,11 @@ class AlwaysSameToken:
 
     @classmethod
     def load(cls, path, env=None):
-        raise NotImplementedError
+        with open(path) as handle:
+            state = json.load(handle)
+        agent = cls(env, token=state["token"])
+        agent.returns = state["returns"]
+        return agent
 '''
 
 
@@ -152,6 +156,8 @@ def test_a_third_party_agent_runs_through_lm_gym_run(third_party_package, tmp_pa
     assert summary["agent"] == "same-token" and summary["num_timesteps"] == 30
     saved = json.loads((run_dir / "agent.pt").read_text())
     assert saved["returns"], "the third-party agent played whole episodes"
+    restored = registry.get_agent_spec("same-token").load().load(run_dir / "agent.pt")
+    assert restored.token == saved["token"] and restored.returns == saved["returns"]
 
 
 def test_run_from_args_trains_logs_and_saves_ppo(tmp_path, toys):
