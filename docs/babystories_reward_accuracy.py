@@ -1,12 +1,12 @@
 """Held-out pairwise accuracy of the default story reward model, per corruption type.
 
 The pairs come from stories generated with a seed the reward model never trained on
-(:func:`lm_gym.reward_model.heldout_story_preferences`: the recipe's seed plus
+(:func:`lm_gym.reward_training.heldout_story_preferences`: the recipe's seed plus
 ``HELDOUT_SEED_OFFSET``, minus any story of the training set). For comparison, the same pairs
 are also judged by each storyteller's own log-likelihood of prompt + continuation (no reward
 model at all). Every scorer is also tried on cut-short pairs of the same held-out stories (the
 true continuation over itself stopped early, empty or its first few words:
-:func:`lm_gym.reward_model.heldout_cut_short_pairs`), the training augmentation that keeps
+:func:`lm_gym.reward_training.heldout_cut_short_pairs`), the training augmentation that keeps
 a policy from gaming the reward model by stopping at once. Writes
 ``docs/babystories_reward_accuracy.json``::
 
@@ -23,13 +23,8 @@ import torch
 
 from lm_gym.models import load_model
 from lm_gym.recipes import RECIPES
-from lm_gym.reward_model import (
-    RewardModelReward,
-    heldout_cut_short_pairs,
-    heldout_story_preferences,
-    join_text,
-    pairwise_accuracy,
-)
+from lm_gym.reward_model import RewardModelReward, join_text, pairwise_accuracy
+from lm_gym.reward_training import heldout_cut_short_pairs, heldout_story_preferences
 from lm_gym.scoring import Scorer
 
 HERE = Path(__file__).resolve().parent

@@ -160,7 +160,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_reward_model(args: argparse.Namespace) -> int:
-    from lm_gym.reward_model import train_reward_model_cli
+    from lm_gym.reward_training import train_reward_model_cli
 
     report = train_reward_model_cli(
         args.data, args.out, base=args.base, steps=args.steps, seed=args.seed

@@ -15,7 +15,7 @@ For BabyStories, ``storyteller-small`` and ``storyteller-large`` are GPT-2-style
 sizes (the paper's model-size axis) trained on generated children's stories, and
 ``reward-stories`` is a reward model (:class:`RewardRecipe`) that starts from
 ``storyteller-small`` and is trained on built-in story preferences
-(:func:`lm_gym.reward_model.build_reward_model`).
+(:func:`lm_gym.reward_training.build_reward_model`).
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class RewardRecipe(Recipe):
     """Recipe of the causal LM to start from (its weights and tokenizer, with a new scalar
     head), or ``None`` for a new GPT-2 with its own tokenizer."""
     pooling: str = "mean"
-    """How token scores become a text's score (see ``RewardModelConfig.pooling``)."""
+    """How token scores become a text's score (see
+    ``lm_gym.reward_training.RewardModelConfig.pooling``)."""
     cut_short: float = 0.0
     """Share of the stories that give a cut-short pair (the true continuation over itself
     stopped early, :func:`lm_gym.preferences.make_cut_short_pairs`) instead of a corrupted
@@ -344,7 +345,7 @@ def build_recipe(name: str, *, progress: bool = True) -> Path:
     recipe = RECIPES[name]
     corpus = recipe_corpus(recipe)
     if isinstance(recipe, RewardRecipe):
-        from lm_gym.reward_model import build_reward_model
+        from lm_gym.reward_training import build_reward_model
 
         base = build_recipe(recipe.base, progress=progress) if recipe.base else None
         key = cache_key(recipe, corpus, [base.name] if base else [])

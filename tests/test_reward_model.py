@@ -26,15 +26,12 @@ from lm_gym.preferences import (
     save_preferences,
 )
 from lm_gym.recipes import RECIPES, build_recipe, cache_key, recipe_corpus
-from lm_gym.reward_model import (
+from lm_gym.reward_model import RewardModelReward, join_text, load_reward_model, pairwise_accuracy
+from lm_gym.reward_training import (
     RewardModelConfig,
-    RewardModelReward,
     bradley_terry_loss,
     heldout_cut_short_pairs,
     heldout_story_preferences,
-    join_text,
-    load_reward_model,
-    pairwise_accuracy,
     train_reward_model,
     train_reward_model_cli,
 )
