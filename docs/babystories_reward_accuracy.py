@@ -4,10 +4,11 @@ The pairs come from stories generated with a seed the reward model never trained
 (:func:`lm_gym.reward_training.heldout_story_preferences`: the recipe's seed plus
 ``HELDOUT_SEED_OFFSET``, minus any story of the training set). For comparison, the same pairs
 are also judged by each storyteller's own log-likelihood of prompt + continuation (no reward
-model at all). Every scorer is also tried on cut-short pairs of the same held-out stories (the
-true continuation over itself stopped early, empty or its first few words:
-:func:`lm_gym.reward_training.heldout_cut_short_pairs`), the training augmentation that keeps
-a policy from gaming the reward model by stopping at once. Writes
+model at all). Every scorer is also tried on the two training augmentations, made from the same
+held-out stories (:func:`lm_gym.reward_training.heldout_augmentation_pairs`): cut-short pairs
+(the true continuation over itself stopped early, empty or its first few words), which keep a
+policy from gaming the reward model by stopping at once, and garbled pairs (a few words broken),
+which keep it from drifting into broken words. Writes
 ``docs/babystories_reward_accuracy.json``::
 
     python docs/babystories_reward_accuracy.py --stories 1000
@@ -24,7 +25,7 @@ import torch
 from lm_gym.models import load_model
 from lm_gym.recipes import RECIPES
 from lm_gym.reward_model import RewardModelReward, join_text, pairwise_accuracy
-from lm_gym.reward_training import heldout_cut_short_pairs, heldout_story_preferences
+from lm_gym.reward_training import heldout_augmentation_pairs, heldout_story_preferences
 from lm_gym.scoring import Scorer
 
 HERE = Path(__file__).resolve().parent
@@ -50,18 +51,18 @@ def main() -> None:
 
     recipe = RECIPES[args.reward_model]
     pairs = heldout_story_preferences(recipe, n_stories=args.stories)
-    cut_short = heldout_cut_short_pairs(recipe, n_stories=args.stories)
+    augmentations = heldout_augmentation_pairs(recipe, n_stories=args.stories)
     scorers = {args.reward_model: RewardModelReward(args.reward_model, device="cpu")}
     for teller in ("storyteller-small", "storyteller-large"):
         scorers[f"{teller} log-likelihood"] = log_likelihood_reward(teller)
     report = {
         "heldout_stories": args.stories,
         "pairs": len(pairs),
-        "cut_short_pairs": len(cut_short),
+        "augmentation_pairs": len(augmentations),
     }
     for name, reward in scorers.items():
         report[name] = pairwise_accuracy(reward, pairs)
-        report[name]["cut_short"] = pairwise_accuracy(reward, cut_short)["accuracy"]
+        report[name]["augmentations"] = pairwise_accuracy(reward, augmentations)["by_corruption"]
     out = HERE / "babystories_reward_accuracy.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

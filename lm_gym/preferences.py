@@ -26,6 +26,11 @@ stopped early (empty, or its first few words). A reward model that never saw a t
 continuation may rate one above every real continuation, and a policy free to stop would then
 learn to stop at once.
 
+**Garbled pairs** (:func:`make_garbled_pairs`, label :data:`GARBLED`) are the second
+augmentation: the true continuation over itself with a few words replaced by words from other
+stories or by spliced non-words. A policy tuned against a reward model drifts away from fluent
+text; without such pairs the model has never seen broken words and may score them high.
+
 **JSONL schema** (one JSON object a line, UTF-8; blank lines are skipped; other keys are ignored)::
 
     {"prompt": str, "chosen": str, "rejected": str, "corruption": str | null}   # a pair
@@ -65,6 +70,10 @@ CORRUPTIONS: tuple[str, ...] = (
 
 CUT_SHORT = "cut_short"
 """Label of the pairs of :func:`make_cut_short_pairs` (a training augmentation, not one of
+:data:`CORRUPTIONS`)."""
+
+GARBLED = "garbled"
+"""Label of the pairs of :func:`make_garbled_pairs` (a training augmentation, not one of
 :data:`CORRUPTIONS`)."""
 
 
@@ -299,6 +308,51 @@ def make_cut_short_pairs(
         pairs.append(
             PreferencePair(story.prompt, story.continuation, " ".join(words[:keep]), CUT_SHORT)
         )
+    return pairs
+
+
+def _garble(words: list[str], vocabulary: Sequence[str], rng: random.Random, share: float) -> str:
+    """``words`` with between one and ``share`` of them replaced: half by a word drawn from
+    ``vocabulary``, half by a non-word spliced from the word's start and a drawn word's end."""
+    words = list(words)
+    count = rng.randint(1, max(1, round(share * len(words))))
+    for i in rng.sample(range(len(words)), count):
+        drawn = rng.choice(vocabulary)
+        if rng.random() < 0.5 or len(words[i]) < 3 or len(drawn) < 3:
+            words[i] = drawn
+        else:
+            words[i] = words[i][: rng.randint(1, len(words[i]) - 1)] + drawn[rng.randint(1, 2) :]
+    return " ".join(words)
+
+
+def make_garbled_pairs(
+    stories: Sequence[Story], *, seed: int = 0, partial: float = 0.5, share: float = 0.2
+) -> list[PreferencePair]:
+    """Pairs of the true continuation over the same continuation with garbled words.
+
+    Between one and ``share`` of the rejected continuation's words (a uniform count; a single
+    odd word is the subtlest case) are replaced, each either by a word of another story or by
+    a non-word spliced from two words (``"every" + "table"`` -> ``"evble"``), the kinds of
+    breakage a drifting policy produces. The chosen continuation is whole or, with probability
+    ``partial``, cut after a random sentence (as in :func:`make_preference_pairs`). Labelled
+    :data:`GARBLED`; a story whose garbling changed nothing is skipped.
+
+    Args:
+        stories: the stories (one pair each); their words are the replacement vocabulary.
+        seed: seeds every random choice.
+        partial: the share of stories cut after a random sentence first.
+        share: the largest share of words replaced.
+    """
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    vocabulary = sorted({w for story in stories for w in story.continuation.split()})
+    rng = random.Random(seed)
+    pairs = []
+    for full in stories:
+        story = _view(full, rng, partial)
+        garbled = _garble(story.continuation.split(), vocabulary, rng, share)
+        if garbled != story.continuation:
+            pairs.append(PreferencePair(story.prompt, story.continuation, garbled, GARBLED))
     return pairs
 
 

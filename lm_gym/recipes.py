@@ -108,6 +108,13 @@ class RewardRecipe(Recipe):
     """Share of the stories that give a cut-short pair (the true continuation over itself
     stopped early, :func:`lm_gym.preferences.make_cut_short_pairs`) instead of a corrupted
     one, so the model does not rate stopping at once above every real continuation."""
+    garbled: float = 0.0
+    """Share of the stories that give a garbled pair (the true continuation over itself with a
+    few broken words, :func:`lm_gym.preferences.make_garbled_pairs`), so a policy cannot raise
+    its score by drifting into broken words the model never saw."""
+    frozen_blocks: int | None = None
+    """Train every weight (``None``), or keep the base's embeddings and first ``k`` blocks
+    (see ``lm_gym.reward_training.RewardModelConfig.frozen_blocks``)."""
 
 
 RECIPES: dict[str, Recipe] = {
@@ -243,6 +250,8 @@ STORY_RECIPES = (
         max_positions=256,
         base="storyteller-micro",
         cut_short=0.125,
+        garbled=0.125,
+        frozen_blocks=0,
     ),
 )
 RECIPES.update((recipe.name, recipe) for recipe in STORY_RECIPES)

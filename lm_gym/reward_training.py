@@ -13,11 +13,12 @@ The loss is ``-log sigmoid(r(chosen) - r(rejected))`` over preference pairs (see
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,9 @@ from lm_gym.preferences import (
     PreferencePair,
     load_preferences,
     make_cut_short_pairs,
+    make_garbled_pairs,
     make_preference_pairs,
+    pairs_by_corruption,
 )
 from lm_gym.reward_model import (
     POOLING_KEY,
@@ -87,10 +90,19 @@ class RewardModelConfig:
     sees only its prefix, so every position can flag what is wrong there, such as a name that
     does not match its pronoun); ``"last"``: the head at the last token only (Hugging Face's
     ``ForSequenceClassification`` default). The choice is saved in the model's config."""
+    frozen_blocks: int | None = None
+    """``None`` trains every weight; ``k`` keeps the embeddings (tokens and positions) and the
+    first ``k`` transformer blocks as they are, so a reward model built on a storyteller keeps
+    its reading of the language and trains only what judges it (steadier and faster)."""
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        blocks = self.frozen_blocks
+        if blocks is not None and (isinstance(blocks, bool) or not isinstance(blocks, int)):
+            raise TypeError(f"frozen_blocks must be None or an int, got {blocks!r}")
+        if blocks is not None and blocks < 0:
+            raise ValueError(f"frozen_blocks must be None or 0 or more, got {blocks}")
 
 
 def new_reward_model(tokenizer, config: RewardModelConfig) -> GPT2ForSequenceClassification:
@@ -119,6 +131,51 @@ def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Te
     return -nn.functional.logsigmoid(chosen - rejected).mean()
 
 
+def _blocks(model: PreTrainedModel) -> nn.ModuleList:
+    """The transformer blocks of ``model`` (the longest ``ModuleList`` in its base model)."""
+    lists = [m for m in model.base_model.modules() if isinstance(m, nn.ModuleList)]
+    if not lists:
+        raise ValueError(f"{type(model).__name__} has no list of transformer blocks to freeze")
+    return max(lists, key=len)
+
+
+def frozen_parameters(model: PreTrainedModel, frozen_blocks: int | None) -> list[nn.Parameter]:
+    """The weights :attr:`RewardModelConfig.frozen_blocks` keeps: every embedding table of the
+    base model outside its blocks, and the first ``frozen_blocks`` blocks.
+
+    Raises:
+        ValueError: more blocks asked for than the model has (or it has none).
+    """
+    if frozen_blocks is None:
+        return []
+    blocks = _blocks(model)
+    if frozen_blocks > len(blocks):
+        raise ValueError(f"frozen_blocks={frozen_blocks} but the model has {len(blocks)} blocks")
+    inside = {id(p) for p in blocks.parameters()}
+    embeddings = [
+        p
+        for m in model.base_model.modules()
+        if isinstance(m, nn.Embedding)
+        for p in m.parameters()
+        if id(p) not in inside
+    ]
+    return embeddings + [p for block in blocks[:frozen_blocks] for p in block.parameters()]
+
+
+@contextlib.contextmanager
+def _no_grad_for(parameters: Sequence[nn.Parameter]) -> Iterator[None]:
+    """Turn off ``requires_grad`` of ``parameters`` inside the block (no gradient is computed
+    for frozen weights), and restore each flag after."""
+    flags = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(parameters, flags):
+            p.requires_grad_(flag)
+
+
 def fit_reward_model(
     model: PreTrainedModel,
     tokenizer,
@@ -127,12 +184,17 @@ def fit_reward_model(
     *,
     progress: bool | str = True,
 ) -> list[float]:
-    """Train ``model`` in place with the Bradley-Terry loss; return the loss of every step."""
+    """Train ``model`` in place with the Bradley-Terry loss; return the loss of every step.
+
+    The weights ``config.frozen_blocks`` names are left exactly as they were.
+    """
     check_pairs(pairs)
     limit = min(config.max_length, max_length_of(model))
+    frozen = frozen_parameters(model, config.frozen_blocks)
+    trained = [p for p in model.parameters() if all(p is not f for f in frozen)]
     torch.manual_seed(config.seed)
     stream = SentenceBatches(pairs, config.batch_size, config.seed)  # batches of pairs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=0.01)
 
     def factor(step: int) -> float:
         ramp = min(1.0, (step + 1) / max(1, config.warmup))
@@ -147,19 +209,20 @@ def fit_reward_model(
         disable=not progress,
         leave=False,
     )
-    for _ in bar:
-        batch = stream.next_batch()
-        texts = [join_text(p.prompt, p.chosen) for p in batch]
-        texts += [join_text(p.prompt, p.rejected) for p in batch]
-        scores = forward_scores(model, tokenizer, texts, limit)
-        loss = bradley_terry_loss(scores[: len(batch)], scores[len(batch) :])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+    with _no_grad_for(frozen):
+        for _ in bar:
+            batch = stream.next_batch()
+            texts = [join_text(p.prompt, p.chosen) for p in batch]
+            texts += [join_text(p.prompt, p.rejected) for p in batch]
+            scores = forward_scores(model, tokenizer, texts, limit)
+            loss = bradley_terry_loss(scores[: len(batch)], scores[len(batch) :])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(trained, 1.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     model.eval()
     return losses
 
@@ -218,12 +281,14 @@ def heldout_story_preferences(recipe: Recipe, n_stories: int = 400) -> list[Pref
     return make_preference_pairs(stories, seed=recipe.seed + HELDOUT_SEED_OFFSET)
 
 
-def heldout_cut_short_pairs(recipe: Recipe, n_stories: int = 400) -> list[PreferencePair]:
-    """Cut-short pairs (:func:`~lm_gym.preferences.make_cut_short_pairs`) from the same held-out
-    stories as :func:`heldout_story_preferences`: does the model prefer a real continuation to
-    stopping early?"""
+def heldout_augmentation_pairs(recipe: Recipe, n_stories: int = 400) -> list[PreferencePair]:
+    """Cut-short and garbled pairs (:func:`~lm_gym.preferences.make_cut_short_pairs`,
+    :func:`~lm_gym.preferences.make_garbled_pairs`) from the same held-out stories as
+    :func:`heldout_story_preferences`: does the model prefer a real continuation to stopping
+    early, and fluent words to broken ones? (The two ways a policy could game it.)"""
     stories = _heldout_stories(recipe, n_stories)
-    return make_cut_short_pairs(stories, seed=recipe.seed + HELDOUT_SEED_OFFSET)
+    seed = recipe.seed + HELDOUT_SEED_OFFSET
+    return make_cut_short_pairs(stories, seed=seed) + make_garbled_pairs(stories, seed=seed)
 
 
 def recipe_config(recipe: Recipe) -> RewardModelConfig:
@@ -239,6 +304,7 @@ def recipe_config(recipe: Recipe) -> RewardModelConfig:
         lr=recipe.lr,
         seed=recipe.seed,
         pooling=recipe.pooling,
+        frozen_blocks=recipe.frozen_blocks,
     )
 
 
@@ -253,19 +319,22 @@ def build_reward_model(
     ``recipe.seed``), so no true story is seen twice and the model cannot learn the stories
     by heart instead of what the corruptions break. The first ``recipe.cut_short`` share of
     the stories gives a cut-short pair (the augmentation that teaches that stopping early is
-    worse than a real continuation), the others one corruption each.
+    worse than a real continuation), the next ``recipe.garbled`` share a garbled pair (fluent
+    words beat broken ones), the others one corruption each.
 
     Returns:
         The manifest metadata, with the held-out pairwise accuracy per corruption type and on
-        held-out cut-short pairs.
+        held-out cut-short and garbled pairs.
     """
     import lm_gym
 
     start = time.perf_counter()
     stories = generate_stories(recipe.corpus_size, recipe.seed)
     n_cut = round(recipe.cut_short * len(stories))
+    n_garbled = round(recipe.garbled * len(stories))
     pairs = make_cut_short_pairs(stories[:n_cut], seed=recipe.seed)
-    pairs += make_preference_pairs(stories[n_cut:], seed=recipe.seed, per_story=1)
+    pairs += make_garbled_pairs(stories[n_cut : n_cut + n_garbled], seed=recipe.seed)
+    pairs += make_preference_pairs(stories[n_cut + n_garbled :], seed=recipe.seed, per_story=1)
     model, tokenizer = train_reward_model(
         pairs,
         folder,
@@ -278,9 +347,11 @@ def build_reward_model(
         "recipe": dataclasses.asdict(recipe),
         "lm_gym_version": lm_gym.__version__,
         "train_pairs": len(pairs),
-        "train_cut_short_pairs": n_cut,
+        "train_pairs_by_corruption": {k: len(v) for k, v in pairs_by_corruption(pairs).items()},
         "heldout_accuracy": pairwise_accuracy(reward, heldout_story_preferences(recipe)),
-        "heldout_cut_short_accuracy": pairwise_accuracy(reward, heldout_cut_short_pairs(recipe)),
+        "heldout_augmentation_accuracy": pairwise_accuracy(
+            reward, heldout_augmentation_pairs(recipe)
+        ),
         "build_seconds": round(time.perf_counter() - start, 1),
     }
 

@@ -13,6 +13,7 @@ from lm_gym.corpora.stories import generate_stories
 from lm_gym.preferences import (
     CORRUPTIONS,
     CUT_SHORT,
+    GARBLED,
     BWSTuple,
     PreferencePair,
     bws_to_pairs,
@@ -20,6 +21,7 @@ from lm_gym.preferences import (
     load_preferences,
     make_bws_tuples,
     make_cut_short_pairs,
+    make_garbled_pairs,
     make_preference_pairs,
     pairs_by_corruption,
     read_preference_file,
@@ -71,6 +73,28 @@ def test_cut_short_pairs_prefer_the_continuation_to_stopping_early(stories):
     assert make_cut_short_pairs(stories, seed=3) == pairs
     with pytest.raises(ValueError, match="empty must be a share"):
         make_cut_short_pairs(stories, empty=1.5)
+
+
+def test_garbled_pairs_break_a_few_words_of_the_true_continuation(stories):
+    pairs = make_garbled_pairs(stories, seed=3)
+    assert GARBLED not in CORRUPTIONS and {p.corruption for p in pairs} == {GARBLED}
+    assert len(pairs) >= len(stories) - 2  # only a no-op garbling is skipped
+    by_prompt = {s.prompt: s for s in stories}
+    changed = []
+    for pair in pairs:
+        assert by_prompt[pair.prompt].continuation.startswith(pair.chosen)
+        chosen, rejected = pair.chosen.split(), pair.rejected.split()
+        assert len(rejected) == len(chosen)  # words are replaced, never added or dropped
+        changed.append(sum(a != b for a, b in zip(chosen, rejected)))
+        assert 1 <= changed[-1] <= max(1, round(0.2 * len(chosen)))
+    assert min(changed) == 1 and max(changed) > 1  # from one odd word to several
+    vocabulary = {w for s in stories for w in s.continuation.split()}
+    new_words = {w for p in pairs for w in p.rejected.split()} - vocabulary
+    assert new_words  # spliced non-words as well as misplaced real words
+    assert make_garbled_pairs(stories, seed=3) == pairs
+    assert make_garbled_pairs(stories, seed=4) != pairs
+    with pytest.raises(ValueError, match="share must be in"):
+        make_garbled_pairs(stories, share=0.0)
 
 
 def test_swapped_characters_exchange_the_names(long_story):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import replace
 
 import pytest
 import torch
-from transformers import AutoConfig, GPT2Config, GPT2LMHeadModel
+from transformers import AutoConfig, GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
 from lm_gym.cache import read_metadata
 from lm_gym.cli import main
@@ -19,6 +20,7 @@ from lm_gym.models import LM, ModelLoadError, load_model
 from lm_gym.preferences import (
     CORRUPTIONS,
     CUT_SHORT,
+    GARBLED,
     PreferencePair,
     builtin_preferences,
     make_bws_tuples,
@@ -30,7 +32,8 @@ from lm_gym.reward_model import RewardModelReward, join_text, load_reward_model,
 from lm_gym.reward_training import (
     RewardModelConfig,
     bradley_terry_loss,
-    heldout_cut_short_pairs,
+    fit_reward_model,
+    heldout_augmentation_pairs,
     heldout_story_preferences,
     train_reward_model,
     train_reward_model_cli,
@@ -94,6 +97,28 @@ def test_training_is_deterministic_and_learns(pairs, trained):
     trained_loss = _mean_loss(model, tokenizer, pairs)
     fresh, _ = train_reward_model(pairs, config=replace(TINY, steps=1), progress=False)
     assert trained_loss < _mean_loss(fresh, tokenizer, pairs)
+
+
+def test_frozen_blocks_keep_the_embeddings_and_lower_blocks_and_train_the_rest(pairs, trained):
+    (_, tokenizer), _ = trained
+    config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=256, num_labels=1)
+    config.vocab_size = len(tokenizer)
+    two_blocks = GPT2ForSequenceClassification(config)
+    two_blocks.config.pad_token_id = tokenizer.pad_token_id
+    base = copy.deepcopy(two_blocks.state_dict())
+    fit_reward_model(two_blocks, tokenizer, pairs, replace(TINY, frozen_blocks=1), progress=False)
+    after = two_blocks.state_dict()
+    kept = {name for name in base if torch.equal(base[name], after[name])}
+    lower = ("transformer.wte", "transformer.wpe", "transformer.h.0.")
+    assert {name for name in base if name.startswith(lower)} <= kept
+    assert not kept & {name for name in base if name.startswith(("transformer.h.1.", "score"))}
+    assert all(p.requires_grad for p in two_blocks.parameters())  # the flags are restored
+    with pytest.raises(ValueError, match="frozen_blocks=3 but the model has 2 blocks"):
+        fit_reward_model(two_blocks, tokenizer, pairs, replace(TINY, frozen_blocks=3))
+    with pytest.raises(ValueError, match="frozen_blocks must be None or 0 or more"):
+        replace(TINY, frozen_blocks=-1)
+    with pytest.raises(TypeError, match="frozen_blocks must be None or an int"):
+        replace(TINY, frozen_blocks=True)
 
 
 def _mean_loss(model, tokenizer, pairs) -> float:
@@ -231,9 +256,13 @@ def test_reward_recipe_starts_from_its_storyteller_and_records_heldout_accuracy(
     assert metadata["recipe"]["base"] == "storyteller-micro"
     assert set(metadata["heldout_accuracy"]["by_corruption"]) == set(CORRUPTIONS)
     recipe = RECIPES["reward-stories-micro"]
-    assert metadata["train_cut_short_pairs"] == round(recipe.cut_short * recipe.corpus_size) > 0
-    assert metadata["train_pairs"] > metadata["train_cut_short_pairs"]
-    assert set(metadata["heldout_cut_short_accuracy"]["by_corruption"]) == {CUT_SHORT}
+    counts = metadata["train_pairs_by_corruption"]
+    assert counts[CUT_SHORT] == round(recipe.cut_short * recipe.corpus_size) > 0
+    assert 0 < counts[GARBLED] <= round(recipe.garbled * recipe.corpus_size)
+    assert set(counts) == {CUT_SHORT, GARBLED, *CORRUPTIONS}
+    assert metadata["train_pairs"] == sum(counts.values())
+    augmentations = metadata["heldout_augmentation_accuracy"]["by_corruption"]
+    assert set(augmentations) == {CUT_SHORT, GARBLED}
     reward = load_reward_model("reward-stories-micro", device="cpu")
     teller = load_model("storyteller-micro", device="cpu")
     assert reward.tokenizer.get_vocab() == teller.tokenizer.get_vocab()
@@ -288,5 +317,6 @@ def test_default_reward_model_heldout_accuracy_per_corruption():
     assert set(result["by_corruption"]) == set(CORRUPTIONS)
     for corruption, measured in result["by_corruption"].items():
         assert measured["accuracy"] >= (0.87 if corruption == "other_ending" else 0.9), corruption
-    cut_short = pairwise_accuracy(reward, heldout_cut_short_pairs(recipe, n_stories=1_000))
-    assert cut_short["accuracy"] >= 0.95
+    augmentations = pairwise_accuracy(reward, heldout_augmentation_pairs(recipe, n_stories=1_000))
+    for label, measured in augmentations["by_corruption"].items():
+        assert measured["accuracy"] >= 0.95, label
