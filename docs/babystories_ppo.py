@@ -156,6 +156,13 @@ def main() -> None:
         help="no EOS before this many tokens (0: the policy may stop whenever it likes, the "
         "README's run; 48 forces every continuation to the env's maximum length)",
     )
+    parser.add_argument("--kl-coef", type=float, default=0.2, help="initial KL coefficient")
+    parser.add_argument(
+        "--kl-target", type=float, default=6.0, help="KL (nats/episode) the controller aims at"
+    )
+    parser.add_argument(
+        "--kl-horizon", type=int, default=10_000, help="adaptive KL controller horizon (episodes)"
+    )
     parser.add_argument("--out", default=str(HERE / "babystories_ppo"), help="path without suffix")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -171,11 +178,17 @@ def main() -> None:
             args.samples,
             min_new_tokens=args.min_new_tokens,
             learning_rate=args.learning_rate,
+            kl_coef=args.kl_coef,
+            kl_target=args.kl_target,
+            kl_horizon=args.kl_horizon,
         )
     report = {
         "reward_model": args.reward_model,
         "min_new_tokens": args.min_new_tokens,
         "learning_rate": args.learning_rate,
+        "kl_coef": args.kl_coef,
+        "kl_target": args.kl_target,
+        "kl_horizon": args.kl_horizon,
         "seed": args.seed,
         "num_envs": args.num_envs,
         "budget_tokens": args.budget,
