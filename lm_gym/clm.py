@@ -7,7 +7,8 @@ training the baby LM on the new language between RL episodes. Every sentence is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -114,6 +115,34 @@ class SentenceBatches:
         self._order = self._permutation(self.epoch)
 
 
+def warmup_cosine_schedule(
+    optimizer: torch.optim.Optimizer, warmup: int, steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to zero at ``steps``."""
+
+    def factor(step: int) -> float:
+        ramp = min(1.0, (step + 1) / max(1, warmup))
+        return ramp * 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def optimizer_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    parameters: Iterable[nn.Parameter],
+    max_grad_norm: float = 1.0,
+) -> float:
+    """One clipped update of ``parameters`` from ``loss``, then one schedule step; the loss."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(parameters, max_grad_norm)
+    optimizer.step()
+    schedule.step()
+    return loss.item()
+
+
 def train_clm(
     model: nn.Module,
     tokenizer,
@@ -136,12 +165,7 @@ def train_clm(
     torch.manual_seed(seed)
     stream = SentenceBatches(texts, batch_size, seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: (
-            min(1.0, (step + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(step, steps) / steps))
-        ),
-    )
+    schedule = warmup_cosine_schedule(optimizer, warmup, steps)
     model.train()
     losses = []
     bar = tqdm(
@@ -154,12 +178,7 @@ def train_clm(
         input_ids, attention_mask = encode_sentences(tokenizer, stream.next_batch(), max_length)
         with autocast(device):
             loss = clm_loss(model, input_ids.to(device), attention_mask.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(loss, optimizer, schedule, model.parameters()))
         bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     model.eval()
     return losses

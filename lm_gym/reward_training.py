@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -29,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import GPT2Config, GPT2ForSequenceClassification, PreTrainedModel
 
-from lm_gym.clm import SentenceBatches
+from lm_gym.clm import SentenceBatches, optimizer_step, warmup_cosine_schedule
 from lm_gym.corpora.stories import Story, generate_stories
 from lm_gym.models import LM
 from lm_gym.preferences import (
@@ -195,12 +194,7 @@ def fit_reward_model(
     torch.manual_seed(config.seed)
     stream = SentenceBatches(pairs, config.batch_size, config.seed)  # batches of pairs
     optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=0.01)
-
-    def factor(step: int) -> float:
-        ramp = min(1.0, (step + 1) / max(1, config.warmup))
-        return ramp * 0.5 * (1 + math.cos(math.pi * min(step, config.steps) / config.steps))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    schedule = warmup_cosine_schedule(optimizer, config.warmup, config.steps)
     model.train()
     losses: list[float] = []
     bar = tqdm(
@@ -216,12 +210,7 @@ def fit_reward_model(
             texts += [join_text(p.prompt, p.rejected) for p in batch]
             scores = forward_scores(model, tokenizer, texts, limit)
             loss = bradley_terry_loss(scores[: len(batch)], scores[len(batch) :])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(trained, 1.0)
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
+            losses.append(optimizer_step(loss, optimizer, schedule, trained))
             bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     model.eval()
     return losses
