@@ -112,6 +112,10 @@ class RewardRecipe(Recipe):
     """Share of the stories that give a garbled pair (the true continuation over itself with a
     few broken words, :func:`lm_gym.preferences.make_garbled_pairs`), so a policy cannot raise
     its score by drifting into broken words the model never saw."""
+    other_ending: float = 0.0
+    """Share of the stories that give an ``other_ending`` pair whatever the draw, on top of
+    that corruption's ordinary share: another story's ending reads as fluently as the true
+    one, so it is the corruption a reward model separates worst."""
     frozen_blocks: int | None = None
     """Train every weight (``None``), or keep the base's embeddings and first ``k`` blocks
     (see ``lm_gym.reward_training.RewardModelConfig.frozen_blocks``)."""
@@ -251,6 +255,7 @@ STORY_RECIPES = (
         base="storyteller-micro",
         cut_short=0.125,
         garbled=0.125,
+        other_ending=0.125,
         frozen_blocks=0,
     ),
 )

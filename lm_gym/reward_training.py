@@ -309,7 +309,8 @@ def build_reward_model(
     by heart instead of what the corruptions break. The first ``recipe.cut_short`` share of
     the stories gives a cut-short pair (the augmentation that teaches that stopping early is
     worse than a real continuation), the next ``recipe.garbled`` share a garbled pair (fluent
-    words beat broken ones), the others one corruption each.
+    words beat broken ones), the next ``recipe.other_ending`` share an ``other_ending`` pair,
+    the others one corruption each.
 
     Returns:
         The manifest metadata, with the held-out pairwise accuracy per corruption type and on
@@ -321,9 +322,15 @@ def build_reward_model(
     stories = generate_stories(recipe.corpus_size, recipe.seed)
     n_cut = round(recipe.cut_short * len(stories))
     n_garbled = round(recipe.garbled * len(stories))
+    n_other = round(recipe.other_ending * len(stories))
+    garbled_end, other_end = n_cut + n_garbled, n_cut + n_garbled + n_other
     pairs = make_cut_short_pairs(stories[:n_cut], seed=recipe.seed)
-    pairs += make_garbled_pairs(stories[n_cut : n_cut + n_garbled], seed=recipe.seed)
-    pairs += make_preference_pairs(stories[n_cut + n_garbled :], seed=recipe.seed, per_story=1)
+    pairs += make_garbled_pairs(stories[n_cut:garbled_end], seed=recipe.seed)
+    if n_other:
+        pairs += make_preference_pairs(
+            stories[garbled_end:other_end], seed=recipe.seed, corruptions=("other_ending",)
+        )
+    pairs += make_preference_pairs(stories[other_end:], seed=recipe.seed, per_story=1)
     model, tokenizer = train_reward_model(
         pairs,
         folder,

@@ -260,6 +260,8 @@ def test_reward_recipe_starts_from_its_storyteller_and_records_heldout_accuracy(
     assert counts[CUT_SHORT] == round(recipe.cut_short * recipe.corpus_size) > 0
     assert 0 < counts[GARBLED] <= round(recipe.garbled * recipe.corpus_size)
     assert set(counts) == {CUT_SHORT, GARBLED, *CORRUPTIONS}
+    others = [counts[c] for c in CORRUPTIONS if c != "other_ending"]
+    assert counts["other_ending"] > round(recipe.other_ending * recipe.corpus_size) + min(others)
     assert metadata["train_pairs"] == sum(counts.values())
     augmentations = metadata["heldout_augmentation_accuracy"]["by_corruption"]
     assert set(augmentations) == {CUT_SHORT, GARBLED}
