@@ -10,14 +10,13 @@ differs (``storyteller-small``, 2x128, or ``storyteller-large``, 4x128). For eac
   mean score, length, distinct-1/2 and repetition rate (:mod:`lm_gym.text_metrics`), so a
   policy that games the reward model by repeating itself (or by stopping early) would show.
 
-Writes ``docs/babystories_ppo.png`` and ``docs/babystories_ppo.json``::
+Writes ``docs/babystories_ppo.png`` and ``docs/babystories_ppo.json`` (the README's run)::
 
-    python docs/babystories_ppo.py --budget 30720 --seed 0
+    python docs/babystories_ppo.py --seed 0
 
-The README's other two runs: ``--learning-rate 1e-4 --out docs/babystories_ppo_lr1e-4`` and
-``--learning-rate 1e-4 --min-new-tokens 0 --out docs/babystories_ppo_free_length``; in the
-latter the policy may end a continuation at once, and the small storyteller learns to do
-exactly that (see the README).
+The defaults hold KL near 3 nats per episode with a fast adaptive controller (target 3,
+horizon 500 episodes). A slower controller barely moves in a run this short: with target 2 and
+horizon 2,000, KL ended near 6 nats per episode.
 """
 
 from __future__ import annotations
@@ -142,7 +141,7 @@ def plot(records: dict[str, dict], title: str, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=30_720, help="generated tokens per arm")
+    parser.add_argument("--budget", type=int, default=153_600, help="generated tokens per arm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-envs", type=int, default=32, help="episodes per PPO batch")
     parser.add_argument("--samples", type=int, default=128, help="continuations before/after")
@@ -158,10 +157,10 @@ def main() -> None:
     )
     parser.add_argument("--kl-coef", type=float, default=0.2, help="initial KL coefficient")
     parser.add_argument(
-        "--kl-target", type=float, default=6.0, help="KL (nats/episode) the controller aims at"
+        "--kl-target", type=float, default=3.0, help="KL (nats/episode) the controller aims at"
     )
     parser.add_argument(
-        "--kl-horizon", type=int, default=10_000, help="adaptive KL controller horizon (episodes)"
+        "--kl-horizon", type=int, default=500, help="adaptive KL controller horizon (episodes)"
     )
     parser.add_argument("--out", default=str(HERE / "babystories_ppo"), help="path without suffix")
     args = parser.parse_args()

@@ -310,15 +310,15 @@ def test_unknown_pooling_is_rejected(trained, tmp_path):
 
 @pytest.mark.slow
 def test_default_reward_model_heldout_accuracy_per_corruption():
-    """Pinned near the level measured (README): 0.9 or more on every corruption but
-    ``other_ending``, measured 0.890, just short of the 0.9 target; 0.95 or more on cut-short
-    pairs (measured 0.984). Builds storyteller-small and reward-stories on first use (minutes)."""
+    """The issue's target, 0.9 or more on every corruption type (measured 0.917 to 0.999,
+    README); 0.95 or more on both augmentations (measured 0.990 cut-short, 0.965 garbled).
+    Builds storyteller-small and reward-stories on first use (about 17 minutes on one thread)."""
     recipe = RECIPES["reward-stories"]
     reward = RewardModelReward("reward-stories", device="cpu")
     result = pairwise_accuracy(reward, heldout_story_preferences(recipe, n_stories=1_000))
     assert set(result["by_corruption"]) == set(CORRUPTIONS)
     for corruption, measured in result["by_corruption"].items():
-        assert measured["accuracy"] >= (0.87 if corruption == "other_ending" else 0.9), corruption
+        assert measured["accuracy"] >= 0.9, corruption
     augmentations = pairwise_accuracy(reward, heldout_augmentation_pairs(recipe, n_stories=1_000))
     for label, measured in augmentations["by_corruption"].items():
         assert measured["accuracy"] >= 0.95, label
