@@ -22,6 +22,7 @@ from torch import nn
 
 from lm_gym.clm import bos_id
 from lm_gym.device import autocast
+from lm_gym.models import forward_with_cache
 
 NEVER = -1e9
 """Logit of a token that must not be chosen: its probability is exactly 0 in float32, and
@@ -32,7 +33,8 @@ class LMPolicy(nn.Module):
     """A causal LM with an optional scalar value head.
 
     Args:
-        model: a Hugging Face-style causal LM (``model(input_ids=..., past_key_values=...)``).
+        model: a Hugging Face-style causal LM (``model(input_ids=..., cache=...)``, or
+            ``past_key_values=`` as older releases name the cache).
         tokenizer: its tokenizer (for the BOS id and the agents' text output).
         value_head: add the value head (PPO) or not (REINFORCE, sampling baselines).
         prepend_bos: feed ``<s>`` before every sequence.
@@ -126,15 +128,12 @@ class LMPolicy(nn.Module):
         self, input_ids: torch.Tensor, cache: Any
     ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
         with autocast(self.device):
-            out = self.model(
-                input_ids=input_ids,
-                past_key_values=cache,
-                use_cache=True,
-                output_hidden_states=self.value_head is not None,
+            out, cache = forward_with_cache(
+                self.model, input_ids, cache, output_hidden_states=self.value_head is not None
             )
         logits = out.logits[:, -1, : self.action_size].float()
         values = None if self.value_head is None else self._value(out.hidden_states[-1][:, -1])
-        return logits, values, out.past_key_values
+        return logits, values, cache
 
     @torch.no_grad()
     def generate(

@@ -33,7 +33,7 @@ from lm_gym.clm import bos_id
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv, check_positive_int
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models import LM, load_model
+from lm_gym.models import LM, forward_with_cache, load_model
 from lm_gym.rewards import AUTHORS_ALPHA, AUTHORS_BETA, REWARD_FORMS, ParentPerplexityReward
 
 CORPUS_SIZE = 5_000
@@ -247,8 +247,7 @@ def sample_parent_perplexities(
     past = None
     with torch.inference_mode():
         for _ in range(env.task.max_new_tokens):
-            output = model(input_ids=inputs, past_key_values=past, use_cache=True)
-            past = output.past_key_values
+            output, past = forward_with_cache(model, inputs, past)
             probs = output.logits[:, -1, : env.task.vocab_size].float().softmax(-1)
             actions = torch.multinomial(probs, 1, generator=generator)
             _, _, terminated, truncated, info = env.step(actions[:, 0])

@@ -15,6 +15,8 @@ Device and dtype are decided here once (:mod:`lm_gym.device`); callers never mov
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -138,3 +140,27 @@ def load_model(
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2-style tokenizers have no pad token
     return LM(model.to(target).eval(), tokenizer)
+
+
+@functools.cache
+def _cache_argument(model_class: type) -> str:
+    """What ``model_class.forward`` calls its KV cache: ``cache`` in the transformers releases
+    that renamed it (``past_key_values`` is deprecated there, to be removed in 5.40), else
+    ``past_key_values`` (older releases and other Hugging Face-style models)."""
+    parameters = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def forward_with_cache(model: torch.nn.Module, input_ids: torch.Tensor, cache: Any, **kwargs):
+    """One forward pass that reads and extends a KV cache, under either transformers name.
+
+    Args:
+        cache: the cache from the previous call, ``None`` at the start.
+        kwargs: other ``forward`` arguments (``output_hidden_states=True``, ...).
+
+    Returns:
+        ``(output, cache)``: the model's output and the extended cache for the next call.
+    """
+    name = _cache_argument(type(model))
+    output = model(input_ids=input_ids, use_cache=True, **{name: cache}, **kwargs)
+    return output, getattr(output, name)

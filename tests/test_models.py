@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from lm_gym.models import LM, ModelLoadError, load_model
+from lm_gym.models import LM, ModelLoadError, forward_with_cache, load_model
 from lm_gym.tokenization import train_sentencepiece_tokenizer
 
 
@@ -86,3 +88,35 @@ def test_micro_recipe_loads_by_name():
     assert model.config.model_type == "opt"
     assert tokenizer.eos_token == "</s>" and tokenizer.pad_token_id == 0
     assert load_model("parent-it-micro", device="cpu").model.config.model_type == "gpt2"
+
+
+def test_forward_with_cache_matches_a_full_pass_without_deprecation_warnings(small_lm):
+    model, _ = small_lm
+    ids = torch.tensor([[1, 5, 7, 9, 4], [2, 6, 8, 3, 5]])
+    with torch.no_grad():
+        full = model(input_ids=ids).logits
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a deprecated cache argument would raise here
+            out, cache = forward_with_cache(model, ids[:, :3], None)
+            steps = [out.logits]
+            for t in range(3, ids.shape[1]):
+                out, cache = forward_with_cache(model, ids[:, t : t + 1], cache)
+                steps.append(out.logits)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-4, atol=1e-5)
+
+
+def test_forward_with_cache_uses_past_key_values_where_forward_has_no_cache_argument():
+    class Output(dict):
+        __getattr__ = dict.__getitem__
+
+    class OlderStyleLM(torch.nn.Module):
+        """Counts the tokens it has seen in its "cache", named as older releases name it."""
+
+        def forward(self, input_ids, past_key_values=None, use_cache=False):
+            seen = 0 if past_key_values is None else past_key_values
+            return Output(logits=input_ids, past_key_values=seen + input_ids.shape[1])
+
+    model = OlderStyleLM()
+    _, cache = forward_with_cache(model, torch.zeros(1, 3, dtype=torch.long), None)
+    _, cache = forward_with_cache(model, torch.zeros(1, 1, dtype=torch.long), cache)
+    assert cache == 4

@@ -27,6 +27,7 @@ import torch
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.clm import bos_id
+from lm_gym.models import forward_with_cache
 
 NUM_ENVS, PROMPT_TOKENS, NEW_TOKENS = 64, 5, 16
 MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
@@ -39,10 +40,10 @@ def env():
 
 def sample_next(model, inputs, past, generator: torch.Generator, eos: int):
     """One cached forward pass and one sampled token per row (EOS never sampled)."""
-    output = model(input_ids=inputs, past_key_values=past, use_cache=True)
+    output, past = forward_with_cache(model, inputs, past)
     logits = output.logits[:, -1].float()
     logits[:, eos] = -torch.inf
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator), output.past_key_values
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator), past
 
 
 def rollout_lm_gym(env, seed: int) -> np.ndarray:
