@@ -126,7 +126,12 @@ class PPO(BaseAgent):
         # the env's count of model updates when the reference was last taken.
         self.initial_reference: nn.Module | None = None
         self.reference_updates = 0
-        self.optimizer = make_adam(self.policy.parameters(), cfg.learning_rate, self.device)
+        head = list(self.policy.value_head.parameters())
+        trunk = [p for p in self.policy.parameters() if all(p is not h for h in head)]
+        value_lr = cfg.learning_rate if cfg.value_learning_rate is None else cfg.value_learning_rate
+        self.optimizer = make_adam(
+            [{"params": trunk}, {"params": head, "lr": value_lr}], cfg.learning_rate, self.device
+        )
         self.kl_controller = KLController(
             cfg.kl_coef, adaptive=cfg.adaptive_kl, target=cfg.kl_target, horizon=cfg.kl_horizon
         )

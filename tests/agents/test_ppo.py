@@ -54,6 +54,8 @@ def test_config_rejects_bad_values_and_unknown_fields(toys):
         PPOConfig(num_epochs=0)
     with pytest.raises(ValueError, match="learning_rate"):
         PPOConfig(learning_rate=-1.0)
+    with pytest.raises(ValueError, match="value_learning_rate"):
+        PPOConfig(value_learning_rate=0.0)
     with pytest.raises(TypeError, match="unknown PPOConfig field"):
         PPO(toys.toy_token_env(), lerning_rate=1e-3)
 
@@ -98,6 +100,28 @@ def test_ppo_raises_the_reward_on_a_toy_task_with_bounded_kl(toys):
     assert all(np.isfinite(kls)) and max(kls) < 50
     for name in ("losses/policy_loss", "losses/value_loss", "losses/approx_kl", "charts/kl_coef"):
         assert np.isfinite(agent.logger.history[-1][name])
+
+
+def test_value_head_learns_at_its_own_rate(toys):
+    """Only the head gets ``value_learning_rate``: after one Adam step (whose size per weight
+    is about its rate) the head has moved by 3e-2 and the LM by at most 1e-4."""
+    env = toys.toy_token_env(num_envs=8)
+    agent = PPO(
+        env,
+        learning_rate=1e-4,
+        value_learning_rate=3e-2,
+        num_epochs=1,
+        num_minibatches=1,
+        seed=1,
+        verbose=0,
+    )
+    head = list(agent.policy.value_head.parameters())
+    trunk = [p for p in agent.policy.parameters() if all(p is not h for h in head)]
+    before = [p.detach().clone() for p in head + trunk]
+    agent.learn(env, 8, progress_bar=False)  # one batch of episodes: one optimiser step
+    moved = [(p.detach() - b).abs().max().item() for p, b in zip(head + trunk, before)]
+    assert 0.9 * 3e-2 < max(moved[: len(head)]) <= 1.01 * 3e-2
+    assert 0 < max(moved[len(head) :]) <= 1.01 * 1e-4
 
 
 def test_predict_single_and_batched_observations(toys):
