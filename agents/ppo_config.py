@@ -35,8 +35,9 @@ class PPOConfig:
     value_learning_rate: float | None = None
     """Adam learning rate of the value head; ``None`` uses ``learning_rate``. The head starts
     untrained while rewards may be several units large; at an LM's small rate it takes many
-    batches to catch up, and until then the advantages are skewed. A larger rate here lets it
-    catch up within a few batches (the README's BabyStories run uses 100 x 1.41e-5)."""
+    batches to catch up, and until then the advantages are skewed. A larger rate lets it catch
+    up sooner: on BabyStories-v0, 100 x the LM's rate removed an early dip in reward and
+    nearly doubled the final score, and the storytellers collapsed onto one plot (README)."""
     num_epochs: int = 4
     """Optimisation epochs over each batch of episodes."""
     num_minibatches: int = 4
