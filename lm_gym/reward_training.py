@@ -31,9 +31,9 @@ from transformers import GPT2Config, GPT2ForSequenceClassification, PreTrainedMo
 from lm_gym.clm import SentenceBatches, optimizer_step, warmup_cosine_schedule
 from lm_gym.corpora.stories import Story, generate_stories
 from lm_gym.models import LM
+from lm_gym.preference_files import load_preferences
 from lm_gym.preferences import (
     PreferencePair,
-    load_preferences,
     make_cut_short_pairs,
     make_garbled_pairs,
     make_preference_pairs,
@@ -227,7 +227,7 @@ def train_reward_model(
     """Train a reward model on preference pairs, and save it to ``out_dir`` if given.
 
     Args:
-        pairs: the judgements (see :mod:`lm_gym.preferences` for reading them from files).
+        pairs: the judgements (see :mod:`lm_gym.preference_files` for reading them from files).
         out_dir: folder to ``save_pretrained`` the model and tokenizer into.
         base: ``None`` trains a GPT-2 from scratch (``config`` sizes it) with a SentencePiece
             tokenizer fitted on the pairs' texts; otherwise a local folder or Hugging Face id
@@ -363,7 +363,7 @@ def train_reward_model_cli(
 ) -> dict[str, Any]:
     """``lm-gym train-reward-model --data FILE --out DIR``: train on a JSONL file, save, report.
 
-    The file holds pairs and/or BWS tuples (schema in :mod:`lm_gym.preferences`); it is fully
+    The file holds pairs and/or BWS tuples (schema in :mod:`lm_gym.preference_files`); it is fully
     validated before training starts. A tenth of the pairs (at least one, when there are ten or
     more) is held out to report pairwise accuracy.
 

@@ -17,6 +17,7 @@ from lm_gym.clm import encode_sentences
 from lm_gym.corpora.loaders import CorpusError
 from lm_gym.corpora.stories import generate_stories
 from lm_gym.models import LM, ModelLoadError, load_model
+from lm_gym.preference_files import save_preferences
 from lm_gym.preferences import (
     CORRUPTIONS,
     CUT_SHORT,
@@ -25,7 +26,6 @@ from lm_gym.preferences import (
     builtin_preferences,
     make_bws_tuples,
     make_preference_pairs,
-    save_preferences,
 )
 from lm_gym.recipes import RECIPES, build_recipe, cache_key, recipe_corpus
 from lm_gym.reward_model import RewardModelReward, join_text, load_reward_model, pairwise_accuracy
