@@ -118,7 +118,8 @@ class SentenceBatches:
 def warmup_cosine_schedule(
     optimizer: torch.optim.Optimizer, warmup: int, steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to zero at ``steps``."""
+    """A linear ramp over ``warmup`` steps times a cosine that falls from 1 at the first step
+    to 0 at ``steps`` (and stays there)."""
 
     def factor(step: int) -> float:
         ramp = min(1.0, (step + 1) / max(1, warmup))
