@@ -31,7 +31,7 @@ from lm_gym.agents.checkpoint import (
 )
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.protocol import build_config, env_spaces, is_vector_env
-from lm_gym.device import resolve_device
+from lm_gym.utils.device import resolve_device
 
 CHECKPOINT_FORMAT = "lm_gym.agent/1"
 MEDIAN_INFO_KEYS = ("ppl",)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lm_gym.files import atomic_write
+from lm_gym.utils.files import atomic_write
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:

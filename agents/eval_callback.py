@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from lm_gym.agents.callbacks import Callback
-from lm_gym.evaluation import evaluate_lm
+from lm_gym.evaluation.evaluate import evaluate_lm
 
 SCALAR_METRICS = (
     "perplexity",

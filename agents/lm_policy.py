@@ -20,9 +20,9 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from lm_gym.clm import bos_id
-from lm_gym.device import autocast
-from lm_gym.models import forward_with_cache
+from lm_gym.models.clm import bos_id
+from lm_gym.models.loading import forward_with_cache
+from lm_gym.utils.device import autocast
 
 NEVER = -1e9
 """Logit of a token that must not be chosen: its probability is exactly 0 in float32, and

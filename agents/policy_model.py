@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from lm_gym.models import LM, load_model
+from lm_gym.models.loading import LM, load_model
 
 ENV_MODEL_ATTRIBUTE = "baby"
 """Attribute under which lm_gym's text-generation envs keep their generating model."""

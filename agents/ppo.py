@@ -46,7 +46,7 @@ from lm_gym.agents.logger import Logger
 from lm_gym.agents.policy_model import env_model_updates, resolve_policy_lm
 from lm_gym.agents.ppo_config import KLController, PPOConfig
 from lm_gym.agents.rollout import TokenRollout, collect_token_rollout
-from lm_gym.device import resolve_device
+from lm_gym.utils.device import resolve_device
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

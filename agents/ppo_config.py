@@ -25,7 +25,7 @@ class PPOConfig:
     seed: int = 0
     """Seeds token sampling, minibatch order, the value head and the env's first reset."""
     device: str | None = None
-    """Where the policy runs; ``None`` picks CUDA when present (see ``lm_gym.device``)."""
+    """Where the policy runs; ``None`` picks CUDA when present (see ``lm_gym.utils.device``)."""
     model: str | None = None
     """Policy LM spec for ``lm_gym.models.load_model``; ``None`` uses the env's own baby model."""
     num_envs: int = 32

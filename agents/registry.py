@@ -145,8 +145,8 @@ def list_agents() -> list[str]:
 for _name, _path in {
     "ppo": "lm_gym.agents.ppo:PPO",
     "reinforce": "lm_gym.agents.reinforce:Reinforce",
-    "random": "lm_gym.agents.fixed:RandomAgent",
-    "lm-sample": "lm_gym.agents.fixed:LMSampleAgent",
+    "random": "lm_gym.agents.untrained:RandomAgent",
+    "lm-sample": "lm_gym.agents.untrained:LMSampleAgent",
     "sb3-ppo": "lm_gym.agents.sb3_adapter:SB3PPO",
     "oracle-teacher": "lm_gym.agents.teachers:OracleTeacher",
     "worst-teacher": "lm_gym.agents.teachers:WorstCaseTeacher",

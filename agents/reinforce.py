@@ -29,7 +29,7 @@ from lm_gym.agents.logger import Logger
 from lm_gym.agents.policy_model import resolve_policy_lm
 from lm_gym.agents.rollout import prompt_ids_of
 from lm_gym.agents.subset_policy import SubsetPolicy, find_subset_size, subset_spaces
-from lm_gym.device import resolve_device
+from lm_gym.utils.device import resolve_device
 
 DEFAULT_LEARNING_RATES = {"sequence": 1e-4, "subset": 1e-2}
 """Learning rates used when the config leaves it ``None``: a small one for fine-tuning an LM,

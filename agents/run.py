@@ -22,10 +22,11 @@ from typing import Any
 
 import gymnasium as gym
 
-import lm_gym
 import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.version import __version__
+from lm_gym.wrappers.clm_alternation import CLMAlternation
 
 LOG_FORMATS = ("stdout", "csv", "tensorboard")
 CLM_KEY = "clm_alternation"
@@ -127,8 +128,6 @@ def run_from_args(
     if hasattr(built, "set_logger"):
         built.set_logger(logger)
     if clm:
-        from lm_gym.wrappers import CLMAlternation
-
         env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
     learn_kwargs = {"progress_bar": progress_bar} if _accepts(built.learn, "progress_bar") else {}
     built.learn(env, total_timesteps=timesteps, **learn_kwargs)
@@ -146,7 +145,7 @@ def run_from_args(
         "seconds": round(time.perf_counter() - started, 2),
         "final_metrics": logger.history[-1] if logger.history else {},
         "agent_file": agent_file.name,
-        "lm_gym_version": lm_gym.__version__,
+        "lm_gym_version": __version__,
     }
     (run_dir / "run.json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"run saved to {run_dir}")

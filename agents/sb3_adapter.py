@@ -20,7 +20,7 @@ import gymnasium as gym
 from lm_gym.agents.callbacks import Callback, as_callback
 from lm_gym.agents.logger import Logger, tensorboard_available
 from lm_gym.agents.protocol import build_config
-from lm_gym.device import resolve_device
+from lm_gym.utils.device import resolve_device
 
 
 @dataclass

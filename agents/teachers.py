@@ -23,10 +23,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lm_gym.agents.fixed import RandomAgent
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.protocol import is_vector_env
 from lm_gym.agents.reinforce import Reinforce, ReinforceConfig
+from lm_gym.agents.untrained import RandomAgent
 
 
 @dataclass

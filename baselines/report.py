@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from lm_gym.baselines.tracks import Track
-from lm_gym.files import atomic_write_text
+from lm_gym.utils.files import atomic_write_text
 
 LEADERBOARD_FILE = "LEADERBOARD.md"
 CURVES_DIR = "curves"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_gym.baselines.tracks import RunSpec
-from lm_gym.files import atomic_write_text
+from lm_gym.utils.files import atomic_write_text
 
 RESULT_FORMAT = "lm_gym.baselines.run/1"
 RESULTS_DIR = "results"

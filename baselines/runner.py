@@ -29,12 +29,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import lm_gym
 from lm_gym.agents.registry import get_agent_spec
 from lm_gym.agents.run import CLM_KEY, run_from_args
 from lm_gym.baselines.results import git_revision
 from lm_gym.baselines.tracks import RunSpec
-from lm_gym.device import resolve_device
+from lm_gym.utils.device import resolve_device
+from lm_gym.version import __version__
 
 CURVE_METRIC = "rollout/ep_rew_mean"
 """The logged metric drawn as the learning curve (SB3's name, which every built-in logs)."""
@@ -217,7 +217,7 @@ def execute_run(spec: RunSpec, artifacts_dir: str | Path | None = None) -> dict[
         "curve": curve,
         "wall_seconds": round(time.perf_counter() - started, 2),
         "device": str(device if device is not None else resolve_device(None)),
-        "lm_gym_version": lm_gym.__version__,
+        "lm_gym_version": __version__,
         "git_revision": git_revision(),
         "run_dir": run_dir,
     }

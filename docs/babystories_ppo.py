@@ -7,7 +7,7 @@ differs (``storyteller-small``, 2x128, or ``storyteller-large``, 4x128). For eac
 * the reward-model score of the training batches (first and last 10% of the batches) and the
   KL to the initial storyteller (``charts/kl``; mean of the last 10% of batches, and max);
 * ``n_samples`` continuations of the same prompts sampled before and after training, with their
-  mean score, length, distinct-1/2 and repetition rate (:mod:`lm_gym.text_metrics`), so a
+  mean score, length, distinct-1/2 and repetition rate (:mod:`lm_gym.evaluation.text_metrics`), so a
   policy that games the reward model by repeating itself (or by stopping early) would show.
 
 Writes ``docs/babystories_ppo.png`` and ``docs/babystories_ppo.json`` (the README's run)::
@@ -37,7 +37,7 @@ from ppo_bambino import smooth  # the moving average of the Bambino curves, same
 import lm_gym.registration  # noqa: F401  (registers BabyStories-v0)
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.ppo import PPO
-from lm_gym.text_metrics import text_metrics, words
+from lm_gym.evaluation.text_metrics import text_metrics, words
 
 HERE = Path(__file__).resolve().parent
 ARMS = {"small": "storyteller-small", "large": "storyteller-large"}

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
-from lm_gym.models import load_model
-from lm_gym.recipes import RECIPES
-from lm_gym.reward_model import RewardModelReward, join_text, pairwise_accuracy
-from lm_gym.reward_training import heldout_augmentation_pairs, heldout_story_preferences
-from lm_gym.scoring import Scorer
+from lm_gym.evaluation.scoring import Scorer
+from lm_gym.models.loading import load_model
+from lm_gym.models.recipes import RECIPES
+from lm_gym.rewards.reward_model import RewardModelReward
+from lm_gym.rewards.reward_scores import join_text, pairwise_accuracy
+from lm_gym.rewards.training import heldout_augmentation_pairs, heldout_story_preferences
 
 HERE = Path(__file__).resolve().parent
 

@@ -38,12 +38,12 @@ import torch
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.agents.base import torch_generator
-from lm_gym.agents.fixed import LMSampleAgent
 from lm_gym.agents.lm_policy import LMPolicy
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.ppo import PPO
 from lm_gym.agents.rollout import collect_token_rollout
-from lm_gym.wrappers import CLMAlternation
+from lm_gym.agents.untrained import LMSampleAgent
+from lm_gym.wrappers.clm_alternation import CLMAlternation
 
 HERE = Path(__file__).resolve().parent
 ARMS = {

@@ -4,7 +4,7 @@
 factories below (see :mod:`lm_gym.registration`) on
 :class:`~lm_gym.envs.text_generation.TextGenerationEnv`. The setup follows Zhao et al. (2023):
 the storyteller's continuation of a story beginning is scored by a reward model trained on
-preferences between continuations (:mod:`lm_gym.reward_model`), and PPO with a KL penalty
+preferences between continuations (:mod:`lm_gym.rewards.reward_model`), and PPO with a KL penalty
 fine-tunes the storyteller on that reward. Model size is the paper's experimental axis, so
 the storyteller is an argument like everything else:
 
@@ -38,8 +38,8 @@ from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.stories import generate_stories
 from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv, check_positive_int
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models import LM, load_model
-from lm_gym.reward_model import RewardModelReward
+from lm_gym.models.loading import LM, load_model
+from lm_gym.rewards.reward_model import RewardModelReward
 
 PROMPT_STORIES = 3_000
 """Stories generated for the default prompts."""

@@ -10,7 +10,7 @@ be replaced by keyword:
 * ``parent_model="parent-it"``: the frozen scorer, loaded once per process;
 * ``corpus``: prompts come from the first ``prompt_tokens`` baby tokens of each utterance; by
   default seeded Italian parentese, or a path (``load_texts``) or a list of strings;
-* ``reward_form``, ``alpha``, ``beta``, ``tau``: see :mod:`lm_gym.rewards`.
+* ``reward_form``, ``alpha``, ``beta``, ``tau``: see :mod:`lm_gym.rewards.perplexity`.
 
 The paper's models work the same way on a machine that has them::
 
@@ -29,12 +29,18 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
-from lm_gym.clm import bos_id
 from lm_gym.corpora.loaders import resolve_texts
+from lm_gym.corpora.parentese import generate_parentese
 from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv, check_positive_int
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models import LM, forward_with_cache, load_model
-from lm_gym.rewards import AUTHORS_ALPHA, AUTHORS_BETA, REWARD_FORMS, ParentPerplexityReward
+from lm_gym.models.clm import bos_id
+from lm_gym.models.loading import LM, forward_with_cache, load_model
+from lm_gym.rewards.perplexity import (
+    AUTHORS_ALPHA,
+    AUTHORS_BETA,
+    REWARD_FORMS,
+    ParentPerplexityReward,
+)
 
 CORPUS_SIZE = 5_000
 """Italian parentese utterances generated for the default prompts and L2 stream."""
@@ -66,8 +72,6 @@ Recompute them for other models or corpora with the same call.
 @lru_cache(maxsize=1)
 def default_corpus() -> tuple[str, ...]:
     """The default prompt corpus: seeded Italian parentese (deterministic)."""
-    from lm_gym.corpora.parentese import generate_parentese
-
     return tuple(generate_parentese("it", CORPUS_SIZE, seed=CORPUS_SEED))
 
 

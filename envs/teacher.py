@@ -19,11 +19,11 @@ from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
 from lm_gym.corpora.artificial import SelectionTask
-from lm_gym.device import resolve_device
+from lm_gym.envs.students import MAX_LOG_PERPLEXITY, BatchedStudents, StudentConfig
 from lm_gym.envs.teacher_embeddings import SentenceEmbedder
+from lm_gym.envs.teacher_metrics import selection_metrics
 from lm_gym.envs.teacher_tasks import build_task_source, draw_task
-from lm_gym.students import MAX_LOG_PERPLEXITY, BatchedStudents, StudentConfig
-from lm_gym.teacher_metrics import selection_metrics
+from lm_gym.utils.device import resolve_device
 
 
 class KSubset(spaces.MultiBinary):

@@ -14,8 +14,8 @@ import numpy as np
 from gymnasium import spaces
 
 from lm_gym.corpora.artificial import SelectionTask
+from lm_gym.envs.students import MAX_LOG_PERPLEXITY, BatchedStudents
 from lm_gym.envs.teacher import TeacherSelectionEnv, selected_indices
-from lm_gym.students import MAX_LOG_PERPLEXITY, BatchedStudents
 
 
 class TeacherCurriculumEnv(TeacherSelectionEnv):

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from lm_gym.clm import encode_sentences
-from lm_gym.students import SPECIAL_TOKENS, WordVocabulary
+from lm_gym.envs.students import SPECIAL_TOKENS, WordVocabulary
+from lm_gym.models.clm import encode_sentences
+from lm_gym.models.loading import load_model
 
 EMBEDDINGS = ("mean_embedding", "mean_hidden", "bag")
 """Supported kinds: the teacher LM's mean input word embedding, its mean last hidden state,
@@ -57,8 +58,6 @@ class SentenceEmbedder:
             return
         if teacher_model is None:
             raise ValueError(f"embedding={kind!r} needs a teacher_model (or use 'bag')")
-        from lm_gym.models import load_model
-
         self.lm = load_model(teacher_model, device=device)
         self.dim = int(self(["a"]).shape[1])
 

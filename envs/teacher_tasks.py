@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lm_gym.corpora.artificial import SelectionTask, domains_task, structures_task
-from lm_gym.students import SPECIAL_TOKENS, WordVocabulary
+from lm_gym.corpora.parentese import generate_parallel
+from lm_gym.envs.students import SPECIAL_TOKENS, WordVocabulary
 
 _TOKEN = re.compile(r"\w+'?|[^\w\s]")
 
@@ -49,8 +50,6 @@ def word_tokens(text: str) -> str:
 def parentese_vocabulary(sample_size: int = PARENTESE_VOCABULARY_SAMPLE) -> tuple[str, ...]:
     """The sorted words (:func:`word_tokens`) of ``sample_size`` English/Italian utterance pairs
     drawn with seed 0; computed once per process."""
-    from lm_gym.corpora.parentese import generate_parallel
-
     words = {w for pair in generate_parallel(sample_size, seed=0) for t in pair for w in t.split()}
     return tuple(sorted({w for text in words for w in word_tokens(text).split()}))
 
@@ -84,8 +83,6 @@ def parentese_task(
             raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     if isinstance(italian_fraction, bool) or not 0.0 <= float(italian_fraction) <= 1.0:
         raise ValueError(f"italian_fraction must be in [0, 1], got {italian_fraction!r}")
-    from lm_gym.corpora.parentese import generate_parallel
-
     n_italian = round(pool_size * float(italian_fraction))
     wanted = (
         [("it", 1)] * n_italian + [("en", 0)] * (pool_size - n_italian) + [("exam", 1)] * exam_size

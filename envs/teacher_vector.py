@@ -19,8 +19,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
 from lm_gym.corpora.artificial import SelectionTask
+from lm_gym.envs.students import BatchedStudents
 from lm_gym.envs.teacher import TeacherSelectionEnv, exam_scores, selected_indices
-from lm_gym.students import BatchedStudents
 
 
 class TeacherSelectionVectorEnv(VectorEnv):

@@ -18,7 +18,6 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from lm_gym.device import resolve_device
 from lm_gym.envs.text_generation import (
     GenerationBatch,
     RewardFunction,
@@ -27,6 +26,7 @@ from lm_gym.envs.text_generation import (
     as_token_tensor,
     check_actions,
 )
+from lm_gym.utils.device import resolve_device
 
 
 def _autoreset_mode(value: AutoresetMode | str) -> AutoresetMode:

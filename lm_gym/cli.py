@@ -22,11 +22,14 @@ CORPUS_NAMES = (
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from lm_gym.recipes import RECIPES, build_recipe
+    from lm_gym.models.building import build_recipe
+    from lm_gym.models.recipes import RECIPES, RewardRecipe
+    from lm_gym.rewards.training import build_reward_recipe
 
     names = args.recipes or [n for n in RECIPES if not n.endswith("-micro")]
     for name in names:
-        print(f"{name}: {build_recipe(name)}")
+        build = build_reward_recipe if isinstance(RECIPES.get(name), RewardRecipe) else build_recipe
+        print(f"{name}: {build(name)}")
     return 0
 
 
@@ -40,7 +43,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import lm_gym  # noqa: F401  (registers the environments)
-    from lm_gym.recipes import RECIPES
+    from lm_gym.models.recipes import RECIPES
 
     envs = sorted(
         env_id
@@ -82,10 +85,10 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from lm_gym.evaluation import evaluate_lm
-    from lm_gym.models import load_model
-    from lm_gym.scoring import Scorer, minimal_pair_accuracy, read_minimal_pairs
-    from lm_gym.zero_shot import read_items, read_verbalizers
+    from lm_gym.evaluation.evaluate import evaluate_lm
+    from lm_gym.evaluation.scoring import Scorer, minimal_pair_accuracy, read_minimal_pairs
+    from lm_gym.evaluation.zero_shot import read_items, read_verbalizers
+    from lm_gym.models.loading import load_model
 
     if (args.zero_shot is None) != (args.verbalizers is None):
         raise ValueError("--zero-shot and --verbalizers go together: give both or neither")
@@ -119,7 +122,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_ablation(args: argparse.Namespace) -> int:
-    from lm_gym.ablation import AblationConfig, run_ablation
+    from lm_gym.baselines.ablation import AblationConfig, run_ablation
 
     config = AblationConfig(
         epochs=args.epochs,
@@ -160,7 +163,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_reward_model(args: argparse.Namespace) -> int:
-    from lm_gym.reward_training import train_reward_model_cli
+    from lm_gym.rewards.training import train_reward_model_cli
 
     report = train_reward_model_cli(
         args.data, args.out, base=args.base, steps=args.steps, seed=args.seed

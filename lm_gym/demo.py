@@ -11,9 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from lm_gym.corpora.parentese import generate_parentese
-from lm_gym.evaluation import HELDOUT_SEED, PROMPT_TOKENS, evaluate_model, sample_continuations
-from lm_gym.models import load_model
-from lm_gym.scoring import Scorer
+from lm_gym.evaluation.evaluate import (
+    HELDOUT_SEED,
+    PROMPT_TOKENS,
+    evaluate_model,
+    sample_continuations,
+)
+from lm_gym.evaluation.scoring import Scorer
+from lm_gym.models.loading import load_model
 
 
 def _table(results: dict[str, dict]) -> str:

@@ -15,8 +15,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-from lm_gym.clm import train_clm
-from lm_gym.tokenization import train_sentencepiece_tokenizer
+from lm_gym.models.clm import train_clm
+from lm_gym.models.tokenization import train_sentencepiece_tokenizer
 
 # One intra-op thread: the models under test are tiny, and two threads contending with any
 # other load on a 2-core machine stall each other (measured 10x slower here). Benchmarks then

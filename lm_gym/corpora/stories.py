@@ -14,7 +14,7 @@ helper's solution and an ending, in 5 to 8 sentences::
 
 A story's *prompt* is its first one or two sentences (the story beginning an environment shows
 the storyteller) and its *continuation* the rest. The characters are recorded with the story,
-so :mod:`lm_gym.preferences` can corrupt continuations in known ways (swap the characters,
+so :mod:`lm_gym.rewards.preferences` can corrupt continuations in known ways (swap the characters,
 reorder the events, repeat, graft another story's ending).
 
 Randomness comes only from ``random.Random(seed)``: the same seed gives the same stories.

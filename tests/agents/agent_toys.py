@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from transformers import OPTConfig, OPTForCausalLM
 
-from lm_gym.clm import train_clm
 from lm_gym.envs.text_generation import TextGenerationEnv
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models import LM
-from lm_gym.tokenization import train_sentencepiece_tokenizer
+from lm_gym.models.clm import train_clm
+from lm_gym.models.loading import LM
+from lm_gym.models.tokenization import train_sentencepiece_tokenizer
 
 WORDS = [
     "il",

@@ -12,7 +12,7 @@ from lm_gym.agents.ppo import PPO
 from lm_gym.agents.reinforce import Reinforce
 from lm_gym.agents.run import run_from_args
 from lm_gym.agents.sb3_adapter import SB3PPO
-from lm_gym.wrappers import CLMAlternation
+from lm_gym.wrappers.clm_alternation import CLMAlternation
 
 MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
 

@@ -14,9 +14,9 @@ from lm_gym.agents.callbacks import (
     StopAfterTimesteps,
     as_callback,
 )
-from lm_gym.agents.fixed import RandomAgent
 from lm_gym.agents.logger import Logger, tensorboard_available
 from lm_gym.agents.ppo import PPO
+from lm_gym.agents.untrained import RandomAgent
 
 
 class CountingStopper(Callback):

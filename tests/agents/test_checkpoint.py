@@ -19,7 +19,7 @@ from lm_gym.agents.checkpoint import (
     set_global_rng_state,
 )
 from lm_gym.agents.ppo import PPO
-from lm_gym.wrappers import CLMAlternation
+from lm_gym.wrappers.clm_alternation import CLMAlternation
 
 TOTAL = 96
 CLM = {"r_clm": 1, "r_rl": 1, "batch_size": 8, "seed": 3}
@@ -30,7 +30,7 @@ torch.set_num_threads({threads})
 spec = importlib.util.spec_from_file_location("agent_toys", {toys!r})
 toys = importlib.util.module_from_spec(spec); spec.loader.exec_module(toys)
 from lm_gym.agents.ppo import PPO
-from lm_gym.wrappers import CLMAlternation
+from lm_gym.wrappers.clm_alternation import CLMAlternation
 env = toys.toy_token_env(num_envs=4)
 wrapped = CLMAlternation(env, env.baby.model, **{clm!r})
 agent = PPO.load({checkpoint!r}, env=wrapped)

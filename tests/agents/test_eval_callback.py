@@ -10,7 +10,7 @@ import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.agents.eval_callback import EvalCallback, words_seen
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.ppo import PPO
-from lm_gym.wrappers import CLMAlternation
+from lm_gym.wrappers.clm_alternation import CLMAlternation
 
 MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
 TINY_EVAL = {"n_heldout": 20, "n_pairs": 2, "n_sentence_types": 4, "n_samples": 8}

@@ -13,7 +13,7 @@ from lm_gym.agents.ppo import PPO, gae, whiten
 from lm_gym.agents.ppo_config import KLController, PPOConfig
 from lm_gym.agents.reinforce import Reinforce
 from lm_gym.agents.rollout import collect_token_rollout
-from lm_gym.wrappers import CLMAlternation
+from lm_gym.wrappers.clm_alternation import CLMAlternation
 
 
 def test_gae_matches_a_hand_computation():

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from lm_gym.agents import registry
-from lm_gym.agents.fixed import RandomAgent
 from lm_gym.agents.run import run_from_args
+from lm_gym.agents.untrained import RandomAgent
 from lm_gym.cli import main as cli_main
 
 THIRD_PARTY_AGENT = '''
@@ -96,7 +96,9 @@ def test_register_and_make_an_agent_in_code(isolated_registry, toys):
     assert isinstance(agent, RandomAgent) and agent.config.seed == 3
     with pytest.raises(ValueError, match="already registered"):
         isolated_registry.register_agent("my-random", RandomAgent)
-    isolated_registry.register_agent("my-random", "lm_gym.agents.fixed:RandomAgent", overwrite=True)
+    isolated_registry.register_agent(
+        "my-random", "lm_gym.agents.untrained:RandomAgent", overwrite=True
+    )
     assert isolated_registry.get_agent_spec("my-random").load() is RandomAgent
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lm_gym.rewards import ParentPerplexityReward
+from lm_gym.rewards.perplexity import ParentPerplexityReward
 
 trl = pytest.importorskip("trl", reason="TRL (the 'bench' extra) is not installed")
 datasets = pytest.importorskip("datasets", reason="datasets (the 'bench' extra) is not installed")

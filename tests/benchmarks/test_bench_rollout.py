@@ -26,8 +26,8 @@ import pytest
 import torch
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
-from lm_gym.clm import bos_id
-from lm_gym.models import forward_with_cache
+from lm_gym.models.clm import bos_id
+from lm_gym.models.loading import forward_with_cache
 
 NUM_ENVS, PROMPT_TOKENS, NEW_TOKENS = 64, 5, 16
 MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
@@ -122,7 +122,7 @@ MEMORY_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_default_vector_env_peak_memory():
     """Peak RSS of the default ``Bambino-v0`` with 64 envs over 1,000 random steps <= 1.5 GiB."""
-    from lm_gym.recipes import build_recipe
+    from lm_gym.models.building import build_recipe
 
     for name in ("baby-en", "parent-it"):  # build outside the measured process
         build_recipe(name)

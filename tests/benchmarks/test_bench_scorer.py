@@ -19,11 +19,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-from lm_gym.clm import train_clm
 from lm_gym.corpora.minimal_pairs import generate_minimal_pairs
 from lm_gym.corpora.parentese import generate_parentese
-from lm_gym.scoring import Scorer, minimal_pair_accuracy
-from lm_gym.tokenization import train_sentencepiece_tokenizer
+from lm_gym.evaluation.scoring import Scorer, minimal_pair_accuracy
+from lm_gym.models.clm import train_clm
+from lm_gym.models.tokenization import train_sentencepiece_tokenizer
 
 N_PAIRS = 512
 BATCH_SIZE = 64

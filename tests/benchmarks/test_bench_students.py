@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from lm_gym.corpora.artificial import domains_task
-from lm_gym.students import (
+from lm_gym.envs.students import (
     BatchedStudents,
     StudentConfig,
     WordVocabulary,

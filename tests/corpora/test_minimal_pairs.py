@@ -8,7 +8,7 @@ import pytest
 
 from lm_gym.corpora.minimal_pairs import PHENOMENA, generate_minimal_pairs, write_jsonl
 from lm_gym.corpora.parentese import LANGUAGES, generate_parentese, lemma_forms, words
-from lm_gym.scoring import read_minimal_pairs
+from lm_gym.evaluation.scoring import read_minimal_pairs
 
 KEYS = {"sentence_good", "sentence_bad", "field", "linguistics_term", "UID", "pair_id", "lang"}
 

@@ -12,8 +12,8 @@ from lm_gym.checks import check_env
 from lm_gym.envs.babystories import default_prompts, same_length_prompts
 from lm_gym.envs.text_generation import TextGenerationEnv
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models import load_model
-from lm_gym.reward_model import RewardModelReward, load_reward_model
+from lm_gym.models.loading import load_model
+from lm_gym.rewards.reward_model import RewardModelReward, load_reward_model
 
 MICRO = {
     "storyteller": "storyteller-micro",

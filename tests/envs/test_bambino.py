@@ -20,9 +20,9 @@ from lm_gym.envs.bambino import (
 )
 from lm_gym.envs.text_generation import TextGenerationEnv
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models import ModelLoadError, load_model
-from lm_gym.recipes import build_recipe
-from lm_gym.rewards import perplexity_reward
+from lm_gym.models.building import build_recipe
+from lm_gym.models.loading import ModelLoadError, load_model
+from lm_gym.rewards.perplexity import perplexity_reward
 
 MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
 

@@ -11,13 +11,13 @@ from transformers import GPT2Config, GPT2LMHeadModel
 import lm_gym.registration  # noqa: F401  (registers the teacher ids)
 from lm_gym.checks import check_env
 from lm_gym.corpora.artificial import SelectionTask, domains_task
+from lm_gym.envs.students import BatchedStudents, StudentConfig, WordVocabulary
 from lm_gym.envs.teacher import KSubset, TeacherSelectionEnv
 from lm_gym.envs.teacher_curriculum import TeacherCurriculumEnv
 from lm_gym.envs.teacher_embeddings import SentenceEmbedder
+from lm_gym.envs.teacher_metrics import exam_type_fraction, ngram_overlap, selection_metrics
 from lm_gym.envs.teacher_tasks import parentese_task, word_tokens
-from lm_gym.students import BatchedStudents, StudentConfig, WordVocabulary
-from lm_gym.teacher_metrics import exam_type_fraction, ngram_overlap, selection_metrics
-from lm_gym.tokenization import train_sentencepiece_tokenizer
+from lm_gym.models.tokenization import train_sentencepiece_tokenizer
 
 FAST = {"embedding": "bag", "student_steps": 3, "num_students": 2}
 """Keywords that keep an env step to a few milliseconds."""

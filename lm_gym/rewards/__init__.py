@@ -1,0 +1,34 @@
+"""Reward callables ``f(prompts, completions, **kwargs) -> list[float]`` (TRL's shape), reward
+models and their training on preferences.
+
+* ``ParentPerplexityReward``: BAMBINO-LM's parent-perplexity reward (both published forms);
+* ``RewardModelReward``: a scalar-head reward model's score (BabyStories);
+* ``train_reward_model`` / ``load_reward_model``: Bradley-Terry training and loading;
+* preferences: built-in story preference pairs and Best-Worst-Scaling tuples, and their files.
+"""
+
+from lm_gym.utils.lazy import lazy_exports
+
+_EXPORTS = {
+    "ParentPerplexityReward": "lm_gym.rewards.perplexity",
+    "perplexity_reward": "lm_gym.rewards.perplexity",
+    "REWARD_FORMS": "lm_gym.rewards.perplexity",
+    "RewardModelReward": "lm_gym.rewards.reward_model",
+    "load_reward_model": "lm_gym.rewards.reward_model",
+    "pairwise_accuracy": "lm_gym.rewards.reward_scores",
+    "score_texts": "lm_gym.rewards.reward_scores",
+    "RewardModelConfig": "lm_gym.rewards.training",
+    "train_reward_model": "lm_gym.rewards.training",
+    "build_reward_recipe": "lm_gym.rewards.training",
+    "PreferencePair": "lm_gym.rewards.preferences",
+    "BWSTuple": "lm_gym.rewards.preferences",
+    "bws_to_pairs": "lm_gym.rewards.preferences",
+    "builtin_preferences": "lm_gym.rewards.preferences",
+    "make_preference_pairs": "lm_gym.rewards.preferences",
+    "make_bws_tuples": "lm_gym.rewards.preferences",
+    "load_preferences": "lm_gym.rewards.preference_files",
+    "save_preferences": "lm_gym.rewards.preference_files",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,348 @@
+"""CLM alternation: keep training the baby on the new language between RL episodes.
+
+BAMBINO-LM's learning phase interleaves plain causal-LM (CLM) updates on the L2 corpus with the
+PPO updates (Algorithm 1). :class:`CLMAlternation` does the CLM half inside the environment,
+so any agent, which knows nothing of it, gets the paper's training loop by wrapping its env.
+
+Time is counted in *slots*, as in Algorithm 1's "i-th batch": a CLM slot is one CLM update on
+the next batch of the corpus stream; an RL slot is one batch of RL episodes (``rl_batch_size``
+finished episodes, by default one per vector row). When an RL slot is used up, the CLM slots
+that follow it are only *due*: they run at the start of the next ``reset`` or ``step``, i.e.
+before the next RL episodes begin and after the agent has updated on the episodes it just
+collected, as in Algorithm 1 (an on-policy agent's batch is never trained by CLM between its
+sampling and its update). Schedules:
+
+* ``alternate`` (default): slot ``i`` is CLM when ``i % (r_clm + r_rl) < r_clm`` (10:2);
+* ``block``: each epoch is one full pass of CLM over the corpus, then RL slots worth
+  ``1 - block_fraction`` of the epoch (CLM for the first 85% of the epoch, RL for the rest);
+* ``clm_only`` (the paper's "w/o PPO"): slots as in ``alternate``, but RL slots run a CLM
+  update too, so every batch is a CLM batch; pair it with an agent that does not learn;
+* ``rl_only``: no CLM at all.
+
+``info`` (and the reset info) report ``clm_steps``, ``words_seen`` and, after the first CLM
+update, ``clm_loss`` (the latest). Padding never counts in the loss (:func:`lm_gym.clm.clm_loss`).
+
+The wrappers also expose ``trained_model`` (the module they update) and ``model_updates`` (how
+many updates they made to it so far). That is a generic announcement, not CLM-specific: an
+agent that keeps a frozen copy of its own model (PPO's KL reference) can see that something
+other than itself changed the weights (:func:`lm_gym.agents.policy_model.env_model_updates`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv, VectorWrapper
+from torch import nn
+
+from lm_gym.corpora.loaders import load_texts
+from lm_gym.models.clm import SentenceBatches, clm_loss, encode_sentences
+from lm_gym.utils.device import autocast
+
+SCHEDULES = ("alternate", "block", "clm_only", "rl_only")
+
+
+class CLMSchedule:
+    """The slot clock and the CLM updates behind :class:`CLMAlternation` (one per wrapper).
+
+    Args:
+        model: the trainable causal LM (the same object the agent trains).
+        tokenizer: its tokenizer.
+        texts: the L2 corpus.
+        optimizer: shared with the agent if given; else AdamW over ``model``'s parameters.
+        schedule, r_clm, r_rl, block_fraction: see the module docstring.
+        batch_size: sentences per CLM update.
+        lr: learning rate of the AdamW made when ``optimizer`` is None.
+        max_length: CLM rows are cut to this many tokens (``<s>`` and ``</s>`` included).
+        rl_batch_size: finished episodes per RL slot.
+        max_grad_norm: gradient-norm clip of each CLM update.
+        seed: seeds the corpus shuffling and any dropout during CLM updates.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        texts: Sequence[str],
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        schedule: str = "alternate",
+        r_clm: int = 10,
+        r_rl: int = 2,
+        block_fraction: float = 0.85,
+        batch_size: int = 32,
+        lr: float = 3e-4,
+        max_length: int = 64,
+        rl_batch_size: int = 1,
+        max_grad_norm: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        for name, value in (("r_clm", r_clm), ("r_rl", r_rl), ("rl_batch_size", rl_batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 < block_fraction < 1:
+            raise ValueError(f"block_fraction must be in (0, 1), got {block_fraction!r}")
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch module, got {type(model).__name__}")
+        if isinstance(texts, str) or not texts:
+            raise ValueError("the CLM corpus must be a non-empty list of strings")
+        self.model, self.tokenizer = model, tokenizer
+        self.schedule, self.r_clm, self.r_rl = schedule, r_clm, r_rl
+        self.rl_batch_size, self.max_length = rl_batch_size, max_length
+        self.max_grad_norm, self.seed = max_grad_norm, seed
+        self.stream = SentenceBatches(texts, batch_size, seed)
+        epoch = self.stream.batches_per_epoch
+        self._block = (epoch, max(epoch + 1, round(epoch / block_fraction)))
+        self.optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr)
+        self.slot = 0
+        self.episodes_in_slot = 0
+        self.due = True  # the CLM slots before the current RL slot have not run yet
+        self.clm_steps = 0
+        self.words_seen = 0
+        self.clm_loss: float | None = None
+
+    def kind(self, slot: int) -> str:
+        """``"clm"``, ``"rl"`` or (``clm_only``'s RL slots) ``"both"``."""
+        if self.schedule == "rl_only":
+            return "rl"
+        if self.schedule == "block":
+            clm_slots, epoch_slots = self._block
+            return "clm" if slot % epoch_slots < clm_slots else "rl"
+        clm = slot % (self.r_clm + self.r_rl) < self.r_clm
+        if clm:
+            return "clm"
+        return "both" if self.schedule == "clm_only" else "rl"
+
+    def catch_up(self) -> None:
+        """Run the CLM slots that are due before the current RL slot (no-op when none are).
+
+        Called at the start of every ``reset`` and ``step``, so they run before the next RL
+        episodes begin: at the first reset, then after each full RL slot.
+        """
+        if not self.due:
+            return
+        self.due = False
+        while self.kind(self.slot) == "clm":
+            self.clm_step()
+            self.slot += 1
+        if self.kind(self.slot) == "both":
+            self.clm_step()
+
+    def episodes_finished(self, count: int) -> None:
+        """Count finished episodes; when an RL slot is full, the CLM slots after it fall due.
+
+        Several RL slots may fill in one call (``count`` > ``rl_batch_size``); the clock then
+        moves past each of them, running the CLM slots between two of them at once, while
+        those after the last one wait for :meth:`catch_up`.
+        """
+        self.episodes_in_slot += count
+        while self.episodes_in_slot >= self.rl_batch_size:
+            self.episodes_in_slot -= self.rl_batch_size
+            self.catch_up()
+            self.slot += 1
+            self.due = True
+
+    def clm_step(self) -> float:
+        """One CLM update on the next corpus batch; returns its loss."""
+        batch = self.stream.next_batch()
+        device = next(self.model.parameters()).device
+        input_ids, attention_mask = encode_sentences(self.tokenizer, batch, self.max_length)
+        was_training = self.model.training
+        self.model.train()
+        with torch.random.fork_rng():  # seeded dropout; the agent's RNG streams are untouched
+            torch.manual_seed(self.seed * 1_000_003 + self.clm_steps)
+            with autocast(device):
+                loss = clm_loss(self.model, input_ids.to(device), attention_mask.to(device))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.model.train(was_training)
+        self.clm_steps += 1
+        self.words_seen += sum(len(text.split()) for text in batch)
+        self.clm_loss = float(loss.detach())
+        return self.clm_loss
+
+    def info(self) -> dict[str, Any]:
+        """The counters reported in ``info``."""
+        info: dict[str, Any] = {"clm_steps": self.clm_steps, "words_seen": self.words_seen}
+        if self.clm_loss is not None:
+            info["clm_loss"] = self.clm_loss
+        return info
+
+    def state_dict(self) -> dict[str, Any]:
+        """Schedule position, counters, corpus stream position and optimizer state.
+
+        The model's weights are not included: checkpoint them alongside.
+        """
+        return {
+            "slot": self.slot,
+            "episodes_in_slot": self.episodes_in_slot,
+            "due": self.due,
+            "clm_steps": self.clm_steps,
+            "words_seen": self.words_seen,
+            "clm_loss": self.clm_loss,
+            "stream": self.stream.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state saved by :meth:`state_dict`."""
+        self.slot, self.episodes_in_slot = state["slot"], state["episodes_in_slot"]
+        self.due, self.clm_steps = state["due"], state["clm_steps"]
+        self.words_seen, self.clm_loss = state["words_seen"], state["clm_loss"]
+        self.stream.load_state_dict(state["stream"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+def _schedule_for(
+    env: Any, model: nn.Module, optimizer, tokenizer, corpus, **kwargs
+) -> CLMSchedule:
+    """Build the schedule, taking tokenizer and corpus from a text-generation env by default."""
+    base = env.unwrapped
+    tokenizer = tokenizer if tokenizer is not None else getattr(base, "tokenizer", None)
+    task = getattr(base, "task", None)
+    texts = corpus if corpus is not None else getattr(task, "texts", None)
+    if tokenizer is None or texts is None:
+        raise ValueError(
+            "the env has no tokenizer/corpus to train on: pass tokenizer= and corpus= "
+            "(only lm_gym text-generation envs provide them)"
+        )
+    if isinstance(texts, str):
+        texts = load_texts(texts)
+    return CLMSchedule(model, tokenizer, list(texts), optimizer, **kwargs)
+
+
+class _ScheduleAccess:
+    """What both wrappers expose of their :class:`CLMSchedule`."""
+
+    schedule: CLMSchedule
+
+    @property
+    def trained_model(self) -> nn.Module:
+        """The model this wrapper updates between episodes."""
+        return self.schedule.model
+
+    @property
+    def model_updates(self) -> int:
+        """How many updates this wrapper has made to :attr:`trained_model` so far."""
+        return self.schedule.clm_steps
+
+    def state_dict(self) -> dict[str, Any]:
+        """See :meth:`CLMSchedule.state_dict`."""
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """See :meth:`CLMSchedule.load_state_dict`."""
+        self.schedule.load_state_dict(state)
+
+
+class CLMAlternation(_ScheduleAccess, gym.Wrapper):
+    """Run CLM updates of ``model`` between RL episodes on a schedule (module docstring).
+
+    Given a ``VectorEnv`` it returns a :class:`VectorCLMAlternation`, which counts the
+    finished rows of each batched step.
+
+    Args:
+        env: the RL environment (its tokenizer and corpus are the defaults).
+        model: the trainable model the agent also trains.
+        optimizer: optional shared optimizer.
+        tokenizer: defaults to ``env.unwrapped.tokenizer``.
+        corpus: L2 texts (a list or a corpus path); defaults to the env's prompt corpus.
+        schedule, r_clm, r_rl, block_fraction, batch_size, lr, max_length, seed: see
+            :class:`CLMSchedule`.
+        rl_batch_size: finished episodes per RL slot (default: 1, or ``num_envs`` for a
+            vector env).
+    """
+
+    def __new__(cls, env: Any, *args: Any, **kwargs: Any):
+        if isinstance(env, VectorEnv) and cls is CLMAlternation:
+            return VectorCLMAlternation(env, *args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        env: gym.Env,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        tokenizer: Any = None,
+        corpus: Sequence[str] | str | None = None,
+        rl_batch_size: int | None = None,
+        **schedule_kwargs: Any,
+    ) -> None:
+        super().__init__(env)
+        self.schedule = _schedule_for(
+            env,
+            model,
+            optimizer,
+            tokenizer,
+            corpus,
+            rl_batch_size=rl_batch_size or 1,
+            **schedule_kwargs,
+        )
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.schedule.catch_up()
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, {**info, **self.schedule.info()}
+
+    def step(self, action: Any):
+        self.schedule.catch_up()
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self.schedule.episodes_finished(1)
+        return obs, reward, terminated, truncated, {**info, **self.schedule.info()}
+
+
+class VectorCLMAlternation(_ScheduleAccess, VectorWrapper):
+    """:class:`CLMAlternation` for vector envs; counters come as ``(num_envs,)`` info arrays."""
+
+    def __init__(
+        self,
+        env: VectorEnv,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        tokenizer: Any = None,
+        corpus: Sequence[str] | str | None = None,
+        rl_batch_size: int | None = None,
+        **schedule_kwargs: Any,
+    ) -> None:
+        super().__init__(env)
+        self.schedule = _schedule_for(
+            env,
+            model,
+            optimizer,
+            tokenizer,
+            corpus,
+            rl_batch_size=rl_batch_size or env.num_envs,
+            **schedule_kwargs,
+        )
+
+    def _with_counters(self, info: dict[str, Any]) -> dict[str, Any]:
+        every = np.ones(self.num_envs, dtype=bool)
+        for key, value in self.schedule.info().items():
+            info[key] = np.full(self.num_envs, value)
+            info[f"_{key}"] = every
+        return info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self.schedule.catch_up()
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, self._with_counters(info)
+
+    def step(self, actions: Any):
+        self.schedule.catch_up()
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        finished = int(np.count_nonzero(np.logical_or(terminated, truncated)))
+        if finished:
+            self.schedule.episodes_finished(finished)
+        return obs, rewards, terminated, truncated, self._with_counters(info)
