@@ -15,6 +15,7 @@ from typing import Any
 
 from lm_gym.agents.callbacks import Callback
 from lm_gym.evaluation.evaluate import evaluate_lm
+from lm_gym.utils.validation import check_positive_int
 
 SCALAR_METRICS = (
     "perplexity",
@@ -71,8 +72,7 @@ class EvalCallback(Callback):
         **eval_kwargs: Any,
     ) -> None:
         super().__init__()
-        if isinstance(eval_freq, bool) or not isinstance(eval_freq, int) or eval_freq < 1:
-            raise ValueError(f"eval_freq must be a positive integer, got {eval_freq!r}")
+        check_positive_int("eval_freq", eval_freq)
         self.eval_freq = eval_freq
         self.model, self.tokenizer = model, tokenizer
         self.eval_at_start = eval_at_start

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lm_gym.utils.validation import check_int, check_positive_int
+
 
 @dataclass
 class PPOConfig:
@@ -84,8 +86,7 @@ class PPOConfig:
         positive = ("num_envs", "num_epochs", "num_minibatches", "kl_horizon")
         for name in positive:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PPOConfig.{name} must be a positive integer, got {value!r}")
+            check_positive_int(f"PPOConfig.{name}", value)
         for name in ("learning_rate", "temperature", "kl_target", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"PPOConfig.{name} must be > 0, got {getattr(self, name)!r}")
@@ -95,12 +96,7 @@ class PPOConfig:
         for name in ("clip_coef", "clip_value", "vf_coef", "ent_coef", "kl_coef"):
             if getattr(self, name) < 0:
                 raise ValueError(f"PPOConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        if (
-            isinstance(self.min_new_tokens, bool)
-            or not isinstance(self.min_new_tokens, int)
-            or (self.min_new_tokens < 0)
-        ):
-            raise ValueError(f"PPOConfig.min_new_tokens must be >= 0, got {self.min_new_tokens!r}")
+        check_int("PPOConfig.min_new_tokens", self.min_new_tokens, minimum=0)
         if not (0 <= self.gamma <= 1 and 0 <= self.gae_lambda <= 1):
             raise ValueError("PPOConfig.gamma and gae_lambda must lie in [0, 1]")
 

@@ -30,6 +30,7 @@ from lm_gym.agents.policy_model import resolve_policy_lm
 from lm_gym.agents.rollout import prompt_ids_of
 from lm_gym.agents.subset_policy import SubsetPolicy, find_subset_size, subset_spaces
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.validation import check_positive_int
 
 DEFAULT_LEARNING_RATES = {"sequence": 1e-4, "subset": 1e-2}
 """Learning rates used when the config leaves it ``None``: a small one for fine-tuning an LM,
@@ -70,10 +71,7 @@ class ReinforceConfig:
     def __post_init__(self) -> None:
         for name in ("num_envs", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"ReinforceConfig.{name} must be a positive integer, got {value!r}"
-                )
+            check_positive_int(f"ReinforceConfig.{name}", value)
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError(f"ReinforceConfig.learning_rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.baseline_decay < 1:

@@ -25,6 +25,7 @@ import gymnasium as gym
 import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 
@@ -59,10 +60,8 @@ def _accepts(factory: Any, name: str) -> bool:
 def _check_args(env_id: Any, timesteps: Any, seed: Any, env_kwargs: Any, agent_kwargs: Any) -> None:
     if not isinstance(env_id, str) or not env_id:
         raise ValueError(f"env_id must be a non-empty string, got {env_id!r}")
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-        raise ValueError(f"timesteps must be a positive integer, got {timesteps!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    check_positive_int("timesteps", timesteps)
+    check_int("seed", seed)
     for name, value in (("env_kwargs", env_kwargs), ("agent_kwargs", agent_kwargs)):
         if not isinstance(value, dict):
             raise ValueError(f"{name} must be a JSON object (dict), got {type(value).__name__}")

@@ -46,6 +46,7 @@ from lm_gym.baselines.results import git_revision
 from lm_gym.evaluation.evaluate import evaluate_lm
 from lm_gym.models.loading import load_model
 from lm_gym.utils.files import atomic_write_text
+from lm_gym.utils.validation import check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 
@@ -99,8 +100,7 @@ class AblationConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "num_envs"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, value)
 
 
 class StopAfterIterations(Callback):

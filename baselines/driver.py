@@ -23,6 +23,7 @@ from lm_gym.baselines.report import write_leaderboard
 from lm_gym.baselines.results import finished_result, load_results, write_result
 from lm_gym.baselines.runner import gym_make_kwargs, unsupported_reason
 from lm_gym.baselines.tracks import RunSpec, Track
+from lm_gym.utils.validation import check_positive_int
 
 ARTIFACTS_DIR = "runs"
 """Subfolder of the output folder with each run's logs and saved agent (serial and pool)."""
@@ -45,8 +46,7 @@ class TrackOutcome:
 
 
 def _check_options(workers: Any, ray_address: Any) -> None:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    check_positive_int("workers", workers)
     if ray_address is not None and workers > 1:
         raise ValueError("choose either workers > 1 (local pool) or a Ray address, not both")
     if ray_address is not None:

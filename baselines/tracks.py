@@ -29,6 +29,7 @@ from typing import Any
 import gymnasium as gym
 
 import lm_gym  # noqa: F401  (registers the lm_gym envs)
+from lm_gym.utils.validation import check_positive_int
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,7 @@ class Track:
         if agents is not None:
             chosen.agents = {a: chosen.agents.get(a, {}) for a in dict.fromkeys(agents)}
         if num_seeds is not None:
-            if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
-                raise ValueError(f"the number of seeds must be a positive int, got {num_seeds!r}")
+            check_positive_int("the number of seeds", num_seeds)
             chosen.seeds = tuple(range(num_seeds))
         return chosen
 

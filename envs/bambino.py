@@ -31,7 +31,7 @@ from gymnasium.vector import AutoresetMode
 
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.parentese import generate_parentese
-from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv, check_positive_int
+from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models.clm import bos_id
 from lm_gym.models.loading import LM, forward_with_cache, load_model
@@ -41,6 +41,7 @@ from lm_gym.rewards.perplexity import (
     REWARD_FORMS,
     ParentPerplexityReward,
 )
+from lm_gym.utils.validation import check_positive_int
 
 CORPUS_SIZE = 5_000
 """Italian parentese utterances generated for the default prompts and L2 stream."""

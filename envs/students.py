@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from lm_gym.models.building import gpt2_config
+from lm_gym.utils.validation import check_int, check_positive_int
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 """Special word ids, the same layout as lm_gym's SentencePiece tokenizers."""
@@ -133,8 +134,7 @@ class StudentConfig:
     def __post_init__(self) -> None:
         for name in ("n_layer", "n_embd", "n_head", "max_positions", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"StudentConfig.{name} must be a positive int, got {value!r}")
+            check_positive_int(f"StudentConfig.{name}", value)
         if self.n_embd % self.n_head:
             raise ValueError(f"StudentConfig.n_head ({self.n_head}) must divide n_embd")
         if self.activation not in _ACTIVATIONS:
@@ -264,8 +264,7 @@ class BatchedStudents:
         config: StudentConfig | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 5:
-            raise ValueError(f"vocab_size must be an int >= 5 (4 special ids), got {vocab_size!r}")
+        check_int("vocab_size (4 special ids and at least one word)", vocab_size, minimum=5)
         seeds = [int(s) for s in seeds]
         if not seeds:
             raise ValueError("seeds must hold at least one seed (one per student)")
@@ -373,8 +372,7 @@ class BatchedStudents:
         rows, mask = _student_rows(
             "train_on", input_ids, attention_mask, self.num_students, self.config.max_positions
         )
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+        check_int("steps", steps, minimum=0)
         rows, mask = rows.to(self.device), mask.to(self.device, torch.float32)
         num_rows = rows.shape[1]
         full_batch = self.config.batch_size >= num_rows

@@ -24,6 +24,7 @@ from lm_gym.envs.teacher_embeddings import SentenceEmbedder
 from lm_gym.envs.teacher_metrics import selection_metrics
 from lm_gym.envs.teacher_tasks import build_task_source, draw_task
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.validation import check_int, check_positive_int
 
 
 class KSubset(spaces.MultiBinary):
@@ -39,9 +40,7 @@ class KSubset(spaces.MultiBinary):
         self, n: int | Sequence[int], k: int, seed: int | np.random.Generator | None = None
     ) -> None:
         super().__init__(n, seed=seed)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.shape[-1]:
-            raise ValueError(f"k must be an int in 1..{self.shape[-1]}, got {k!r}")
-        self.k = k
+        self.k = check_int("k", k, minimum=1, maximum=self.shape[-1])
 
     def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
         """Uniformly random ``k``-subsets as an int8 indicator array."""
@@ -174,14 +173,12 @@ class TeacherSelectionEnv(gym.Env):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         for name, value in (("budget", budget), ("num_students", num_students)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         self.source = build_task_source(task, pool_size, exam_size, max_length, **task_kwargs)
         if budget > self.source.pool_size:
             raise ValueError(f"budget {budget} exceeds the pool size {self.source.pool_size}")
         steps = self.source.default_student_steps if student_steps is None else student_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"student_steps must be a positive int, got {steps!r}")
+        check_positive_int("student_steps", steps)
         self.student_config = _student_config(student_config, self.source.max_length)
         self.budget = budget
         self.num_students = num_students

@@ -16,6 +16,7 @@ from gymnasium import spaces
 from lm_gym.corpora.artificial import SelectionTask
 from lm_gym.envs.students import MAX_LOG_PERPLEXITY, BatchedStudents
 from lm_gym.envs.teacher import TeacherSelectionEnv, selected_indices
+from lm_gym.utils.validation import check_positive_int
 
 
 class TeacherCurriculumEnv(TeacherSelectionEnv):
@@ -74,8 +75,7 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
                 raise TypeError(
                     f"TeacherCurriculumEnv takes lesson_size / steps_per_lesson, not {name}"
                 )
-        if isinstance(num_lessons, bool) or not isinstance(num_lessons, int) or num_lessons < 1:
-            raise ValueError(f"num_lessons must be a positive int, got {num_lessons!r}")
+        check_positive_int("num_lessons", num_lessons)
         self.num_lessons = num_lessons
         super().__init__(task, budget=lesson_size, student_steps=steps_per_lesson, **kwargs)
         self.students: BatchedStudents | None = None

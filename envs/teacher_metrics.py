@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lm_gym.utils.validation import check_positive_int
+
 
 def ngrams(sentence: str, n: int) -> set[tuple[str, ...]]:
     """The distinct word n-grams of a whitespace-tokenised sentence (no padding symbols)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_positive_int("n", n)
     words = sentence.split()
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 

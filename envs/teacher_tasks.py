@@ -26,6 +26,7 @@ from typing import Any
 from lm_gym.corpora.artificial import SelectionTask, domains_task, structures_task
 from lm_gym.corpora.parentese import generate_parallel
 from lm_gym.envs.students import SPECIAL_TOKENS, WordVocabulary
+from lm_gym.utils.validation import check_int, check_positive_int
 
 _TOKEN = re.compile(r"\w+'?|[^\w\s]")
 
@@ -78,9 +79,8 @@ def parentese_task(
         ValueError: for bad sizes or fraction, or when the generator runs out of distinct
             utterances.
     """
-    for name, value, minimum in (("pool_size", pool_size, 1), ("exam_size", exam_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    check_positive_int("pool_size", pool_size)
+    check_positive_int("exam_size", exam_size)
     if isinstance(italian_fraction, bool) or not 0.0 <= float(italian_fraction) <= 1.0:
         raise ValueError(f"italian_fraction must be in [0, 1], got {italian_fraction!r}")
     n_italian = round(pool_size * float(italian_fraction))
@@ -188,8 +188,7 @@ def build_task_source(
             max_length = 24
         else:
             max_length = max(len(s.split()) for s in probe.pool + probe.exam) + 2
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 3:
-        raise ValueError(f"max_length must be an int >= 3, got {max_length!r}")
+    check_int("max_length", max_length, minimum=3)
     return TaskSource(
         name,
         make,

@@ -21,6 +21,7 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 from lm_gym.corpora.artificial import SelectionTask
 from lm_gym.envs.students import BatchedStudents
 from lm_gym.envs.teacher import TeacherSelectionEnv, exam_scores, selected_indices
+from lm_gym.utils.validation import check_positive_int
 
 
 class TeacherSelectionVectorEnv(VectorEnv):
@@ -45,8 +46,7 @@ class TeacherSelectionVectorEnv(VectorEnv):
         task: str | Callable[[int], SelectionTask] = "domains",
         **kwargs: Any,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        check_positive_int("num_envs", num_envs)
         first = TeacherSelectionEnv(task, **kwargs)
         self.envs = [first, *(first.sibling() for _ in range(num_envs - 1))]
         self.num_envs = num_envs

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from lm_gym.utils.validation import check_positive_int
+
 MODES = ("token", "sequence")
 """Action modes: one token per step, or the whole continuation in one step."""
 
@@ -31,13 +33,6 @@ A reward callable may also offer ``with_info(prompts, completions, **kwargs) -> 
 
 Shaping = Callable[[torch.Tensor, torch.Tensor], Any]
 """``shaping(input_ids, attention_mask) -> per-row rewards``, added after every step."""
-
-
-def check_positive_int(name: str, value: object) -> int:
-    """``value`` as an int, or a ValueError naming ``name`` unless it is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from lm_gym.envs.text_generation import (
     check_actions,
 )
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.validation import check_positive_int
 
 
 def _autoreset_mode(value: AutoresetMode | str) -> AutoresetMode:
@@ -101,8 +102,7 @@ class TextGenerationVectorEnv(VectorEnv):
         tensor_device: str | torch.device | None = None,
         render_mode: str | None = None,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        check_positive_int("num_envs", num_envs)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         self.autoreset_mode = _autoreset_mode(autoreset_mode)

@@ -1,67 +1,48 @@
-"""Shared fixtures: one tiny trained GPT-2-style LM with its SentencePiece tokenizer.
+"""The fixture layer every test shares.
 
-The model is trained for a few dozen steps on a few hundred short template sentences, enough
-that its next-token distributions are far from uniform (it prefers grammatical agreement), so
-scores and rewards computed with it are meaningful, yet it builds in a couple of seconds.
+* **One torch thread** for the whole session: the models under test are tiny, and two threads
+  contending with any other load on a 2-core machine stall each other (measured 10x slower
+  here). Benchmarks compare both sides on the same single thread.
+* **A session-wide temporary model cache**: ``LM_GYM_CACHE`` points at a fresh folder, so the
+  tests never read or write the user's own cache (the micro recipes build in seconds). Set
+  ``LM_GYM_TEST_CACHE=<folder>`` to reuse a cache across sessions, e.g. for the slow tests
+  that build the default recipes (minutes).
+* **The tiny LM** (``tiny_lm_dir``, ``tiny_lm``): one GPT-2 built by
+  :func:`support.train_tiny_lm`, shared by the whole session.
+* **The agent toys** (``toys``): see ``tests/toys.py``.
+
+Shared constants and builders live in ``tests/support.py`` (import them as ``support``).
 """
 
 from __future__ import annotations
 
-import itertools
-import random
+import os
+import shutil
+import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-from lm_gym.models.clm import train_clm
-from lm_gym.models.tokenization import train_sentencepiece_tokenizer
-
-# One intra-op thread: the models under test are tiny, and two threads contending with any
-# other load on a 2-core machine stall each other (measured 10x slower here). Benchmarks then
-# compare both sides on the same single thread.
 torch.set_num_threads(1)
 
-_SINGULAR = ["the cat", "the dog", "a bird", "my mother", "the baby", "the teacher", "a child"]
-_PLURAL = ["the cats", "the dogs", "two birds", "the babies", "the teachers", "my friends"]
-_VERBS = [("sees", "see"), ("likes", "like"), ("finds", "find"), ("wants", "want")]
-_OBJECTS = ["the ball", "a red apple", "the big house", "some milk", "the little boat"]
-_ENDINGS = ["", " today", " in the garden", " at home", " every morning"]
+_CACHE = os.environ.get("LM_GYM_TEST_CACHE") or tempfile.mkdtemp(prefix="lm_gym-test-cache-")
+os.environ["LM_GYM_CACHE"] = _CACHE  # set at import: subprocesses of the tests inherit it
 
 
-def english_sentences(n: int, seed: int = 0) -> list[str]:
-    """``n`` short English sentences with subject-verb agreement, drawn with ``seed``."""
-    rng = random.Random(seed)
-    grammar = [
-        f"{subject} {verb} {obj}{ending} ."
-        for subjects, form in ((_SINGULAR, 0), (_PLURAL, 1))
-        for subject, verbs, obj, ending in itertools.product(subjects, _VERBS, _OBJECTS, _ENDINGS)
-        for verb in [verbs[form]]
-    ]
-    return [rng.choice(grammar) for _ in range(n)]
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Delete the temporary cache (a cache given by ``LM_GYM_TEST_CACHE`` is kept)."""
+    if not os.environ.get("LM_GYM_TEST_CACHE"):
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def tiny_lm_dir(tmp_path_factory) -> Path:
     """Folder of a tiny trained GPT-2 (2 layers, 32 dims) and its tokenizer (save_pretrained)."""
-    texts = english_sentences(400)
-    tokenizer = train_sentencepiece_tokenizer(texts, vocab_size=380)  # 256 are byte pieces
-    config = GPT2Config(
-        n_layer=2,
-        n_embd=32,
-        n_head=2,
-        n_positions=64,
-        vocab_size=len(tokenizer),
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    with torch.random.fork_rng():  # keep the global RNG of other tests untouched
-        torch.manual_seed(0)
-        model = GPT2LMHeadModel(config)
-        train_clm(model, tokenizer, texts, steps=40, batch_size=32, warmup=5, progress=False)
+    from support import english_sentences, train_tiny_lm
+
+    model, tokenizer = train_tiny_lm(english_sentences(400), architecture="gpt2")
     folder = tmp_path_factory.mktemp("tiny_lm")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -71,5 +52,15 @@ def tiny_lm_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm(tiny_lm_dir: Path):
     """``(model, tokenizer)`` loaded from :func:`tiny_lm_dir`, model in eval mode on CPU."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     model = AutoModelForCausalLM.from_pretrained(tiny_lm_dir).eval()
     return model, AutoTokenizer.from_pretrained(tiny_lm_dir)
+
+
+@pytest.fixture(scope="session")
+def toys() -> ModuleType:
+    """The toy tokenizer, tiny LMs and toy envs of ``tests/toys.py``."""
+    import toys as module
+
+    return module

@@ -26,6 +26,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lm_gym.utils.validation import check_int, check_number
+
 V1: tuple[str, ...] = tuple("abcdefghij")
 """Task 1's exam vocabulary, and Task 2's only vocabulary."""
 V2: tuple[str, ...] = tuple("klmnopqrst")
@@ -160,19 +162,11 @@ def structure_of(sentence: str) -> int | None:
 
 
 def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    return check_int(name, value, minimum=minimum)
 
 
 def _check_fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return float(value)
+    return check_number(name, value, minimum=0.0, maximum=1.0)
 
 
 def _check_vocabulary(name: str, vocabulary: object, minimum: int) -> tuple[str, ...]:

@@ -24,7 +24,6 @@ same utterances on every machine, and a different seed gives different ones.
 
 from __future__ import annotations
 
-import operator
 import random
 import re
 from collections.abc import Mapping
@@ -58,6 +57,7 @@ from lm_gym.corpora.parentese_grammar import (
     render,
 )
 from lm_gym.corpora.parentese_templates import TEMPLATES, choose
+from lm_gym.utils.validation import check_int
 
 LANGUAGES = ("en", "it")
 """The languages the generator speaks: English and Italian."""
@@ -75,25 +75,12 @@ def check_language(lang: object) -> str:
 
 def check_count(name: str, value: object) -> int:
     """A non-negative int (NumPy integers included), else a TypeError/ValueError."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got bool")
-    try:
-        count = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
-    if count < 0:
-        raise ValueError(f"{name} must be >= 0, got {count}")
-    return count
+    return check_int(name, value, minimum=0)
 
 
 def check_seed(seed: object) -> int:
     """An int seed (NumPy integers included), else a TypeError."""
-    if isinstance(seed, bool):
-        raise TypeError("seed must be an int, got bool")
-    try:
-        return operator.index(seed)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}") from None
+    return check_int("seed", seed)
 
 
 def _generate(n: int, seed: int, sides: tuple[int, ...]) -> list[tuple[str, ...]]:

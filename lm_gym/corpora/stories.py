@@ -22,9 +22,10 @@ Randomness comes only from ``random.Random(seed)``: the same seed gives the same
 
 from __future__ import annotations
 
-import operator
 import random
 from dataclasses import dataclass
+
+from lm_gym.utils.validation import check_int
 
 MALE_NAMES = (
     "Tom", "Max", "Leo", "Sam", "Ben", "Jack", "Finn", "Oscar", "Theo", "Hugo",
@@ -330,11 +331,8 @@ def generate_stories(n: int, seed: int = 0) -> list[Story]:
         ValueError: ``n`` is negative.
         TypeError: ``n`` or ``seed`` is not an integer.
     """
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    rng = random.Random(_int_seed(seed))
+    check_int("n", n, minimum=0)
+    rng = random.Random(check_int("seed", seed))
     return [generate_story(rng) for _ in range(n)]
 
 
@@ -347,9 +345,3 @@ def story_prompts(n: int, seed: int = 0) -> list[str]:
     """``n`` story beginnings (each story's first one or two sentences)."""
     return [story.prompt for story in generate_stories(n, seed)]
 
-
-def _int_seed(seed: object) -> int:
-    try:
-        return operator.index(seed)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}") from None

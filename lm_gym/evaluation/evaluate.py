@@ -40,6 +40,7 @@ from lm_gym.evaluation.zero_shot import Verbalizers, sentence_type_task, zero_sh
 from lm_gym.models.clm import bos_id
 from lm_gym.models.loading import LM, load_model
 from lm_gym.models.recipes import RECIPES, recipe_corpus
+from lm_gym.utils.validation import check_int
 
 HELDOUT_SEED = 9_001
 PAIRS_SEED = 4_242
@@ -176,8 +177,7 @@ def evaluate_lm(
         ("n_sentence_types", n_sentence_types),
         ("n_samples", n_samples),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        check_int(name, value, minimum=0)
     if n_heldout < 1 or n_pairs < 1:
         raise ValueError("n_heldout and n_pairs must be at least 1")
     scorer = Scorer(model, tokenizer)

@@ -37,6 +37,7 @@ from torch import nn
 
 from lm_gym.models.clm import bos_id
 from lm_gym.utils.device import autocast, resolve_device
+from lm_gym.utils.validation import check_positive_int
 
 PHENOMENON_FIELDS = ("UID", "linguistics_term")
 """Record fields naming a minimal pair's phenomenon, in order of preference (BLiMP's names)."""
@@ -69,8 +70,7 @@ class Scorer:
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         if not callable(tokenizer):
             raise TypeError(f"tokenizer must be callable, got {type(tokenizer).__name__}")
         self.model = model if device is None else model.to(resolve_device(device))

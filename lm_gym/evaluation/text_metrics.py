@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from lm_gym.utils.validation import check_positive_int
+
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
@@ -84,8 +86,7 @@ def text_metrics(texts: Sequence[str]) -> dict[str, float]:
 
 
 def _check_n(n: object) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_positive_int("n", n)
 
 
 def _check_texts(texts: object) -> None:

@@ -12,7 +12,6 @@ have different tokenizers; the path is baby ids -> text -> parent ids, so any pa
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +21,7 @@ import torch
 from lm_gym.evaluation.scoring import Scorer
 from lm_gym.models.loading import LM, load_model
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.validation import check_number
 
 REWARD_FORMS = ("sigmoid", "inverse")
 """``sigmoid``: the authors' code, ``alpha / (1 + exp(beta (PPL - tau)))``; ``inverse``: the
@@ -77,12 +77,7 @@ def _check_form(form: str, alpha: float, beta: float, tau: float, min_gap: float
     if form not in REWARD_FORMS:
         raise ValueError(f"reward form must be one of {REWARD_FORMS}, got {form!r}")
     for name, value in (("alpha", alpha), ("beta", beta), ("tau", tau), ("min_gap", min_gap)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        check_number(name, value)
     if beta <= 0:
         raise ValueError(f"beta must be > 0, got {beta}")
     if min_gap <= 0:

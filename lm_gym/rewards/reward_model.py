@@ -33,6 +33,7 @@ from lm_gym.models.recipes import RECIPES
 from lm_gym.rewards.reward_scores import from_pretrained, pooling_of, score_continuations
 from lm_gym.rewards.training import build_reward_recipe
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.validation import check_positive_int
 
 
 @lru_cache(maxsize=8)
@@ -105,8 +106,7 @@ class RewardModelReward:
         device: str | torch.device | None = None,
         batch_size: int = 64,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         self.model, self.tokenizer = load_reward_model(model, tokenizer=tokenizer, device=device)
         self.batch_size = batch_size
 

@@ -56,6 +56,7 @@ from lm_gym.rewards.reward_scores import (
     score_continuations,
 )
 from lm_gym.utils.cache import get_or_build
+from lm_gym.utils.validation import check_optional_int
 from lm_gym.version import __version__
 
 HELDOUT_SEED_OFFSET = 7_919
@@ -99,11 +100,7 @@ class RewardModelConfig:
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        blocks = self.frozen_blocks
-        if blocks is not None and (isinstance(blocks, bool) or not isinstance(blocks, int)):
-            raise TypeError(f"frozen_blocks must be None or an int, got {blocks!r}")
-        if blocks is not None and blocks < 0:
-            raise ValueError(f"frozen_blocks must be None or 0 or more, got {blocks}")
+        check_optional_int("frozen_blocks", self.frozen_blocks, minimum=0)
 
 
 def new_reward_model(tokenizer, config: RewardModelConfig) -> GPT2ForSequenceClassification:
@@ -379,8 +376,7 @@ def train_reward_model_cli(
         CorpusError: a malformed line (nothing is trained or written).
         ValueError: ``steps`` is not a positive integer.
     """
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_optional_int("steps", steps, minimum=1)
     pairs = load_preferences(data)
     if base is not None:
         base = build_recipe(base) if base in RECIPES else base

@@ -42,6 +42,7 @@ from torch import nn
 from lm_gym.corpora.loaders import load_texts
 from lm_gym.models.clm import SentenceBatches, clm_loss, encode_sentences
 from lm_gym.utils.device import autocast
+from lm_gym.utils.validation import check_positive_int
 
 SCHEDULES = ("alternate", "block", "clm_only", "rl_only")
 
@@ -84,8 +85,7 @@ class CLMSchedule:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         for name, value in (("r_clm", r_clm), ("r_rl", r_rl), ("rl_batch_size", rl_batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive_int(name, value)
         if not 0 < block_fraction < 1:
             raise ValueError(f"block_fraction must be in (0, 1), got {block_fraction!r}")
         if not isinstance(model, nn.Module):

@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from support import MICRO_MODELS
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.agents.ppo import PPO
@@ -14,11 +15,9 @@ from lm_gym.agents.run import run_from_args
 from lm_gym.agents.sb3_adapter import SB3PPO
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 
-MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
-
 
 def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_path):
-    env = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO)
+    env = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO_MODELS)
     agent = PPO(env, num_minibatches=2, verbose=0)
     wrapped = CLMAlternation(env, agent.model, r_clm=2, r_rl=1, batch_size=16)
     agent.learn(wrapped, 2 * 8 * 8, progress_bar=False)
@@ -31,7 +30,7 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     assert wrapped.schedule.clm_steps >= 2 * agent.iteration
     path = agent.save(tmp_path / "ppo.pt")
 
-    env2 = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO)
+    env2 = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO_MODELS)
     wrapped2 = CLMAlternation(env2, env2.unwrapped.baby.model, r_clm=2, r_rl=1, batch_size=16)
     resumed = PPO.load(path, env=wrapped2)
     assert wrapped2.schedule.state_dict()["stream"] == wrapped.schedule.state_dict()["stream"]
@@ -48,7 +47,7 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
 
 
 def test_reinforce_on_bambino_seq():
-    env = gym.make_vec("BambinoSeq-v0", num_envs=8, max_new_tokens=8, **MICRO)
+    env = gym.make_vec("BambinoSeq-v0", num_envs=8, max_new_tokens=8, **MICRO_MODELS)
     agent = Reinforce(env, batch_size=8, verbose=0)
     agent.learn(env, 16, progress_bar=False)
     assert agent.iteration == 2 and np.isfinite(agent.logger.history[-1]["losses/policy_loss"])
@@ -65,7 +64,7 @@ def test_leaderboard_floors_run_by_name_on_bambino(tmp_path, agent):
         64,
         seed=0,
         out_dir=tmp_path,
-        env_kwargs={**MICRO, "max_new_tokens": 8},
+        env_kwargs={**MICRO_MODELS, "max_new_tokens": 8},
         agent_kwargs={"num_envs": 8, "verbose": 0},
         progress_bar=False,
     )
@@ -74,7 +73,7 @@ def test_leaderboard_floors_run_by_name_on_bambino(tmp_path, agent):
 
 
 def test_sb3_ppo_runs_a_few_hundred_steps_on_bambino(tmp_path):
-    env = gym.make("Bambino-v0", max_new_tokens=8, **MICRO)
+    env = gym.make("Bambino-v0", max_new_tokens=8, **MICRO_MODELS)
     agent = SB3PPO(env, n_steps=128, batch_size=64, n_epochs=2, seed=0, verbose=0)
     agent.learn(env, 384, progress_bar=False)
     assert agent.num_timesteps == 384

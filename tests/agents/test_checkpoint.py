@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,10 +26,10 @@ TOTAL = 96
 CLM = {"r_clm": 1, "r_rl": 1, "batch_size": 8, "seed": 3}
 
 RESUME_SCRIPT = """
-import sys, importlib.util, torch
+import sys, torch
 torch.set_num_threads({threads})
-spec = importlib.util.spec_from_file_location("agent_toys", {toys!r})
-toys = importlib.util.module_from_spec(spec); spec.loader.exec_module(toys)
+sys.path.insert(0, {tests!r})
+import toys
 from lm_gym.agents.ppo import PPO
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 env = toys.toy_token_env(num_envs=4)
@@ -59,7 +60,7 @@ def test_resuming_in_a_new_process_gives_bit_identical_weights(toys, tmp_path):
     out = tmp_path / "resumed.pt"
     script = RESUME_SCRIPT.format(
         threads=torch.get_num_threads(),
-        toys=str(toys.__file__),
+        tests=str(Path(toys.__file__).parent),
         clm=CLM,
         checkpoint=str(checkpoint),
         total=TOTAL,

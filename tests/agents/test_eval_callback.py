@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 import torch
+from support import MICRO_MODELS
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.agents.eval_callback import EvalCallback, words_seen
@@ -12,12 +13,11 @@ from lm_gym.agents.logger import Logger
 from lm_gym.agents.ppo import PPO
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 
-MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
 TINY_EVAL = {"n_heldout": 20, "n_pairs": 2, "n_sentence_types": 4, "n_samples": 8}
 
 
 def _train(callback=None) -> tuple[PPO, CLMAlternation]:
-    env = gym.make_vec("Bambino-v0", num_envs=4, max_new_tokens=4, **MICRO)
+    env = gym.make_vec("Bambino-v0", num_envs=4, max_new_tokens=4, **MICRO_MODELS)
     agent = PPO(env, num_minibatches=2, verbose=0, logger=Logger(formats=()))
     wrapped = CLMAlternation(env, agent.model, r_clm=1, r_rl=1, batch_size=4)
     agent.learn(wrapped, 48, callback=callback, progress_bar=False)

@@ -68,15 +68,6 @@ def compared_numbers():
     return numbers
 
 
-@pytest.fixture(autouse=True, scope="package")
-def one_torch_thread():
-    """One intra-op thread, as the runner itself uses (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def serial_run(tmp_path_factory):
     """The tiny track run once serially: ``(out_dir, outcome)``. Tests must not modify it."""

@@ -24,6 +24,7 @@ import functools
 import gymnasium as gym
 import pytest
 import torch
+from support import MICRO_MODELS
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.agents.ppo import PPO
@@ -33,7 +34,6 @@ SEED = 0
 
 
 DEFAULT_MODELS = {"baby_model": "baby-en", "parent_model": "parent-it", "device": "cpu"}
-MICRO_MODELS = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -24,18 +24,18 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from support import MICRO_MODELS
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.models.clm import bos_id
 from lm_gym.models.loading import forward_with_cache
 
 NUM_ENVS, PROMPT_TOKENS, NEW_TOKENS = 64, 5, 16
-MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
 def env():
-    return gym.make_vec("Bambino-v0", num_envs=NUM_ENVS, tensor_device="cpu", **MICRO)
+    return gym.make_vec("Bambino-v0", num_envs=NUM_ENVS, tensor_device="cpu", **MICRO_MODELS)
 
 
 def sample_next(model, inputs, past, generator: torch.Generator, eos: int):

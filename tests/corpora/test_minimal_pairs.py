@@ -114,7 +114,7 @@ def test_bad_arguments_are_rejected():
         generate_minimal_pairs("en", 5, phenomena=[3])
     with pytest.raises(ValueError, match="repeats"):
         generate_minimal_pairs("en", 5, phenomena=["en_be_agreement"] * 2)
-    with pytest.raises(ValueError, match="n_per_phenomenon must be >= 0"):
+    with pytest.raises(ValueError, match="n_per_phenomenon must be an integer >= 0"):
         generate_minimal_pairs("en", -1)
     with pytest.raises(TypeError, match="seed must be an int"):
         generate_minimal_pairs("en", 1, seed=1.5)

@@ -89,7 +89,7 @@ def test_one_language_is_one_side_of_the_parallel_corpus():
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="unknown language"):
         generate_parentese("fr", 3)
-    with pytest.raises(ValueError, match="n must be >= 0"):
+    with pytest.raises(ValueError, match="n must be an integer >= 0"):
         generate_parallel(-1)
     with pytest.raises(TypeError, match="n must be an int"):
         generate_parentese("en", 2.5)

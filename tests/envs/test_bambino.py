@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from support import MICRO_MODELS
 from transformers import OPTConfig, OPTForCausalLM
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
@@ -24,19 +25,17 @@ from lm_gym.models.building import build_recipe
 from lm_gym.models.loading import ModelLoadError, load_model
 from lm_gym.rewards.perplexity import perplexity_reward
 
-MICRO = {"baby_model": "baby-en-micro", "parent_model": "parent-it-micro", "device": "cpu"}
-
 
 @pytest.mark.parametrize("env_id", ["Bambino-v0", "BambinoSeq-v0"])
 def test_registered_ids_pass_the_checkers(env_id):
-    env = gym.make(env_id, **MICRO)
+    env = gym.make(env_id, **MICRO_MODELS)
     check_env(env, steps=40 if env_id == "Bambino-v0" else 8)  # Gymnasium's too
     if env_id == "Bambino-v0":
         sb3_check_env(env, warn=False)
 
 
 def test_defaults_match_the_paper_setup():
-    env = gym.make("Bambino-v0", **MICRO).unwrapped
+    env = gym.make("Bambino-v0", **MICRO_MODELS).unwrapped
     baby_tokenizer = load_model("baby-en-micro", device="cpu").tokenizer
     assert isinstance(env, TextGenerationEnv)
     assert env.action_space.n == len(baby_tokenizer)
@@ -46,16 +45,16 @@ def test_defaults_match_the_paper_setup():
     reward = env.task.reward_fn
     assert (reward.form, reward.alpha, reward.beta) == ("sigmoid", 5.0, 0.001)
     assert reward.tau == CALIBRATED_TAU["sigmoid"]
-    assert gym.make("BambinoSeq-v0", **MICRO).action_space.shape == (16,)
+    assert gym.make("BambinoSeq-v0", **MICRO_MODELS).action_space.shape == (16,)
 
 
 def test_module_prefixed_id_imports_lm_gym():
-    env = gym.make("lm_gym:Bambino-v0", **MICRO)
+    env = gym.make("lm_gym:Bambino-v0", **MICRO_MODELS)
     assert isinstance(env.unwrapped, TextGenerationEnv)
 
 
 def test_an_episode_ends_with_the_parent_reward(tmp_path):
-    env = gym.make("Bambino-v0", **MICRO)
+    env = gym.make("Bambino-v0", **MICRO_MODELS)
     obs, info = env.reset(seed=0)
     tokenizer = env.unwrapped.tokenizer
     assert tokenizer.decode(obs["input_ids"][:5]) == info["prompt"]
@@ -70,17 +69,17 @@ def test_an_episode_ends_with_the_parent_reward(tmp_path):
 
 
 def test_make_vec_builds_the_native_vector_env():
-    env = gym.make_vec("Bambino-v0", num_envs=8, **MICRO)
+    env = gym.make_vec("Bambino-v0", num_envs=8, **MICRO_MODELS)
     assert isinstance(env, TextGenerationVectorEnv) and env.num_envs == 8
     assert env.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     check_env(env, steps=20)
-    sequences = gym.make_vec("BambinoSeq-v0", num_envs=4, autoreset_mode="SameStep", **MICRO)
+    sequences = gym.make_vec("BambinoSeq-v0", num_envs=4, autoreset_mode="SameStep", **MICRO_MODELS)
     check_env(sequences, steps=3)
 
 
 def test_same_seed_same_prompts_and_rewards_bit_for_bit():
     def run() -> list:
-        env = gym.make_vec("Bambino-v0", num_envs=16, **MICRO)
+        env = gym.make_vec("Bambino-v0", num_envs=16, **MICRO_MODELS)
         actions = np.random.default_rng(1).integers(env.single_action_space.n, size=(40, 16))
         obs, info = env.reset(seed=7)
         trace = [obs["input_ids"], info["prompt"]]
@@ -107,15 +106,15 @@ def test_every_part_can_be_overridden(tmp_path):
         alpha=2.0,
         beta=0.5,
         tau=10.0,
-        **MICRO,
+        **MICRO_MODELS,
     ).unwrapped
     assert env.task.texts == default_corpus()[:200] and env.task.prompt_ids.shape[1] == 3
     assert env.observation_space["input_ids"].shape == (7,)
     reward = env.task.reward_fn
     assert (reward.form, reward.alpha, reward.beta, reward.tau) == ("inverse", 2.0, 0.5, 10.0)
-    listed = gym.make("Bambino-v0", corpus=["la mamma mangia la mela rossa"], **MICRO)
+    listed = gym.make("Bambino-v0", corpus=["la mamma mangia la mela rossa"], **MICRO_MODELS)
     assert listed.unwrapped.task.texts == ("la mamma mangia la mela rossa",)
-    default_inverse = gym.make("Bambino-v0", reward_form="inverse", **MICRO).unwrapped
+    default_inverse = gym.make("Bambino-v0", reward_form="inverse", **MICRO_MODELS).unwrapped
     assert default_inverse.task.reward_fn.tau == CALIBRATED_TAU["inverse"]
 
 
@@ -142,7 +141,8 @@ def test_a_model_vocabulary_larger_than_its_tokenizer_sets_the_action_space():
         max_position_embeddings=32,
     )
     torch.manual_seed(0)
-    env = gym.make("Bambino-v0", **{**MICRO, "baby_model": (OPTForCausalLM(config), tokenizer)})
+    baby = (OPTForCausalLM(config), tokenizer)
+    env = gym.make("Bambino-v0", **{**MICRO_MODELS, "baby_model": baby})
     assert env.action_space.n == extra
     env.reset(seed=0)
     env.step(extra - 1)  # no text for this id: it decodes to nothing
@@ -163,16 +163,17 @@ def test_a_model_vocabulary_larger_than_its_tokenizer_sets_the_action_space():
 )
 def test_bad_arguments_are_clear_errors(kwargs, error):
     with pytest.raises(error):
-        gym.make("Bambino-v0", **{**MICRO, **kwargs})
+        gym.make("Bambino-v0", **{**MICRO_MODELS, **kwargs})
 
 
 def test_tau_calibration_from_the_baby_samples():
-    perplexities = sample_parent_perplexities(16, seed=0, **MICRO)
+    perplexities = sample_parent_perplexities(16, seed=0, **MICRO_MODELS)
     assert perplexities.shape == (16,) and np.all(np.isfinite(perplexities))
     assert np.all(perplexities >= 1.0)
     assert calibrate_tau(perplexities) == np.median(perplexities)
     assert calibrate_tau(perplexities, "inverse") == np.percentile(perplexities, 5)
-    np.testing.assert_array_equal(perplexities, sample_parent_perplexities(16, seed=0, **MICRO))
+    again = sample_parent_perplexities(16, seed=0, **MICRO_MODELS)
+    np.testing.assert_array_equal(perplexities, again)
     with pytest.raises(ValueError):
         calibrate_tau(np.array([np.nan]))
     with pytest.raises(ValueError):

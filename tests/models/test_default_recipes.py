@@ -1,13 +1,15 @@
 """The default recipes are a sound start for the bilingual experiment (pinned at the level
 measured when they were introduced: English 0.952, Italian 0.977, baby-en on Italian 0.521).
 
-Builds ``baby-en`` and ``parent-it`` into ``$LM_GYM_CACHE`` on first use (a few minutes),
-then reuses them.
+Builds ``baby-en`` and ``parent-it`` (minutes), so it runs with ``-m slow``; set
+``LM_GYM_TEST_CACHE`` to a folder to keep the builds between sessions.
 """
 
 from __future__ import annotations
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 from lm_gym.evaluation.evaluate import evaluate_model
 

@@ -1,4 +1,5 @@
-"""Small real inputs for the agent tests: a toy tokenizer, tiny LMs and toy environments.
+"""Small real inputs for the agent and wrapper tests (importable as ``toys``): a toy
+tokenizer, tiny LMs and toy environments.
 
 The token and sequence envs are lm_gym's own :class:`TextGenerationEnv` classes on a toy
 corpus, with a reward that counts one target token, so learning shows within a few dozen
@@ -10,14 +11,11 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
-import torch
-from transformers import OPTConfig, OPTForCausalLM
+from support import train_tiny_lm
 
 from lm_gym.envs.text_generation import TextGenerationEnv
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models.clm import train_clm
-from lm_gym.models.loading import LM
-from lm_gym.models.tokenization import train_sentencepiece_tokenizer
+from lm_gym.models import LM, train_sentencepiece_tokenizer
 
 WORDS = [
     "il",
@@ -57,50 +55,28 @@ def toy_tokenizer():
     return _TOKENIZER
 
 
-def _new_model(seed: int) -> OPTForCausalLM:
-    tokenizer = toy_tokenizer()
-    config = OPTConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        ffn_dim=64,
-        word_embed_proj_dim=32,
-        max_position_embeddings=64,
-        dropout=0.0,
-        pad_token_id=0,
-        bos_token_id=2,
-        eos_token_id=3,
-    )
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return OPTForCausalLM(config)
-
-
 def tiny_lm(seed: int = 0) -> LM:
     """A fresh one-layer, 32-dimensional OPT "baby" that has seen the toy corpus briefly.
 
     A few CLM steps teach it the toy words (so it is far from uniform over the byte pieces);
     the weights are trained once per seed and copied into every fresh model.
     """
-    tokenizer = toy_tokenizer()
-    model = _new_model(seed)
     if seed not in _PRETRAINED:
-        with torch.random.fork_rng():
-            train_clm(
-                model,
-                tokenizer,
-                toy_texts(),
-                steps=30,
-                batch_size=32,
-                lr=1e-2,
-                seed=seed,
-                warmup=5,
-                progress=False,
-            )
-        _PRETRAINED[seed] = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(_PRETRAINED[seed])
-    return LM(model.eval(), tokenizer)
+        lm = train_tiny_lm(
+            toy_texts(),
+            architecture="opt",
+            tokenizer=toy_tokenizer(),
+            n_layer=1,
+            steps=30,
+            lr=1e-2,
+            seed=seed,
+        )
+        _PRETRAINED[seed] = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    fresh = train_tiny_lm(
+        toy_texts()[:1], architecture="opt", tokenizer=toy_tokenizer(), n_layer=1, steps=0
+    )
+    fresh.model.load_state_dict(_PRETRAINED[seed])
+    return fresh
 
 
 class CountTarget:
