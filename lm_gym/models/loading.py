@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -141,6 +142,39 @@ def load_model(
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2-style tokenizers have no pad token
     return LM(model.to(target).eval(), tokenizer)
+
+
+_SHARED: dict[tuple[str, str, str], LM] = {}
+"""Frozen models loaded by name or folder in this process (see :func:`load_shared_model`)."""
+
+
+def load_shared_model(
+    spec: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    loader: Callable[[str, torch.device], LM] | None = None,
+) -> LM:
+    """A frozen model (no gradients) loaded once per process, name and device, then shared.
+
+    Scorers that never train (BAMBINO-LM's parent, BabyStories' reward model) are loaded by
+    many envs of one process (a vector env and its evaluation env, every leaderboard run of a
+    worker); they share one copy. Models that train (babies, storytellers) never come from here.
+
+    Args:
+        spec: a recipe name, folder or Hugging Face id.
+        device: where the model lives (``None``: lm_gym's default device).
+        loader: ``loader(spec, device) -> LM`` for other kinds of models (reward models);
+            default :func:`load_model`.
+    """
+    target = resolve_device(device)
+    name = os.fspath(spec)
+    load = loader or (lambda source, where: load_model(source, device=where))
+    key = (getattr(loader, "__qualname__", "load_model"), name, str(target))
+    if key not in _SHARED:
+        lm = load(name, target)
+        lm.model.requires_grad_(False)
+        _SHARED[key] = lm
+    return _SHARED[key]
 
 
 @functools.cache

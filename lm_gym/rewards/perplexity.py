@@ -12,6 +12,7 @@ have different tokenizers; the path is baby ids -> text -> parent ids, so any pa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +20,7 @@ import numpy as np
 import torch
 
 from lm_gym.evaluation.scoring import Scorer
-from lm_gym.models.loading import LM, load_model
-from lm_gym.utils.device import resolve_device
+from lm_gym.models.loading import LM, load_model, load_shared_model
 from lm_gym.utils.validation import check_number
 
 REWARD_FORMS = ("sigmoid", "inverse")
@@ -35,9 +35,6 @@ INVERSE_MIN_GAP = 1.0
 
 MAX_LOG_PERPLEXITY = 700.0
 """Mean negative log-likelihoods are capped here so ``exp`` stays finite in float64."""
-
-_PARENTS: dict[tuple[Any, str], LM] = {}
-"""Parent LMs loaded by this process, keyed by (spec, device): each is loaded once."""
 
 
 def perplexity_reward(
@@ -93,15 +90,9 @@ def load_parent(spec: Any = "parent-it", device: str | torch.device | None = Non
             only ever run under ``torch.inference_mode``).
         device: where to score; ``None`` uses lm_gym's default device.
     """
-    target = resolve_device(device)
-    key_spec = spec if isinstance(spec, str) else id(spec[0] if isinstance(spec, tuple) else spec)
-    key = (key_spec, str(target))
-    if key not in _PARENTS:
-        parent = load_model(spec, device=target)
-        if isinstance(spec, str):
-            parent.model.requires_grad_(False)
-        _PARENTS[key] = parent
-    return _PARENTS[key]
+    if isinstance(spec, str | os.PathLike):
+        return load_shared_model(spec, device=device)
+    return load_model(spec, device=device)
 
 
 def _common_prefix(first: Sequence[int], second: Sequence[int]) -> int:

@@ -21,24 +21,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import PreTrainedModel
 
-from lm_gym.models.loading import LM, ModelLoadError, load_model
+from lm_gym.models.loading import LM, ModelLoadError, load_model, load_shared_model
 from lm_gym.models.recipes import RECIPES
 from lm_gym.rewards.reward_scores import from_pretrained, pooling_of, score_continuations
 from lm_gym.rewards.training import build_reward_recipe
-from lm_gym.utils.device import resolve_device
 from lm_gym.utils.validation import check_positive_int
 
 
-@lru_cache(maxsize=8)
-def _load_named(spec: str, device: str) -> LM:
-    """Load a reward model by name or folder once per process and device."""
+def _load_named(spec: str, device: torch.device) -> LM:
+    """Load a reward model by recipe name, folder or id (shared per process and device)."""
     if spec in RECIPES:
         return load_model(from_pretrained(build_reward_recipe(spec)), device=device)
     path = Path(spec).expanduser()
@@ -67,7 +64,7 @@ def load_reward_model(
     if isinstance(spec, str | os.PathLike) and tokenizer is None:
         if not os.fspath(spec):
             raise ModelLoadError("empty reward model spec")
-        return _load_named(os.fspath(spec), str(resolve_device(device)))
+        return load_shared_model(spec, device=device, loader=_load_named)
     if isinstance(spec, str | os.PathLike):
         model, _ = from_pretrained(spec)
         spec = model
