@@ -38,7 +38,7 @@ _LAZY = {
     "SB3PPO": "lm_gym.agents.sb3_adapter",
     "SubsetPolicy": "lm_gym.agents.subset_policy",
     "LMPolicy": "lm_gym.agents.lm_policy",
-    "run_from_args": "lm_gym.agents.run",
+    "train_agent": "lm_gym.agents.run",
 }
 
 __all__ = [

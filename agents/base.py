@@ -71,7 +71,7 @@ class BaseAgent:
     def make_env(
         cls, env_id: str, *, seed: int, device: Any, env_kwargs: dict, config: dict
     ) -> Any:
-        """The env ``run_from_args`` trains this agent on: ``gym.make_vec`` of ``num_envs``.
+        """The env ``train_agent`` trains this agent on: ``gym.make_vec`` of ``num_envs``.
 
         Registered lm_gym envs come as their native batched vector env; on CUDA their
         observations stay on the agent's device (``tensor_device``) when the env supports it.

@@ -31,7 +31,7 @@ class PPOConfig:
     model: str | None = None
     """Policy LM spec for ``lm_gym.models.load_model``; ``None`` uses the env's own baby model."""
     num_envs: int = 32
-    """Episodes per iteration when ``run_from_args`` builds the env (else the env's num_envs)."""
+    """Episodes per iteration when ``train_agent`` builds the env (else the env's num_envs)."""
     learning_rate: float = 1e-4
     """Adam learning rate (paper: 1.41e-5 for a 125M model; see the module docstring)."""
     value_learning_rate: float | None = None

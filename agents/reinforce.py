@@ -48,7 +48,7 @@ class ReinforceConfig:
     model: str | None = None
     """LM spec for sequence-mode envs; ``None`` uses the env's own baby model."""
     num_envs: int = 16
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     batch_size: int = 16
     """Episodes per policy update."""
     learning_rate: float | None = None

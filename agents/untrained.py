@@ -120,7 +120,7 @@ class RandomConfig:
     device: str | None = None
     """Unused (kept so every agent accepts ``device``)."""
     num_envs: int = 16
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     subset_size: int | None = None
     """For ``MultiBinary`` actions: choose exactly k items (``None`` reads the env's budget)."""
     verbose: int = 1
@@ -178,7 +178,7 @@ class LMSampleConfig:
     model: str | None = None
     """LM spec; ``None`` uses the env's own baby model."""
     num_envs: int = 32
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     temperature: float = 1.0
     """Sampling temperature (1 = the LM's own distribution, no top-k/top-p)."""
     prepend_bos: bool = True

@@ -11,7 +11,7 @@ from support import MICRO_MODELS
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.agents.ppo import PPO
 from lm_gym.agents.reinforce import Reinforce
-from lm_gym.agents.run import run_from_args
+from lm_gym.agents.run import train_agent
 from lm_gym.agents.sb3_adapter import SB3PPO
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 
@@ -58,7 +58,7 @@ def test_reinforce_on_bambino_seq():
 
 @pytest.mark.parametrize("agent", ["random", "lm-sample"])
 def test_leaderboard_floors_run_by_name_on_bambino(tmp_path, agent):
-    result = run_from_args(
+    result = train_agent(
         "Bambino-v0",
         agent,
         64,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lm_gym.agents.logger import Logger
-from lm_gym.agents.run import run_from_args
+from lm_gym.agents.run import train_agent
 from lm_gym.agents.sb3_adapter import SB3PPO
 
 
@@ -38,7 +38,7 @@ def test_sb3_ppo_stops_when_a_callback_says_so(toys):
 
 
 def test_sb3_ppo_runs_by_name_and_refuses_gymnasium_vector_envs(toys, tmp_path):
-    result = run_from_args(
+    result = train_agent(
         toys.register_toy_env(),
         "sb3-ppo",
         64,
