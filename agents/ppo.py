@@ -1,8 +1,9 @@
 """Token-level PPO for language-model policies (the BAMBINO-LM recipe), readable top to bottom.
 
-One iteration:
+One iteration of the shared loop (:meth:`lm_gym.agents.base.BaseAgent.learn`):
 
-1. **Rollout** (:func:`~lm_gym.agents.rollout.collect_token_rollout`): ``num_envs`` prompts,
+1. **Rollout** (:meth:`PPO._collect`, i.e.
+   :func:`~lm_gym.agents.rollout.collect_token_rollout`): ``num_envs`` prompts,
    one token per env step sampled through the policy's KV cache, until every episode ended;
    the log-probability and value of each step are recorded from the sampling forward pass.
 2. **Reference**: the frozen reference model's log-probabilities, in one forward pass (the
@@ -12,7 +13,7 @@ One iteration:
 4. **GAE** (gamma, lambda) over each episode's tokens; advantages whitened over the batch.
 5. **Update**: ``num_epochs`` passes over minibatches of episodes with the clipped surrogate,
    a clipped value loss, an optional entropy bonus and gradient clipping.
-6. **Adapt** the KL coefficient towards the target; log; call the callbacks.
+6. **Adapt** the KL coefficient towards the target; the loop logs and calls the callbacks.
 
 The agent works unchanged when the env is wrapped in :class:`lm_gym.wrappers.CLMAlternation`
 with ``agent.model``: the wrapper trains the same weights between episodes (before each
@@ -161,54 +162,18 @@ class PPO(BaseAgent):
         tokens = tokens.cpu().numpy()
         return int(tokens[0]) if single else tokens
 
-    # ------------------------------------------------------------------ learning
-    def learn(
-        self,
-        env: Any,
-        total_timesteps: int,
-        callback: Any = None,
-        *,
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = True,
-    ) -> PPO:
-        """Run PPO iterations until ``total_timesteps`` tokens have been generated.
-
-        Timesteps count the env steps of recorded episodes (generated tokens). With
-        ``reset_num_timesteps=False`` a loaded agent continues towards the same total.
-        """
-        env = self._vectorized(env)
-        callback, bar, target = self._start_learning(
-            env, total_timesteps, callback, reset_num_timesteps, progress_bar
+    # ------------------------------------------------------------------ one iteration
+    def _collect(self, env: Any) -> TokenRollout | None:
+        """One lock-step batch of episodes (``None`` when a callback stopped it)."""
+        self.policy.eval()
+        return collect_token_rollout(
+            env,
+            self.policy,
+            self.generator,
+            temperature=self.config.temperature,
+            seed=self._reset_seed(),
+            on_step=self._count_steps,
         )
-        callback.on_training_start(locals())
-
-        def on_step(live_rows: int) -> bool:
-            self.num_timesteps += live_rows
-            return callback.on_step()
-
-        while self.num_timesteps < target:
-            start = self.num_timesteps
-            self.policy.eval()
-            rollout = collect_token_rollout(
-                env,
-                self.policy,
-                self.generator,
-                temperature=self.config.temperature,
-                seed=self._reset_seed(),
-                on_step=on_step,
-            )
-            bar.update(self.num_timesteps - start)
-            if rollout is None:
-                break
-            callback.on_rollout_end()
-            self._update(rollout)
-            self.iteration += 1
-            self.logger.record("time/iterations", self.iteration)
-            self.logger.dump(self.num_timesteps)
-            callback.on_iteration_end()
-        bar.close()
-        callback.on_training_end()
-        return self
 
     def _follow_env_updates(self) -> None:
         """Re-take the reference from the policy if a wrapper updated its model since last time.
@@ -263,6 +228,7 @@ class PPO(BaseAgent):
         }
 
     def _update(self, rollout: TokenRollout) -> None:
+        """Score the rollout, run the clipped-surrogate epochs, log, adapt the KL coefficient."""
         cfg = self.config
         self._follow_env_updates()
         batch = self._score_rollout(rollout)

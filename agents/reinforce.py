@@ -8,7 +8,9 @@ policy gradient fits them:
 * subset selection (the teacher envs): the action picks k of N pool items
   (:class:`~lm_gym.agents.subset_policy.SubsetPolicy`, Gumbel-top-k).
 
-Per update, ``batch_size`` episodes are collected, and the loss is
+One iteration of the shared loop (:meth:`lm_gym.agents.base.BaseAgent.learn`) collects
+``batch_size`` episodes (:meth:`Reinforce._collect`: reset, one action per row, step) and makes
+one update (:meth:`Reinforce._update`) with the loss
 ``-mean((R - b) * log pi(a|s)) - ent_coef * mean(H)``, where the baseline ``b`` is an
 exponential moving average of past batch rewards (initialised to the first batch's mean).
 """
@@ -231,62 +233,39 @@ class Reinforce(BaseAgent):
         actions = actions.cpu().numpy()
         return actions[0] if single else actions
 
-    def learn(
-        self,
-        env: Any,
-        total_timesteps: int,
-        callback: Any = None,
-        *,
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = True,
-    ) -> Reinforce:
-        """Update every ``batch_size`` episodes until ``total_timesteps`` episodes were run.
+    # ------------------------------------------------------------------ one iteration
+    def _collect(self, env: Any) -> list[tuple[dict, Any, np.ndarray]] | None:
+        """``batch_size`` one-step episodes as ``(obs, memo, rewards)`` rounds of ``env``'s rows.
+
+        Returns ``None`` when a callback stopped training.
 
         Raises:
             RuntimeError: when an episode does not end after its single step.
         """
-        callback, bar, target = self._start_learning(
-            env, total_timesteps, callback, reset_num_timesteps, progress_bar
-        )
-        callback.on_training_start(locals())
         as_tensors = bool(getattr(env.unwrapped, "as_tensors", False))
-        stop = False
-        while self.num_timesteps < target and not stop:
-            rounds, collected = [], 0
-            while collected < self.config.batch_size:
-                obs, _ = env.reset(seed=self._reset_seed())
-                batch, single = self._obs_tensors(obs)
-                actions, memo = self.policy.act(batch, self.generator, deterministic=False)
-                env_actions = actions if as_tensors else actions.cpu().numpy()
-                _, reward, terminated, truncated, _ = env.step(
-                    env_actions[0] if single else env_actions
+        rounds, collected = [], 0
+        while collected < self.config.batch_size:
+            obs, _ = env.reset(seed=self._reset_seed())
+            batch, single = self._obs_tensors(obs)
+            actions, memo = self.policy.act(batch, self.generator, deterministic=False)
+            env_actions = actions if as_tensors else actions.cpu().numpy()
+            _, reward, terminated, truncated, _ = env.step(
+                env_actions[0] if single else env_actions
+            )
+            if not np.all(np.logical_or(terminated, truncated)):
+                raise RuntimeError(
+                    "REINFORCE needs episodes of one step (sequence mode, subset selection); "
+                    "this env's episode went on after the first action"
                 )
-                if not np.all(np.logical_or(terminated, truncated)):
-                    raise RuntimeError(
-                        "REINFORCE needs episodes of one step (sequence mode, subset selection); "
-                        "this env's episode went on after the first action"
-                    )
-                rewards = np.asarray(reward, dtype=np.float64).reshape(-1)
-                rounds.append((batch, memo, rewards))
-                collected += rewards.size
-                self.num_timesteps += rewards.size
-                bar.update(rewards.size)
-                if not callback.on_step():
-                    stop = True
-                    break
-            if stop:
-                break
-            callback.on_rollout_end()
-            self._update(rounds)
-            self.iteration += 1
-            self.logger.record("time/iterations", self.iteration)
-            self.logger.dump(self.num_timesteps)
-            callback.on_iteration_end()
-        bar.close()
-        callback.on_training_end()
-        return self
+            rewards = np.asarray(reward, dtype=np.float64).reshape(-1)
+            rounds.append((batch, memo, rewards))
+            collected += rewards.size
+            if not self._count_steps(rewards.size):
+                return None
+        return rounds
 
     def _update(self, rounds: list[tuple[dict, Any, np.ndarray]]) -> None:
+        """One policy-gradient step on the collected episodes, then the baseline's update."""
         cfg = self.config
         rewards = np.concatenate([r for _, _, r in rounds])
         if self.baseline is None:
