@@ -29,13 +29,17 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from lm_gym.agents.base import BaseAgent, torch_generator
-from lm_gym.agents.lm_policy import LMPolicy, as_tensor_batch, sample_tokens
 from lm_gym.agents.logger import Logger
-from lm_gym.agents.policy_model import resolve_policy_lm
-from lm_gym.agents.reinforce import SequenceLMPolicy
+from lm_gym.agents.policies import (
+    LMPolicy,
+    SequenceLMPolicy,
+    as_tensor_batch,
+    resolve_policy_lm,
+    sample_tokens,
+)
 from lm_gym.agents.rollout import TokenRollout, collect_token_rollout
-from lm_gym.agents.subset_policy import find_subset_size
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.env_attributes import get_env_attr
 
 
 @dataclass
@@ -194,7 +198,7 @@ class RandomAgent(_FixedAgent):
         self.space.seed(self.config.seed)
         self.subset_size = None
         if isinstance(self.space, gym.spaces.MultiBinary):
-            self.subset_size = self.config.subset_size or find_subset_size(env)
+            self.subset_size = self.config.subset_size or get_env_attr(env, "budget", None)
 
     def _sample(self) -> Any:
         if self.subset_size is None:
@@ -230,7 +234,7 @@ class LMSampleConfig:
     device: str | None = None
     """Where the LM runs; ``None`` picks CUDA when present."""
     model: str | None = None
-    """LM spec; ``None`` uses the env's own baby model."""
+    """LM spec; ``None`` uses the env's own ``generating_model``."""
     num_envs: int = 32
     """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     temperature: float = 1.0

@@ -8,9 +8,7 @@ import textwrap
 
 import pytest
 
-from lm_gym.agents import registry
-from lm_gym.agents.run import train_agent
-from lm_gym.agents.untrained import RandomAgent
+from lm_gym.agents import RandomAgent, registry, train_agent
 from lm_gym.cli import main as cli_main
 
 THIRD_PARTY_AGENT = '''

@@ -8,9 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from lm_gym.agents.logger import Logger
-from lm_gym.agents.run import train_agent
-from lm_gym.agents.sb3_adapter import SB3PPO
+from lm_gym.agents import SB3PPO, Logger, train_agent
 
 
 def test_sb3_ppo_trains_on_the_token_env_and_logs_sb3_metrics(toys, tmp_path):

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from lm_gym.agents.base import BaseAgent
-from lm_gym.agents.callbacks import Callback, CheckpointCallback
-from lm_gym.agents.ppo import PPO
-from lm_gym.agents.reinforce import Reinforce
-from lm_gym.agents.untrained import LMSampleAgent, RandomAgent
+from lm_gym.agents import (
+    PPO,
+    BaseAgent,
+    Callback,
+    CheckpointCallback,
+    LMSampleAgent,
+    RandomAgent,
+    Reinforce,
+)
 
 
 class HookRecorder(Callback):
