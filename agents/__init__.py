@@ -1,64 +1,58 @@
 """Agents that learn in lm_gym environments (imported as ``lm_gym.agents``).
 
-The protocol, registry, callbacks and logger import at once; the agents themselves (which pull
-in torch models or Stable-Baselines3) are imported on first access, so ``lm-gym list`` stays
-fast.
+Every name below is imported on first use, so ``lm-gym list`` does not pay for torch models or
+Stable-Baselines3 it never builds. The built-in agents share one training loop
+(:class:`BaseAgent`'s ``learn``); :class:`PPO` is readable top to bottom in
+``lm_gym/agents/ppo.py``; :func:`train_agent` is what ``lm-gym run`` and the leaderboard call.
 """
 
-from __future__ import annotations
+from lm_gym.utils.lazy import lazy_exports
 
-import importlib
-from typing import Any
-
-from lm_gym.agents.callbacks import (
-    Callback,
-    CallbackList,
-    CheckpointCallback,
-    FunctionCallback,
-    StopAfterTimesteps,
-)
-from lm_gym.agents.logger import Logger
-from lm_gym.agents.protocol import Agent
-from lm_gym.agents.registry import (
-    ENTRY_POINT_GROUP,
-    list_agents,
-    load_entry_points,
-    make_agent,
-    register_agent,
-)
-
-_LAZY = {
+_EXPORTS = {
+    # the protocol, the shared base and the registry
+    "Agent": "lm_gym.agents.protocol",
+    "BaseAgent": "lm_gym.agents.base",
+    "ENTRY_POINT_GROUP": "lm_gym.agents.registry",
+    "get_agent_spec": "lm_gym.agents.registry",
+    "list_agents": "lm_gym.agents.registry",
+    "load_entry_points": "lm_gym.agents.registry",
+    "make_agent": "lm_gym.agents.registry",
+    "register_agent": "lm_gym.agents.registry",
+    # the agents and their configs
     "PPO": "lm_gym.agents.ppo",
-    "PPOConfig": "lm_gym.agents.ppo_config",
-    "KLController": "lm_gym.agents.ppo_config",
+    "PPOConfig": "lm_gym.agents.ppo",
+    "KLController": "lm_gym.agents.ppo",
     "Reinforce": "lm_gym.agents.reinforce",
     "ReinforceConfig": "lm_gym.agents.reinforce",
     "RandomAgent": "lm_gym.agents.untrained",
+    "RandomConfig": "lm_gym.agents.untrained",
     "LMSampleAgent": "lm_gym.agents.untrained",
+    "LMSampleConfig": "lm_gym.agents.untrained",
+    "OracleTeacher": "lm_gym.agents.teachers",
+    "WorstCaseTeacher": "lm_gym.agents.teachers",
+    "FixedTeacherConfig": "lm_gym.agents.teachers",
+    "ReinforceTeacher": "lm_gym.agents.teachers",
+    "ReinforceTeacherConfig": "lm_gym.agents.teachers",
     "SB3PPO": "lm_gym.agents.sb3_adapter",
-    "SubsetPolicy": "lm_gym.agents.subset_policy",
-    "LMPolicy": "lm_gym.agents.lm_policy",
-    "run_from_args": "lm_gym.agents.run",
+    "SB3PPOConfig": "lm_gym.agents.sb3_adapter",
+    # policies and token rollouts
+    "LMPolicy": "lm_gym.agents.policies",
+    "SequenceLMPolicy": "lm_gym.agents.policies",
+    "SubsetPolicy": "lm_gym.agents.policies",
+    "SubsetSelectionPolicy": "lm_gym.agents.policies",
+    "TokenRollout": "lm_gym.agents.rollout",
+    "collect_token_rollout": "lm_gym.agents.rollout",
+    # callbacks, logging, training runs
+    "Callback": "lm_gym.agents.callbacks",
+    "CallbackList": "lm_gym.agents.callbacks",
+    "CheckpointCallback": "lm_gym.agents.callbacks",
+    "FunctionCallback": "lm_gym.agents.callbacks",
+    "StopAfterTimesteps": "lm_gym.agents.callbacks",
+    "EvalCallback": "lm_gym.agents.eval_callback",
+    "Logger": "lm_gym.agents.logger",
+    "RunResult": "lm_gym.agents.run",
+    "train_agent": "lm_gym.agents.run",
 }
 
-__all__ = [
-    "ENTRY_POINT_GROUP",
-    "Agent",
-    "Callback",
-    "CallbackList",
-    "CheckpointCallback",
-    "FunctionCallback",
-    "Logger",
-    "StopAfterTimesteps",
-    "list_agents",
-    "load_entry_points",
-    "make_agent",
-    "register_agent",
-    *_LAZY,
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'lm_gym.agents' has no attribute {name!r}")
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

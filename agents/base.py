@@ -1,9 +1,21 @@
-"""What all built-in agents share: config, seeding, logging, callbacks, progress, save/load.
+"""The base of the built-in agents: config, seeding, the training loop, logging, save/load.
 
-Concrete agents set ``config_class`` and implement ``predict``, ``learn`` (using the helpers
-here for the loop's bookkeeping) and the ``_state_dict`` / ``_load_state_dict`` pair that
-:meth:`BaseAgent.save` and :meth:`BaseAgent.load` wrap with the generator and environment
-states needed for bit-identical resumption.
+:meth:`BaseAgent.learn` is the one training loop of every built-in agent, as
+Stable-Baselines3's ``OnPolicyAlgorithm.learn``: it validates the arguments, binds the env,
+sets up the callback and progress bar, then repeats one iteration until the timestep budget is
+spent::
+
+    batch = agent._collect(env)        # act in the env; None when a callback stopped training
+    callback.on_rollout_end()
+    agent._update(batch)               # learn from the batch (or only record its statistics)
+    logger: time/iterations, dump(num_timesteps)
+    callback.on_iteration_end()        # the agent's state is whole here: checkpoints save
+
+A concrete agent sets ``config_class`` and writes ``predict``, its collection (whose every env
+step goes through :meth:`BaseAgent._count_steps`, which counts timesteps, moves the progress
+bar and asks the callback whether to go on) and its update, plus the ``_state_dict`` /
+``_load_state_dict`` pair that :meth:`BaseAgent.save` and :meth:`BaseAgent.load` wrap with the
+generator and environment states needed for bit-identical resumption.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ import dataclasses
 import importlib
 import inspect
 import os
+from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any, ClassVar
 
@@ -38,13 +51,19 @@ MEDIAN_INFO_KEYS = ("ppl",)
 """Episode-end info logged with its median too: perplexities span orders of magnitude."""
 
 
-class BaseAgent:
-    """Shared machinery of the built-in agents (not itself an agent).
+class BaseAgent(ABC):
+    """The training loop and the bookkeeping the built-in agents share.
 
     Args:
         env: the env or vector env the agent will act in (its spaces shape the policy).
         config: a ``config_class`` instance or dict; keyword ``overrides`` replace fields.
         logger: where metrics go; default prints to stdout when ``config.verbose`` is true.
+
+    Attributes:
+        env: the env of the latest ``learn`` (or ``load``) call, as the caller passed it;
+            declared attributes (``trained_model``, ``words_seen``, ...) are read from it.
+        num_timesteps: env steps taken so far (over every ``learn`` call unless reset).
+        iteration: collect-and-update iterations so far (one logged row each).
     """
 
     config_class: ClassVar[type]
@@ -66,12 +85,17 @@ class BaseAgent:
         self.episode_returns: deque[float] = deque(maxlen=100)
         self.episode_lengths: deque[float] = deque(maxlen=100)
         self.rng = np.random.default_rng(self.config.seed)
+        # Set by _setup_learn for the duration of one learn call.
+        self._callback: Callback = as_callback(None)
+        self._progress: tqdm | None = None
+        self._total_timesteps = 0
+        self._continue_training = True
 
     @classmethod
     def make_env(
         cls, env_id: str, *, seed: int, device: Any, env_kwargs: dict, config: dict
     ) -> Any:
-        """The env ``run_from_args`` trains this agent on: ``gym.make_vec`` of ``num_envs``.
+        """The env ``train_agent`` trains this agent on: ``gym.make_vec`` of ``num_envs``.
 
         Registered lm_gym envs come as their native batched vector env; on CUDA their
         observations stay on the agent's device (``tensor_device``) when the env supports it.
@@ -89,29 +113,82 @@ class BaseAgent:
                 kwargs["tensor_device"] = target
         return gym.make_vec(env_id, num_envs=num_envs, **kwargs)
 
-    # ------------------------------------------------------------------ learning helpers
     def set_logger(self, logger: Logger) -> None:
         """Send metrics to ``logger`` from now on."""
         self.logger = logger
 
-    def _start_learning(
+    @abstractmethod
+    def predict(self, obs: Any, deterministic: bool = False) -> Any:
+        """The action for one observation or a batch of them."""
+
+    # ------------------------------------------------------------------ the training loop
+    def learn(
+        self,
+        env: Any,
+        total_timesteps: int,
+        callback: Any = None,
+        *,
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = True,
+    ) -> BaseAgent:
+        """Collect and update until ``total_timesteps`` env steps have been taken.
+
+        Timesteps count the env steps of recorded episodes (for token-level agents, generated
+        tokens). The collection decides what happens at the budget: PPO and REINFORCE finish
+        the batch in progress, the non-learning agents stop at once.
+
+        Args:
+            env: the env or vector env to train on (its action space must be the agent's).
+            total_timesteps: the budget; with ``reset_num_timesteps=False`` (resuming) the
+                count continues from the agent's and this is the overall target, as in SB3.
+            callback: ``None``, a :class:`~lm_gym.agents.callbacks.Callback`, a list of them or
+                a function ``f(locals_, globals_) -> bool``; returning ``False`` stops training.
+            reset_num_timesteps: start counting timesteps and iterations from 0.
+            progress_bar: show a tqdm bar of the timesteps.
+
+        Returns:
+            The agent itself.
+        """
+        training_env = self._setup_learn(
+            env, total_timesteps, callback, reset_num_timesteps, progress_bar
+        )
+        callback = self._callback
+        callback.on_training_start(locals())
+        while self.num_timesteps < self._total_timesteps:
+            batch = self._collect(training_env)
+            if batch is None:
+                break
+            callback.on_rollout_end()
+            self._update(batch)
+            self.iteration += 1
+            self.logger.record("time/iterations", self.iteration)
+            self.logger.dump(self.num_timesteps)
+            callback.on_iteration_end()
+            if not self._continue_training:
+                break
+        self._progress.close()
+        callback.on_training_end()
+        return self
+
+    def _setup_learn(
         self,
         env: Any,
         total_timesteps: int,
         callback: Any,
         reset_num_timesteps: bool,
         progress_bar: bool,
-    ) -> tuple[Callback, tqdm, int]:
-        """Validate arguments, bind ``env`` and prepare callback and progress bar.
+    ) -> Any:
+        """Validate the arguments, bind ``env``, prepare the callback and the progress bar.
 
         Returns:
-            ``(callback, bar, target)`` where ``target`` is the timestep count to reach. With
-            ``reset_num_timesteps=False`` (resuming) the count continues from the saved one and
-            ``total_timesteps`` is the overall target, as in SB3.
+            The env the loop steps (see :meth:`_training_env`).
+
+        Raises:
+            ValueError: for a non-positive budget or an env with another action space.
         """
         if not isinstance(total_timesteps, (int, np.integer)) or total_timesteps < 1:
             raise ValueError(f"total_timesteps must be a positive integer, got {total_timesteps}")
-        observation_space, action_space, _ = env_spaces(env)
+        _, action_space, _ = env_spaces(env)
         if action_space != self.action_space:
             raise ValueError(
                 f"env action space {action_space} differs from the agent's {self.action_space}"
@@ -120,17 +197,51 @@ class BaseAgent:
             self.num_timesteps = 0
             self.iteration = 0
         self.env = env
-        callback = as_callback(callback)
-        callback.init_callback(self)
-        bar = tqdm(
-            total=int(total_timesteps),
-            initial=min(self.num_timesteps, int(total_timesteps)),
+        self._total_timesteps = int(total_timesteps)
+        self._continue_training = True
+        self._callback = as_callback(callback)
+        self._callback.init_callback(self)
+        self._progress = tqdm(
+            total=self._total_timesteps,
+            initial=min(self.num_timesteps, self._total_timesteps),
             desc=f"{type(self).__name__}",
             unit="step",
             disable=not progress_bar,
             leave=False,
         )
-        return callback, bar, int(total_timesteps)
+        return self._training_env(env)
+
+    @abstractmethod
+    def _collect(self, env: Any) -> Any:
+        """Act in ``env`` for one iteration; the batch to update on, or ``None`` to stop.
+
+        Every env step must go through :meth:`_count_steps`; an on-policy agent returns
+        ``None`` as soon as that asks to stop (the partial batch is dropped, as in SB3).
+        """
+
+    @abstractmethod
+    def _update(self, batch: Any) -> None:
+        """Learn from ``batch`` and record the iteration's metrics (the loop dumps them)."""
+
+    def _count_steps(self, steps: int) -> bool:
+        """Count ``steps`` env steps (timesteps and progress bar), then call the callback.
+
+        Returns:
+            ``False`` when the callback asked to stop training.
+        """
+        self.num_timesteps += steps
+        self._progress.update(steps)
+        self._continue_training = self._callback.on_step()
+        return self._continue_training
+
+    def _training_env(self, env: Any) -> Any:
+        """The env the loop steps: ``env`` itself, or one cached one-row ``SyncVectorEnv`` of
+        it for agents that run single envs as a batch (``vectorizes_single_envs``)."""
+        if not self.vectorizes_single_envs or is_vector_env(env):
+            return env
+        if self._vector_view is None or self._vector_view[0] is not env:
+            self._vector_view = (env, gym.vector.SyncVectorEnv([lambda: env]))
+        return self._vector_view[1]
 
     def _reset_seed(self) -> int | None:
         """The seed for ``env.reset``: the config seed at the first reset of an env, else None.
@@ -144,14 +255,7 @@ class BaseAgent:
         self._seeded_env = self.env
         return self.config.seed
 
-    def _vectorized(self, env: Any) -> Any:
-        """``env`` itself when it is a vector env, else one cached one-row ``SyncVectorEnv``."""
-        if is_vector_env(env):
-            return env
-        if self._vector_view is None or self._vector_view[0] is not env:
-            self._vector_view = (env, gym.vector.SyncVectorEnv([lambda: env]))
-        return self._vector_view[1]
-
+    # ------------------------------------------------------------------ metrics
     def _record_episodes(self, returns: Any, lengths: Any) -> None:
         """Add finished episodes (returns and lengths as sequences) to the running stats."""
         self.episode_returns.extend(float(r) for r in returns)
@@ -169,17 +273,19 @@ class BaseAgent:
                     self.logger.record(f"rollout/{key}_median", np.nanmedian(values))
 
     def _record_episode_stats(self) -> None:
+        """Log the mean return and length of the last 100 episodes (SB3's ``rollout/`` pair)."""
         if self.episode_returns:
             self.logger.record("rollout/ep_rew_mean", np.mean(self.episode_returns))
             self.logger.record("rollout/ep_len_mean", np.mean(self.episode_lengths))
 
     # ------------------------------------------------------------------ save / load
+    @abstractmethod
     def _state_dict(self) -> dict:
-        """Agent-specific state (weights, optimizer, controllers); override in subclasses."""
-        return {}
+        """Agent-specific state (weights, optimizer, controllers, generators) for ``save``."""
 
+    @abstractmethod
     def _load_state_dict(self, state: dict) -> None:
-        """Restore what :meth:`_state_dict` returned; override in subclasses."""
+        """Restore what :meth:`_state_dict` returned."""
 
     def save(self, path: str | os.PathLike) -> os.PathLike:
         """Write config, weights, optimizer, generator states and env state atomically.
@@ -198,7 +304,7 @@ class BaseAgent:
             "agent_rng": self.rng.bit_generator.state,
             "global_rng": global_rng_state(),
             "state": self._state_dict(),
-            "env": env_state(self.env) if self.env is not None else None,
+            "env": env_state(self._training_env(self.env)) if self.env is not None else None,
         }
         return atomic_torch_save(checkpoint, path)
 
@@ -240,10 +346,9 @@ class BaseAgent:
         agent.episode_lengths.extend(checkpoint["episode_lengths"])
         agent.rng.bit_generator.state = checkpoint["agent_rng"]
         agent._load_state_dict(checkpoint["state"])
-        target = agent._vectorized(env) if cls.vectorizes_single_envs else env
         if checkpoint["env"] is not None:
-            load_env_state(target, checkpoint["env"])
-        agent.env = agent._seeded_env = target
+            load_env_state(agent._training_env(env), checkpoint["env"])
+        agent.env = agent._seeded_env = env
         set_global_rng_state(checkpoint["global_rng"])
         return agent
 

@@ -66,8 +66,14 @@ def set_global_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _layers(env: Any) -> list[Any]:
-    """The environment stack from the outermost wrapper to the innermost environment."""
+def _wrapper_stack(env: Any) -> list[Any]:
+    """Every layer of ``env``'s wrapper stack, from the outermost wrapper to the base env.
+
+    Checkpoints walk the stack by hand, unlike the agents, which read one declared attribute
+    with :func:`lm_gym.utils.env_attributes.get_env_attr`: an env's state is not one attribute
+    but the ``state_dict`` of *every* layer that has one, plus the base env's generator, and a
+    layer's state must be restored into the layer at the same depth.
+    """
     layers = [env]
     while hasattr(layers[-1], "env") and layers[-1].env is not layers[-1]:
         layers.append(layers[-1].env)
@@ -90,7 +96,7 @@ def env_state(env: Any) -> dict:
     the innermost environment (and of each sub-environment of a ``SyncVectorEnv``), which is
     where Gymnasium environments draw their prompts from.
     """
-    layers = _layers(env)
+    layers = _wrapper_stack(env)
     state: dict[str, Any] = {
         "layers": {i: layer.state_dict() for i, layer in enumerate(layers) if _has_state(layer)}
     }
@@ -108,7 +114,7 @@ def load_env_state(env: Any, state: dict) -> None:
     Raises:
         ValueError: when the wrapper stack differs from the one that was saved.
     """
-    layers = _layers(env)
+    layers = _wrapper_stack(env)
     for index, layer_state in state["layers"].items():
         if index >= len(layers) or not _has_state(layers[index]):
             raise ValueError(

@@ -2,11 +2,12 @@
 
 :class:`EvalCallback` runs :func:`lm_gym.evaluation.evaluate_lm` on the agent's model (held-out
 perplexity, minimal pairs and zero-shot sentence types in English and Italian, distinct-n of
-sampled continuations, words seen) whenever the agent's timestep counter has moved on by
-``eval_freq`` since the last evaluation, and sends the numbers to the agent's logger under
-``eval/<lang>/<metric>`` (written with the agent's next row). Evaluation leaves the model's
-mode and every random state as it found them, so a run with the callback trains exactly as
-the same run without it.
+sampled continuations, and the words of CLM text seen, which a
+:class:`~lm_gym.wrappers.CLMAlternation` around the env declares as ``words_seen``) whenever
+the agent's timestep counter has moved on by ``eval_freq`` since the last evaluation, and sends
+the numbers to the agent's logger under ``eval/<lang>/<metric>`` (written with the agent's next
+row). Evaluation leaves the model's mode and every random state as it found them, so a run
+with the callback trains exactly as the same run without it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from lm_gym.agents.callbacks import Callback
 from lm_gym.evaluation.evaluate import evaluate_lm
+from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.validation import check_positive_int
 
 SCALAR_METRICS = (
@@ -26,21 +28,6 @@ SCALAR_METRICS = (
     "repetition_rate",
 )
 """Per-language results that are logged (the per-phenomenon breakdown stays in ``history``)."""
-
-
-def words_seen(env: Any) -> int | None:
-    """Words of CLM text a :class:`lm_gym.wrappers.CLMAlternation` in ``env``'s stack trained on.
-
-    ``None`` when no wrapper in the stack keeps a CLM schedule.
-    """
-    current, visited = env, set()
-    while current is not None and id(current) not in visited:
-        visited.add(id(current))
-        schedule = current.__dict__.get("schedule") if hasattr(current, "__dict__") else None
-        if schedule is not None and hasattr(schedule, "words_seen"):
-            return int(schedule.words_seen)
-        current = getattr(current, "env", None)
-    return None
 
 
 class EvalCallback(Callback):
@@ -110,9 +97,8 @@ class EvalCallback(Callback):
             raise ValueError(
                 f"{type(self.agent).__name__} has no policy LM: pass model= and tokenizer="
             )
-        results = evaluate_lm(
-            model, tokenizer, words_seen=words_seen(self.agent.env), **self.eval_kwargs
-        )
+        words_seen = get_env_attr(self.agent.env, "words_seen", None)
+        results = evaluate_lm(model, tokenizer, words_seen=words_seen, **self.eval_kwargs)
         for lang, metrics in results.items():
             if isinstance(metrics, dict) and lang != "zero_shot":
                 for name in SCALAR_METRICS:

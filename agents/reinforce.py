@@ -4,11 +4,13 @@ Two kinds of environment end every episode after a single action, so a plain seq
 policy gradient fits them:
 
 * sequence-mode text generation (``BambinoSeq-v0``): the action is a whole continuation,
-  sampled from the LM through its KV cache (:class:`SequenceLMPolicy`);
+  sampled from the LM through its KV cache (:class:`~lm_gym.agents.policies.SequenceLMPolicy`);
 * subset selection (the teacher envs): the action picks k of N pool items
-  (:class:`~lm_gym.agents.subset_policy.SubsetPolicy`, Gumbel-top-k).
+  (:class:`~lm_gym.agents.policies.SubsetPolicy`, Gumbel-top-k).
 
-Per update, ``batch_size`` episodes are collected, and the loss is
+One iteration of the shared loop (:meth:`lm_gym.agents.base.BaseAgent.learn`) collects
+``batch_size`` episodes (:meth:`Reinforce._collect`: reset, one action per row, step) and makes
+one update (:meth:`Reinforce._update`) with the loss
 ``-mean((R - b) * log pi(a|s)) - ent_coef * mean(H)``, where the baseline ``b`` is an
 exponential moving average of past batch rewards (initialised to the first batch's mean).
 """
@@ -24,12 +26,16 @@ import torch
 from torch import nn
 
 from lm_gym.agents.base import BaseAgent, make_adam, torch_generator
-from lm_gym.agents.lm_policy import LMPolicy
 from lm_gym.agents.logger import Logger
-from lm_gym.agents.policy_model import resolve_policy_lm
-from lm_gym.agents.rollout import prompt_ids_of
-from lm_gym.agents.subset_policy import SubsetPolicy, find_subset_size, subset_spaces
+from lm_gym.agents.policies import (
+    LMPolicy,
+    SequenceLMPolicy,
+    SubsetSelectionPolicy,
+    resolve_policy_lm,
+    subset_spaces,
+)
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.validation import check_positive_int
 
 DEFAULT_LEARNING_RATES = {"sequence": 1e-4, "subset": 1e-2}
@@ -46,9 +52,9 @@ class ReinforceConfig:
     device: str | None = None
     """Where the policy runs; ``None`` picks CUDA when present."""
     model: str | None = None
-    """LM spec for sequence-mode envs; ``None`` uses the env's own baby model."""
+    """LM spec for sequence-mode envs; ``None`` uses the env's own ``generating_model``."""
     num_envs: int = 16
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     batch_size: int = 16
     """Episodes per policy update."""
     learning_rate: float | None = None
@@ -62,7 +68,7 @@ class ReinforceConfig:
     temperature: float = 1.0
     """Sampling temperature of the LM policy."""
     subset_size: int | None = None
-    """k for subset actions; ``None`` reads the env's ``budget`` (or ``subset_size``)."""
+    """k for subset actions; ``None`` reads the env's ``budget``."""
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt (LM policy)."""
     verbose: int = 1
@@ -78,64 +84,6 @@ class ReinforceConfig:
             raise ValueError("ReinforceConfig.baseline_decay must lie in [0, 1)")
 
 
-class SequenceLMPolicy(nn.Module):
-    """A causal LM that answers a prompt observation with a whole continuation."""
-
-    def __init__(self, lm: LMPolicy, max_new_tokens: int, temperature: float) -> None:
-        super().__init__()
-        self.lm = lm
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
-
-    def act(
-        self, obs: dict[str, torch.Tensor], generator: torch.Generator, deterministic: bool
-    ) -> tuple[torch.Tensor, tuple]:
-        """``(actions (B, T), memo)``; ids after the first EOS are padding."""
-        prompt = prompt_ids_of(obs, self.lm.device)
-        tokens, mask = self.lm.generate(
-            prompt,
-            self.max_new_tokens,
-            generator,
-            temperature=self.temperature,
-            greedy=deterministic,
-        )
-        return tokens, (prompt, tokens, mask)
-
-    def log_prob(self, obs: dict, memo: tuple) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sequence log-probability and mean token entropy, each ``(B,)``."""
-        prompt, tokens, mask = memo
-        chosen, entropy, _ = self.lm.evaluate(
-            torch.cat([prompt, tokens], dim=1),
-            prompt.shape[1],
-            temperature=self.temperature,
-            with_values=False,
-        )
-        length = mask.sum(1).clamp(min=1.0)
-        return (chosen * mask).sum(1), (entropy * mask).sum(1) / length
-
-
-class SubsetSelectionPolicy(nn.Module):
-    """:class:`SubsetPolicy` behind the same ``act`` / ``log_prob`` interface."""
-
-    def __init__(self, num_items: int, embedding_dim: int, subset_size: int) -> None:
-        super().__init__()
-        if subset_size > num_items:
-            raise ValueError(f"subset_size {subset_size} exceeds the pool size {num_items}")
-        self.num_items = num_items
-        self.subset = SubsetPolicy(embedding_dim, subset_size)
-
-    def act(
-        self, obs: dict[str, torch.Tensor], generator: torch.Generator, deterministic: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(MultiBinary actions (B, N), chosen indices (B, k))``."""
-        indices = self.subset.sample(obs["embeddings"], generator, deterministic)
-        return SubsetPolicy.to_action(indices, self.num_items), indices
-
-    def log_prob(self, obs: dict, memo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Subset log-probability and pool entropy, each ``(B,)``."""
-        return self.subset.log_prob(obs["embeddings"], memo)
-
-
 class Reinforce(BaseAgent):
     """REINFORCE for sequence-mode text envs and subset-selection envs.
 
@@ -144,7 +92,8 @@ class Reinforce(BaseAgent):
             a token observation (sequence mode) or ``MultiBinary(N)`` actions with an
             ``embeddings`` observation (subset selection).
         config: a :class:`ReinforceConfig` or dict; keyword ``overrides`` replace its fields.
-        model: the LM for sequence mode (default ``config.model``, else the env's baby).
+        model: the LM for sequence mode (default ``config.model``, else the env's
+            ``generating_model``).
         logger: metrics destination.
 
     Raises:
@@ -177,7 +126,7 @@ class Reinforce(BaseAgent):
         space = self.action_space
         if isinstance(space, gym.spaces.MultiBinary):
             num_items, dim = subset_spaces(self.observation_space, space)
-            k = self.config.subset_size or find_subset_size(env)
+            k = self.config.subset_size or get_env_attr(env, "budget", None)
             if k is None:
                 raise ValueError(
                     "the subset size k is unknown: set subset_size=k (the env has no 'budget')"
@@ -231,62 +180,39 @@ class Reinforce(BaseAgent):
         actions = actions.cpu().numpy()
         return actions[0] if single else actions
 
-    def learn(
-        self,
-        env: Any,
-        total_timesteps: int,
-        callback: Any = None,
-        *,
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = True,
-    ) -> Reinforce:
-        """Update every ``batch_size`` episodes until ``total_timesteps`` episodes were run.
+    # ------------------------------------------------------------------ one iteration
+    def _collect(self, env: Any) -> list[tuple[dict, Any, np.ndarray]] | None:
+        """``batch_size`` one-step episodes as ``(obs, memo, rewards)`` rounds of ``env``'s rows.
+
+        Returns ``None`` when a callback stopped training.
 
         Raises:
             RuntimeError: when an episode does not end after its single step.
         """
-        callback, bar, target = self._start_learning(
-            env, total_timesteps, callback, reset_num_timesteps, progress_bar
-        )
-        callback.on_training_start(locals())
         as_tensors = bool(getattr(env.unwrapped, "as_tensors", False))
-        stop = False
-        while self.num_timesteps < target and not stop:
-            rounds, collected = [], 0
-            while collected < self.config.batch_size:
-                obs, _ = env.reset(seed=self._reset_seed())
-                batch, single = self._obs_tensors(obs)
-                actions, memo = self.policy.act(batch, self.generator, deterministic=False)
-                env_actions = actions if as_tensors else actions.cpu().numpy()
-                _, reward, terminated, truncated, _ = env.step(
-                    env_actions[0] if single else env_actions
+        rounds, collected = [], 0
+        while collected < self.config.batch_size:
+            obs, _ = env.reset(seed=self._reset_seed())
+            batch, single = self._obs_tensors(obs)
+            actions, memo = self.policy.act(batch, self.generator, deterministic=False)
+            env_actions = actions if as_tensors else actions.cpu().numpy()
+            _, reward, terminated, truncated, _ = env.step(
+                env_actions[0] if single else env_actions
+            )
+            if not np.all(np.logical_or(terminated, truncated)):
+                raise RuntimeError(
+                    "REINFORCE needs episodes of one step (sequence mode, subset selection); "
+                    "this env's episode went on after the first action"
                 )
-                if not np.all(np.logical_or(terminated, truncated)):
-                    raise RuntimeError(
-                        "REINFORCE needs episodes of one step (sequence mode, subset selection); "
-                        "this env's episode went on after the first action"
-                    )
-                rewards = np.asarray(reward, dtype=np.float64).reshape(-1)
-                rounds.append((batch, memo, rewards))
-                collected += rewards.size
-                self.num_timesteps += rewards.size
-                bar.update(rewards.size)
-                if not callback.on_step():
-                    stop = True
-                    break
-            if stop:
-                break
-            callback.on_rollout_end()
-            self._update(rounds)
-            self.iteration += 1
-            self.logger.record("time/iterations", self.iteration)
-            self.logger.dump(self.num_timesteps)
-            callback.on_iteration_end()
-        bar.close()
-        callback.on_training_end()
-        return self
+            rewards = np.asarray(reward, dtype=np.float64).reshape(-1)
+            rounds.append((batch, memo, rewards))
+            collected += rewards.size
+            if not self._count_steps(rewards.size):
+                return None
+        return rounds
 
     def _update(self, rounds: list[tuple[dict, Any, np.ndarray]]) -> None:
+        """One policy-gradient step on the collected episodes, then the baseline's update."""
         cfg = self.config
         rewards = np.concatenate([r for _, _, r in rounds])
         if self.baseline is None:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
-from lm_gym.agents.lm_policy import LMPolicy, sample_tokens
+from lm_gym.agents.policies import LMPolicy, prompt_ids_of, sample_tokens
 
 
 @dataclass
@@ -63,24 +63,6 @@ class TokenRollout:
     def sequences(self) -> torch.Tensor:
         """``(B, k + T)`` prompt followed by the actions."""
         return torch.cat([self.prompt_ids, self.actions], dim=1)
-
-
-def prompt_ids_of(obs: dict, device: torch.device) -> torch.Tensor:
-    """The ``(B, k)`` prompt ids of a batch of fresh token observations.
-
-    Raises:
-        ValueError: when the rows' prompts differ in length.
-    """
-    ids = torch.as_tensor(obs["input_ids"], device=device).long()
-    mask = torch.as_tensor(obs["attention_mask"])
-    lengths = mask.sum(1)
-    k = int(lengths[0])
-    if not bool((lengths == k).all()):
-        raise ValueError(
-            "rows start with prompts of different lengths; the LM agents expect every prompt to "
-            "have the same number of tokens (the env's prompt_tokens)"
-        )
-    return ids[:, :k]
 
 
 def filler_token(vocab_size: int, eos_id: int | None, pad_id: int | None) -> int:

@@ -1,6 +1,6 @@
 """Train, log and save one agent on one env: what ``lm-gym run`` and the leaderboard call.
 
-``run_from_args("Bambino-v0", "ppo", 20_000, seed=0)`` looks the agent up in the registry
+``train_agent("Bambino-v0", "ppo", 20_000, seed=0)`` looks the agent up in the registry
 (built-in, registered in code, or a third-party entry point), builds the env the agent asks
 for (its ``make_env`` classmethod; plain ``gym.make`` for factories without one), trains with
 metrics written to stdout, ``progress.csv`` and TensorBoard, and saves the agent and a
@@ -74,7 +74,7 @@ def _check_args(env_id: Any, timesteps: Any, seed: Any, env_kwargs: Any, agent_k
         raise ValueError(f"unknown env {env_id!r} ({error}); lm_gym envs: {known}") from error
 
 
-def run_from_args(
+def train_agent(
     env_id: str,
     agent: str,
     timesteps: int,

@@ -32,7 +32,7 @@ class SB3PPOConfig:
     device: str | None = None
     """Where SB3 trains; ``None`` picks CUDA when present."""
     num_envs: int = 1
-    """Copies of the env in SB3's ``DummyVecEnv`` when ``run_from_args`` builds it."""
+    """Copies of the env in SB3's ``DummyVecEnv`` when ``train_agent`` builds it."""
     n_steps: int = 128
     """Env steps per copy between updates."""
     batch_size: int = 64
@@ -194,7 +194,7 @@ class SB3PPO:
     def make_env(
         cls, env_id: str, *, seed: int, device: Any, env_kwargs: dict, config: dict
     ) -> Any:
-        """The env ``run_from_args`` trains on: SB3's ``DummyVecEnv`` of ``num_envs`` copies."""
+        """The env ``train_agent`` trains on: SB3's ``DummyVecEnv`` of ``num_envs`` copies."""
         from stable_baselines3.common.env_util import make_vec_env
 
         num_envs = build_config(SB3PPOConfig, config).num_envs

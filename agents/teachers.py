@@ -38,7 +38,7 @@ class FixedTeacherConfig:
     device: str | None = None
     """Unused (kept so every agent accepts ``device``)."""
     num_envs: int = 4
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     subset_size: int | None = None
     """How many sentences to pick; ``None`` reads the env's ``budget``."""
     verbose: int = 1
@@ -106,7 +106,7 @@ class ReinforceTeacherConfig(ReinforceConfig):
     """REINFORCE settings for the teacher envs (the fields and meanings of ReinforceConfig)."""
 
     num_envs: int = 8
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     batch_size: int = 8
     """Episodes (selections) per policy update."""
     learning_rate: float | None = 0.2

@@ -5,14 +5,21 @@
 * :class:`LMSampleAgent` lets the untrained policy LM sample (plain sampling, temperature 1),
   token by token through its KV cache in token mode or whole continuations in sequence mode.
 
-Their ``learn`` only plays episodes and logs the returns, so every agent of a leaderboard row
-reports the same metrics; ``save``/``load`` keep their generator states.
+They train in the shared loop (:meth:`lm_gym.agents.base.BaseAgent.learn`) like every agent,
+with an update that only records the statistics of the episodes they played, so every agent of
+a leaderboard row reports the same metrics; ``save``/``load`` keep their generator states.
+
+Their collection (:meth:`_FixedAgent._collect`) steps the env without ever cutting an episode:
+the env is reset once per ``learn`` call, rows run on across iterations, and an iteration ends
+(one logged row) once ``num_envs`` episodes have finished since the previous one, or when the
+budget is spent or a callback stops training. ``lm-sample`` in token mode instead plays the
+lock-step batches of :func:`~lm_gym.agents.rollout.collect_token_rollout`, as PPO does.
 """
 
 from __future__ import annotations
 
 import copy
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,88 +29,139 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from lm_gym.agents.base import BaseAgent, torch_generator
-from lm_gym.agents.lm_policy import LMPolicy, as_tensor_batch, sample_tokens
 from lm_gym.agents.logger import Logger
-from lm_gym.agents.policy_model import resolve_policy_lm
-from lm_gym.agents.reinforce import SequenceLMPolicy
-from lm_gym.agents.rollout import collect_token_rollout
-from lm_gym.agents.subset_policy import find_subset_size
+from lm_gym.agents.policies import (
+    LMPolicy,
+    SequenceLMPolicy,
+    as_tensor_batch,
+    resolve_policy_lm,
+    sample_tokens,
+)
+from lm_gym.agents.rollout import TokenRollout, collect_token_rollout
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.env_attributes import get_env_attr
 
 
-class _FixedAgent(BaseAgent, ABC):
-    """Plays episodes without learning; subclasses provide ``_act(obs_batch)``."""
+@dataclass
+class EpisodeBatch:
+    """The episodes a non-learning agent finished during one iteration."""
+
+    returns: np.ndarray
+    """Episode returns, in the order the episodes ended."""
+    lengths: np.ndarray
+    """Episode lengths (env steps), in the same order."""
+
+
+class RunningEpisodes:
+    """The episodes in progress in every row of a vector env, under any autoreset mode.
+
+    Under ``NEXT_STEP`` a row whose episode ended spends its next step on the reset, which is
+    neither counted nor recorded; when every row ended at once (and the mode is not
+    ``SAME_STEP``) all rows are reset together instead, so no step is wasted; under
+    ``DISABLED`` the rows that ended are reset with a ``reset_mask``.
+
+    Args:
+        env: the vector env, already reset.
+        obs: the observation its reset returned.
+    """
+
+    def __init__(self, env: Any, obs: Any) -> None:
+        self.env = env
+        self.obs = obs
+        self.mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        n = env.num_envs
+        self.returns = np.zeros(n)
+        self.lengths = np.zeros(n, dtype=np.int64)
+        self.waiting = np.zeros(n, dtype=bool)  # NEXT_STEP: the row's next step is its reset
+
+    def step(self, actions: Any) -> tuple[int, np.ndarray, np.ndarray]:
+        """Step every row with ``actions``.
+
+        Returns:
+            ``(rows stepped, returns, lengths)``: the number of rows whose step counts, and the
+            returns and lengths of the episodes that ended with this step.
+        """
+        env, n = self.env, self.env.num_envs
+        self.obs, reward, terminated, truncated, _ = env.step(actions)
+        next_step = self.mode == AutoresetMode.NEXT_STEP
+        active = ~self.waiting if next_step else np.ones(n, dtype=bool)
+        self.returns[active] += np.asarray(reward, dtype=np.float64)[active]
+        self.lengths[active] += 1
+        finished = active & np.logical_or(terminated, truncated)
+        ended = (self.returns[finished], self.lengths[finished])
+        self.returns[finished], self.lengths[finished] = 0.0, 0
+        if next_step:
+            self.waiting = finished.copy()
+        if finished.all() and self.mode != AutoresetMode.SAME_STEP:
+            self.obs, _ = env.reset()  # every row ended: restart them all, no wasted step
+            self.waiting[:] = False
+        elif finished.any() and self.mode == AutoresetMode.DISABLED:
+            self.obs, _ = env.reset(options={"reset_mask": finished})
+        return int(active.sum()), *ended
+
+
+class _FixedAgent(BaseAgent):
+    """An agent that plays without learning; subclasses provide ``_act(obs_batch)``.
+
+    Single envs run as a vector env of one row (``vectorizes_single_envs``).
+    """
 
     vectorizes_single_envs = True
+
+    def __init__(
+        self, env: Any, config: Any = None, *, logger: Logger | None = None, **overrides: Any
+    ) -> None:
+        super().__init__(env, config, logger=logger, **overrides)
+        self._running: RunningEpisodes | None = None
 
     @abstractmethod
     def _act(self, obs: Any) -> Any:
         """Actions for a batch of observations."""
 
-    def learn(
+    def _setup_learn(
         self,
         env: Any,
         total_timesteps: int,
-        callback: Any = None,
-        *,
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = True,
-    ) -> _FixedAgent:
-        """Play until ``total_timesteps`` env steps (of recorded episodes) were taken."""
-        env = self._vectorized(env)
-        callback, bar, target = self._start_learning(
+        callback: Any,
+        reset_num_timesteps: bool,
+        progress_bar: bool,
+    ) -> Any:
+        """As the base; every ``learn`` call also starts its episodes afresh (one env reset)."""
+        self._running = None
+        return super()._setup_learn(
             env, total_timesteps, callback, reset_num_timesteps, progress_bar
         )
-        callback.on_training_start(locals())
-        self._play(env, target, callback, bar)
-        bar.close()
-        callback.on_training_end()
-        return self
 
-    def _play(self, env: Any, target: int, callback: Any, bar: Any) -> None:
-        """Step ``env`` with ``_act``, tracking episodes under every autoreset mode."""
-        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
-        n = env.num_envs
-        returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)
-        waiting = np.zeros(n, dtype=bool)  # NEXT_STEP: the row's next step is its reset
-        obs, _ = env.reset(seed=self._reset_seed())
-        since_dump = 0
-        while self.num_timesteps < target:
-            obs, reward, terminated, truncated, _ = env.step(self._act(obs))
-            active = ~waiting if mode == AutoresetMode.NEXT_STEP else np.ones(n, dtype=bool)
-            returns[active] += np.asarray(reward, dtype=np.float64)[active]
-            lengths[active] += 1
-            finished = active & np.logical_or(terminated, truncated)
-            stepped = int(active.sum())
-            self.num_timesteps += stepped
-            bar.update(stepped)
-            if finished.any():
-                self._record_episodes(returns[finished], lengths[finished])
-                since_dump += int(finished.sum())
-                returns[finished], lengths[finished] = 0.0, 0
-            if mode == AutoresetMode.NEXT_STEP:
-                waiting = finished.copy()
-            if finished.all() and mode != AutoresetMode.SAME_STEP:
-                obs, _ = env.reset()  # every row ended: restart them all, no wasted step
-                waiting[:] = False
-            elif finished.any() and mode == AutoresetMode.DISABLED:
-                obs, _ = env.reset(options={"reset_mask": finished})
-            if since_dump >= n:
-                self._dump()
-                since_dump = 0
-            if not callback.on_step():
+    def _collect(self, env: Any) -> EpisodeBatch | None:
+        """Step ``env`` until ``num_envs`` episodes have finished since the last iteration.
+
+        Stops early at the budget or when a callback asks to; the episodes finished by then
+        still make a (last) batch. ``None`` when no episode finished.
+        """
+        if self._running is None:
+            obs, _ = env.reset(seed=self._reset_seed())
+            self._running = RunningEpisodes(env, obs)
+        returns: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        finished = 0
+        while self.num_timesteps < self._total_timesteps:
+            stepped, ended_returns, ended_lengths = self._running.step(self._act(self._running.obs))
+            returns.append(ended_returns)
+            lengths.append(ended_lengths)
+            finished += ended_returns.size
+            if not self._count_steps(stepped) or finished >= env.num_envs:
                 break
-        if since_dump:
-            self._dump()
+        if not finished:
+            return None
+        return EpisodeBatch(np.concatenate(returns), np.concatenate(lengths))
 
-    def _dump(self) -> None:
-        self.iteration += 1
+    def _update(self, batch: EpisodeBatch) -> None:
+        """Nothing to learn: record the episodes and their running statistics."""
+        self._record_episodes(batch.returns, batch.lengths)
         self._record_episode_stats()
-        self.logger.record("time/iterations", self.iteration)
-        self.logger.dump(self.num_timesteps)
 
     def _batched(self, obs: Any) -> tuple[Any, bool]:
-        """Whether ``obs`` is one observation (``single``) and its batch size."""
+        """``(batch size, single)``, where ``single`` says ``obs`` is one observation."""
         if isinstance(obs, dict):
             key = next(iter(obs))
             return obs[key].shape[0], obs[key].ndim == len(self.observation_space[key].shape)
@@ -120,7 +178,7 @@ class RandomConfig:
     device: str | None = None
     """Unused (kept so every agent accepts ``device``)."""
     num_envs: int = 16
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     subset_size: int | None = None
     """For ``MultiBinary`` actions: choose exactly k items (``None`` reads the env's budget)."""
     verbose: int = 1
@@ -140,7 +198,7 @@ class RandomAgent(_FixedAgent):
         self.space.seed(self.config.seed)
         self.subset_size = None
         if isinstance(self.space, gym.spaces.MultiBinary):
-            self.subset_size = self.config.subset_size or find_subset_size(env)
+            self.subset_size = self.config.subset_size or get_env_attr(env, "budget", None)
 
     def _sample(self) -> Any:
         if self.subset_size is None:
@@ -176,9 +234,9 @@ class LMSampleConfig:
     device: str | None = None
     """Where the LM runs; ``None`` picks CUDA when present."""
     model: str | None = None
-    """LM spec; ``None`` uses the env's own baby model."""
+    """LM spec; ``None`` uses the env's own ``generating_model``."""
     num_envs: int = 32
-    """Parallel episodes when ``run_from_args`` builds the env as a vector env."""
+    """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     temperature: float = 1.0
     """Sampling temperature (1 = the LM's own distribution, no top-k/top-p)."""
     prepend_bos: bool = True
@@ -240,31 +298,28 @@ class LMSampleAgent(_FixedAgent):
     def _act(self, obs: Any) -> Any:
         return self.predict(obs)
 
-    def _play(self, env: Any, target: int, callback: Any, bar: Any) -> None:
+    def _collect(self, env: Any) -> EpisodeBatch | TokenRollout | None:
+        """Sequence mode: as every fixed agent; token mode: one lock-step token rollout."""
         if self.sequence is not None:
-            super()._play(env, target, callback, bar)
+            return super()._collect(env)
+        return collect_token_rollout(
+            env,
+            self.policy,
+            self.generator,
+            temperature=self.config.temperature,
+            seed=self._reset_seed(),
+            on_step=self._count_steps,
+        )
+
+    def _update(self, batch: EpisodeBatch | TokenRollout) -> None:
+        """Record the episodes; a token rollout also logs its mean return and end info."""
+        if isinstance(batch, EpisodeBatch):
+            super()._update(batch)
             return
-
-        def on_step(live_rows: int) -> bool:
-            self.num_timesteps += live_rows
-            bar.update(live_rows)
-            return callback.on_step()
-
-        while self.num_timesteps < target:
-            rollout = collect_token_rollout(
-                env,
-                self.policy,
-                self.generator,
-                temperature=self.config.temperature,
-                seed=self._reset_seed(),
-                on_step=on_step,
-            )
-            if rollout is None:
-                break
-            self._record_episodes(rollout.returns, rollout.lengths)
-            self.logger.record("rollout/batch_rew_mean", rollout.returns.mean())
-            self._record_end_info(rollout.end_info)
-            self._dump()
+        self._record_episodes(batch.returns, batch.lengths)
+        self.logger.record("rollout/batch_rew_mean", batch.returns.mean())
+        self._record_end_info(batch.end_info)
+        self._record_episode_stats()
 
     def _state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

@@ -1,8 +1,8 @@
-"""One leaderboard run: train with ``run_from_args``, then score the trained agent.
+"""One leaderboard run: train with ``train_agent``, then score the trained agent.
 
 :func:`execute_run` is what every backend calls (in the driver for serial runs, in a spawned
 worker process, or as a Ray task): it seeds the process-wide generators, runs on one torch
-thread, trains through :func:`lm_gym.agents.run.run_from_args` (the same code as
+thread, trains through :func:`lm_gym.agents.run.train_agent` (the same code as
 ``lm-gym run``), reads the learning curve from the run's log, and lets the trained agent play
 ``eval_episodes`` fresh episodes. It returns plain JSON-ready data; the driver writes it.
 
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from lm_gym.agents.registry import get_agent_spec
-from lm_gym.agents.run import CLM_KEY, run_from_args
+from lm_gym.agents.run import CLM_KEY, train_agent
 from lm_gym.baselines.results import git_revision
 from lm_gym.baselines.tracks import RunSpec
 from lm_gym.utils.device import resolve_device
@@ -44,14 +44,14 @@ EVAL_SEED_OFFSET = 1_000_003
 
 
 def gym_make_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The env's own keyword arguments (without ``run_from_args``' CLM wrapper option)."""
+    """The env's own keyword arguments (without ``train_agent``'s CLM wrapper option)."""
     return {k: v for k, v in env_kwargs.items() if k != CLM_KEY}
 
 
 def unsupported_reason(spec: RunSpec) -> str | None:
     """Why the agent of ``spec`` cannot be built for its env, or ``None`` when it can.
 
-    The env is built as ``run_from_args`` builds it (the factory's ``make_env``, e.g. a
+    The env is built as ``train_agent`` builds it (the factory's ``make_env``, e.g. a
     vector env of ``num_envs``; plain ``gym.make`` otherwise), so the answer holds for the run.
     lm_gym's factories raise ``TypeError`` for spaces they do not handle; a third-party factory
     may fail otherwise (an ``AttributeError`` for an attribute only some envs have), so any
@@ -166,7 +166,7 @@ def execute_run(spec: RunSpec, artifacts_dir: str | Path | None = None) -> dict[
 
     Args:
         spec: the run.
-        artifacts_dir: parent folder of the run's logs and saved agent (``run_from_args``'
+        artifacts_dir: parent folder of the run's logs and saved agent (``train_agent``'s
             ``out_dir``); ``None`` keeps them in a temporary folder that is deleted (Ray
             workers on other machines).
 
@@ -188,7 +188,7 @@ def execute_run(spec: RunSpec, artifacts_dir: str | Path | None = None) -> dict[
                 artifacts_dir = stack.enter_context(tempfile.TemporaryDirectory())
             seed_everything(spec.seed)
             with contextlib.redirect_stdout(io.StringIO()):  # the per-iteration tables
-                result = run_from_args(
+                result = train_agent(
                     spec.env_id,
                     spec.agent,
                     spec.timesteps,

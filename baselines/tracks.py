@@ -37,7 +37,7 @@ class EnvSetting:
     """How a track runs one env."""
 
     kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of ``gym.make`` (plus ``run_from_args``' ``clm_alternation``)."""
+    """Keyword arguments of ``gym.make`` (plus ``train_agent``'s ``clm_alternation``)."""
     timesteps: int = 1_000
     """Training budget in env steps."""
     eval_episodes: int = 16
@@ -61,7 +61,7 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        """File-system-safe ``<env>__<agent>__seed<seed>``, as ``run_from_args`` names runs."""
+        """File-system-safe ``<env>__<agent>__seed<seed>``, as ``train_agent`` names runs."""
         safe_id = self.env_id.replace(":", "_").replace("/", "_")
         return f"{safe_id}__{self.agent}__seed{self.seed}"
 

@@ -35,8 +35,7 @@ import torch
 from ppo_bambino import smooth  # the moving average of the Bambino curves, same folder
 
 import lm_gym.registration  # noqa: F401  (registers BabyStories-v0)
-from lm_gym.agents.logger import Logger
-from lm_gym.agents.ppo import PPO
+from lm_gym.agents import PPO, Logger
 from lm_gym.evaluation.text_metrics import text_metrics, words
 
 HERE = Path(__file__).resolve().parent

@@ -37,13 +37,8 @@ import numpy as np
 import torch
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
-from lm_gym.agents.base import torch_generator
-from lm_gym.agents.lm_policy import LMPolicy
-from lm_gym.agents.logger import Logger
-from lm_gym.agents.ppo import PPO
-from lm_gym.agents.rollout import collect_token_rollout
-from lm_gym.agents.untrained import LMSampleAgent
-from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.agents import PPO, LMPolicy, LMSampleAgent, Logger, collect_token_rollout
+from lm_gym.wrappers import CLMAlternation
 
 HERE = Path(__file__).resolve().parent
 ARMS = {
@@ -98,7 +93,7 @@ def final_kl_to_initial(
     log pi - log pi_initial), on ``batches`` rollouts of the trained baby through ``env``
     without CLM and without learning, so it is measured the same way for every arm.
     """
-    generator = torch_generator(seed + 1, trained.device)
+    generator = torch.Generator(device=trained.device).manual_seed(seed + 1)
     kls = []
     for _ in range(batches):
         rollout = collect_token_rollout(env, trained, generator)

@@ -30,9 +30,13 @@ import numpy as np
 import torch
 
 import lm_gym.registration  # noqa: F401  (registers the teacher envs)
-from lm_gym.agents.logger import Logger
-from lm_gym.agents.teachers import OracleTeacher, ReinforceTeacher, WorstCaseTeacher
-from lm_gym.agents.untrained import RandomAgent
+from lm_gym.agents import (
+    Logger,
+    OracleTeacher,
+    RandomAgent,
+    ReinforceTeacher,
+    WorstCaseTeacher,
+)
 
 HERE = Path(__file__).resolve().parent
 ENV_IDS = {"domains": "TeacherDomains-v0", "structures": "TeacherStructures-v0"}

@@ -156,6 +156,7 @@ def make_babystories_env(
         render_mode=render_mode,
     )
     env.baby = env.storyteller = teller
+    env.generating_model = teller
     return env
 
 
@@ -197,4 +198,5 @@ def make_babystories_vector_env(
         render_mode=render_mode,
     )
     env.baby = env.storyteller = teller
+    env.generating_model = teller
     return env

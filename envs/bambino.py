@@ -168,6 +168,7 @@ def make_bambino_env(
         render_mode=render_mode,
     )
     env.baby = baby
+    env.generating_model = baby
     return env
 
 
@@ -223,6 +224,7 @@ def make_bambino_vector_env(
         render_mode=render_mode,
     )
     env.baby = baby
+    env.generating_model = baby
     return env
 
 

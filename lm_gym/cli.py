@@ -147,9 +147,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from lm_gym.agents.run import run_from_args
+    from lm_gym.agents.run import train_agent
 
-    run_from_args(
+    train_agent(
         args.env_id,
         args.agent,
         args.timesteps,

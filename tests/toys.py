@@ -92,7 +92,7 @@ class CountTarget:
 
 
 def toy_token_env(num_envs: int = 8, max_new_tokens: int = 6, **kwargs) -> gym.Env:
-    """A token-mode vector env on the toy corpus; ``env.baby`` is a fresh tiny LM."""
+    """A token-mode vector env on the toy corpus; ``env.generating_model`` is a fresh tiny LM."""
     lm = tiny_lm()
     target = lm.tokenizer.convert_tokens_to_ids(TARGET_PIECE)
     env = TextGenerationVectorEnv(
@@ -105,6 +105,7 @@ def toy_token_env(num_envs: int = 8, max_new_tokens: int = 6, **kwargs) -> gym.E
         **kwargs,
     )
     env.baby = lm
+    env.generating_model = lm
     return env
 
 
@@ -121,6 +122,7 @@ def toy_single_env(mode: str = "token", max_new_tokens: int = 6) -> gym.Env:
         mode=mode,
     )
     env.baby = lm
+    env.generating_model = lm
     return env
 
 

@@ -22,10 +22,11 @@ sampling and its update). Schedules:
 ``info`` (and the reset info) report ``clm_steps``, ``words_seen`` and, after the first CLM
 update, ``clm_loss`` (the latest). Padding never counts in the loss (:func:`lm_gym.clm.clm_loss`).
 
-The wrappers also expose ``trained_model`` (the module they update) and ``model_updates`` (how
-many updates they made to it so far). That is a generic announcement, not CLM-specific: an
-agent that keeps a frozen copy of its own model (PPO's KL reference) can see that something
-other than itself changed the weights (:func:`lm_gym.agents.policy_model.env_model_updates`).
+The wrappers also declare ``trained_model`` (the module they update), ``model_updates`` (how
+many updates they made to it so far) and ``words_seen``, read through any wrapper stack with
+:func:`lm_gym.utils.env_attributes.get_env_attr`. The first two are a generic announcement, not
+CLM-specific: an agent that keeps a frozen copy of its own model (PPO's KL reference) can see
+that something other than itself changed the weights (:mod:`lm_gym.agents.ppo`).
 """
 
 from __future__ import annotations
@@ -234,6 +235,11 @@ class _ScheduleAccess:
     def model_updates(self) -> int:
         """How many updates this wrapper has made to :attr:`trained_model` so far."""
         return self.schedule.clm_steps
+
+    @property
+    def words_seen(self) -> int:
+        """Words of CLM text this wrapper has trained :attr:`trained_model` on so far."""
+        return self.schedule.words_seen
 
     def state_dict(self) -> dict[str, Any]:
         """See :meth:`CLMSchedule.state_dict`."""

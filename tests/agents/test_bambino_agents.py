@@ -9,11 +9,8 @@ import torch
 from support import MICRO_MODELS
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
-from lm_gym.agents.ppo import PPO
-from lm_gym.agents.reinforce import Reinforce
-from lm_gym.agents.run import run_from_args
-from lm_gym.agents.sb3_adapter import SB3PPO
-from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.agents import PPO, SB3PPO, Reinforce, train_agent
+from lm_gym.wrappers import CLMAlternation
 
 
 def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_path):
@@ -31,7 +28,9 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     path = agent.save(tmp_path / "ppo.pt")
 
     env2 = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO_MODELS)
-    wrapped2 = CLMAlternation(env2, env2.unwrapped.baby.model, r_clm=2, r_rl=1, batch_size=16)
+    wrapped2 = CLMAlternation(
+        env2, env2.unwrapped.generating_model.model, r_clm=2, r_rl=1, batch_size=16
+    )
     resumed = PPO.load(path, env=wrapped2)
     assert wrapped2.schedule.state_dict()["stream"] == wrapped.schedule.state_dict()["stream"]
     assert resumed.kl_controller.value == agent.kl_controller.value
@@ -58,7 +57,7 @@ def test_reinforce_on_bambino_seq():
 
 @pytest.mark.parametrize("agent", ["random", "lm-sample"])
 def test_leaderboard_floors_run_by_name_on_bambino(tmp_path, agent):
-    result = run_from_args(
+    result = train_agent(
         "Bambino-v0",
         agent,
         64,

@@ -7,16 +7,17 @@ import io
 
 import pytest
 
-from lm_gym.agents.callbacks import (
+from lm_gym.agents import (
+    PPO,
     Callback,
     CallbackList,
     CheckpointCallback,
+    Logger,
+    RandomAgent,
     StopAfterTimesteps,
-    as_callback,
 )
-from lm_gym.agents.logger import Logger, tensorboard_available
-from lm_gym.agents.ppo import PPO
-from lm_gym.agents.untrained import RandomAgent
+from lm_gym.agents.callbacks import as_callback
+from lm_gym.agents.logger import tensorboard_available
 
 
 class CountingStopper(Callback):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from lm_gym.agents import PPO
 from lm_gym.agents.checkpoint import (
     atomic_torch_save,
     env_state,
@@ -19,8 +20,7 @@ from lm_gym.agents.checkpoint import (
     load_env_state,
     set_global_rng_state,
 )
-from lm_gym.agents.ppo import PPO
-from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.wrappers import CLMAlternation
 
 TOTAL = 96
 CLM = {"r_clm": 1, "r_rl": 1, "batch_size": 8, "seed": 3}
@@ -30,10 +30,10 @@ import sys, torch
 torch.set_num_threads({threads})
 sys.path.insert(0, {tests!r})
 import toys
-from lm_gym.agents.ppo import PPO
-from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.agents import PPO
+from lm_gym.wrappers import CLMAlternation
 env = toys.toy_token_env(num_envs=4)
-wrapped = CLMAlternation(env, env.baby.model, **{clm!r})
+wrapped = CLMAlternation(env, env.generating_model.model, **{clm!r})
 agent = PPO.load({checkpoint!r}, env=wrapped)
 agent.learn(wrapped, {total}, reset_num_timesteps=False, progress_bar=False)
 torch.save({{"policy": agent.policy.state_dict(), "kl": agent.kl_controller.value,
@@ -45,7 +45,7 @@ torch.save({{"policy": agent.policy.state_dict(), "kl": agent.kl_controller.valu
 
 def _train(toys, total: int) -> tuple[PPO, CLMAlternation]:
     env = toys.toy_token_env(num_envs=4)
-    wrapped = CLMAlternation(env, env.baby.model, **CLM)
+    wrapped = CLMAlternation(env, env.generating_model.model, **CLM)
     agent = PPO(env, learning_rate=1e-3, num_minibatches=2, seed=7, verbose=0)
     agent.learn(wrapped, total, progress_bar=False)
     return agent, wrapped

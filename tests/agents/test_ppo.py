@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
-from lm_gym.agents.lm_policy import LMPolicy
-from lm_gym.agents.policy_model import env_model_updates
-from lm_gym.agents.ppo import PPO, gae, whiten
-from lm_gym.agents.ppo_config import KLController, PPOConfig
-from lm_gym.agents.reinforce import Reinforce
-from lm_gym.agents.rollout import collect_token_rollout
-from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.agents import (
+    PPO,
+    KLController,
+    LMPolicy,
+    PPOConfig,
+    Reinforce,
+    collect_token_rollout,
+)
+from lm_gym.agents.ppo import gae, whiten
+from lm_gym.wrappers import CLMAlternation
 
 
 def test_gae_matches_a_hand_computation():
@@ -67,7 +69,7 @@ def test_ppo_refuses_sequence_mode(toys):
 
 def test_rollout_logprobs_from_the_kv_cache_match_a_full_forward(toys):
     env = toys.toy_token_env(num_envs=6)
-    lm = env.baby
+    lm = env.generating_model
     policy = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
     generator = torch.Generator().manual_seed(0)
     rollout = collect_token_rollout(env, policy, generator, seed=3)
@@ -185,20 +187,27 @@ def test_ppo_can_keep_the_initial_model_as_its_reference(toys):
     assert all(row["charts/kl"] == row["charts/kl_initial"] for row in agent.logger.history)
 
 
-def test_env_model_updates_counts_only_the_wrappers_training_that_model(toys):
+def test_a_single_env_reference_follows_only_the_wrapper_training_the_policy(toys):
+    """PPO runs a single env as a one-row vector env, yet reads the wrapper's declared
+    ``trained_model`` / ``model_updates`` from the env it was given."""
     env = toys.toy_single_env()
-    wrapped = CLMAlternation(env, env.baby.model, r_clm=2, batch_size=8)
-    vector = gym.vector.SyncVectorEnv([lambda: wrapped])  # how PPO runs a single env
-    assert env_model_updates(vector, env.baby.model) == 0
-    vector.reset(seed=0)
-    assert env_model_updates(vector, env.baby.model) == 2
-    assert env_model_updates(vector, toys.tiny_lm().model) == 0
-    assert env_model_updates(env, env.baby.model) == 0  # the env below the wrapper
+    agent = PPO(env, num_minibatches=1, verbose=0)
+    wrapped = CLMAlternation(env, agent.model, r_clm=2, batch_size=8)
+    agent.learn(wrapped, 1, progress_bar=False)  # one episode: two CLM updates before it
+    assert wrapped.model_updates == agent.reference_updates == 2
+    assert agent.initial_reference is not None
+
+    env = toys.toy_single_env()
+    agent = PPO(env, num_minibatches=1, verbose=0)
+    other = CLMAlternation(env, toys.tiny_lm().model, r_clm=2, batch_size=8)
+    agent.learn(other, 1, progress_bar=False)
+    assert other.model_updates == 2 and agent.reference_updates == 0
+    assert agent.initial_reference is None  # another model's updates are no concern of PPO's
 
 
 def test_min_new_tokens_rules_out_early_eos_when_sampling_and_scoring(toys):
     env = toys.toy_token_env(num_envs=8, max_new_tokens=5)
-    lm = env.baby
+    lm = env.generating_model
     eos = lm.tokenizer.eos_token_id
     with torch.no_grad():  # make EOS the likeliest token by far
         lm.model.get_output_embeddings().weight[eos] *= 0

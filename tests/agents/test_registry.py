@@ -1,4 +1,4 @@
-"""The agent registry, entry-point discovery, and ``run_from_args`` / ``lm-gym run``."""
+"""The agent registry, entry-point discovery, and ``train_agent`` / ``lm-gym run``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import textwrap
 
 import pytest
 
-from lm_gym.agents import registry
-from lm_gym.agents.run import run_from_args
-from lm_gym.agents.untrained import RandomAgent
+from lm_gym.agents import RandomAgent, registry, train_agent
 from lm_gym.cli import main as cli_main
 
 THIRD_PARTY_AGENT = '''
@@ -162,9 +160,9 @@ def test_a_third_party_agent_runs_through_lm_gym_run(third_party_package, tmp_pa
     assert restored.token == saved["token"] and restored.returns == saved["returns"]
 
 
-def test_run_from_args_trains_logs_and_saves_ppo(tmp_path, toys):
+def test_train_agent_trains_logs_and_saves_ppo(tmp_path, toys):
     env_id = toys.register_toy_env()
-    result = run_from_args(
+    result = train_agent(
         env_id,
         "ppo",
         60,
@@ -196,9 +194,9 @@ def test_run_from_args_trains_logs_and_saves_ppo(tmp_path, toys):
         ({"env_kwargs": [1]}, ValueError, "env_kwargs"),
     ],
 )
-def test_run_from_args_rejects_bad_input_before_work(tmp_path, toys, kwargs, error, match):
+def test_train_agent_rejects_bad_input_before_work(tmp_path, toys, kwargs, error, match):
     arguments = {"env_id": toys.register_toy_env(), "agent": "random", "timesteps": 10}
     arguments.update(kwargs)
     with pytest.raises(error, match=match):
-        run_from_args(**arguments, out_dir=tmp_path)
+        train_agent(**arguments, out_dir=tmp_path)
     assert not any(tmp_path.iterdir())

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lm_gym.agents.reinforce import Reinforce
-from lm_gym.agents.subset_policy import SubsetPolicy
+from lm_gym.agents import Reinforce, SubsetPolicy
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 
 

@@ -8,9 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from lm_gym.agents.logger import Logger
-from lm_gym.agents.run import run_from_args
-from lm_gym.agents.sb3_adapter import SB3PPO
+from lm_gym.agents import SB3PPO, Logger, train_agent
 
 
 def test_sb3_ppo_trains_on_the_token_env_and_logs_sb3_metrics(toys, tmp_path):
@@ -38,7 +36,7 @@ def test_sb3_ppo_stops_when_a_callback_says_so(toys):
 
 
 def test_sb3_ppo_runs_by_name_and_refuses_gymnasium_vector_envs(toys, tmp_path):
-    result = run_from_args(
+    result = train_agent(
         toys.register_toy_env(),
         "sb3-ppo",
         64,

@@ -7,12 +7,7 @@ import numpy as np
 import pytest
 
 import lm_gym.registration  # noqa: F401  (registers the teacher ids)
-from lm_gym.agents.registry import make_agent
-from lm_gym.agents.teachers import (
-    OracleTeacher,
-    ReinforceTeacher,
-    WorstCaseTeacher,
-)
+from lm_gym.agents import OracleTeacher, ReinforceTeacher, WorstCaseTeacher, make_agent
 
 FAST = {"embedding": "bag", "student_steps": 2, "num_students": 1}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lm_gym.agents.untrained import LMSampleAgent, RandomAgent
+from lm_gym.agents import LMSampleAgent, RandomAgent
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 
 

@@ -149,6 +149,7 @@ def test_clm_runs_after_the_batch_is_handed_back_and_before_the_next_episodes(mo
     _, info = env.reset()  # the next batch starts: the CLM slot runs first
     assert info["clm_steps"].tolist() == [2, 2] and not same(weights(model), sampled_with)
     assert env.model_updates == 2 and not env.schedule.due
+    assert env.words_seen == env.schedule.words_seen > 0
 
 
 def play(env, episodes: list[list[int]], seed: int | None = None) -> list[tuple]:
