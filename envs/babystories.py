@@ -36,7 +36,8 @@ from gymnasium.vector import AutoresetMode
 
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.stories import generate_stories
-from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv
+from lm_gym.envs.text_generation import TextGenerationEnv
+from lm_gym.envs.text_generation_batch import MODES, Shaping
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models.loading import LM, load_model
 from lm_gym.rewards.reward_model import RewardModelReward

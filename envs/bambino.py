@@ -31,7 +31,8 @@ from gymnasium.vector import AutoresetMode
 
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.parentese import generate_parentese
-from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv
+from lm_gym.envs.text_generation import TextGenerationEnv
+from lm_gym.envs.text_generation_batch import MODES, Shaping
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models.clm import bos_id
 from lm_gym.models.loading import LM, forward_with_cache, load_model

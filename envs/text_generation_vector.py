@@ -1,7 +1,7 @@
 """The native batched text-generation vector env behind ``gym.make_vec``.
 
 Rather than ``num_envs`` copies of :class:`~lm_gym.envs.text_generation.TextGenerationEnv`,
-one :class:`~lm_gym.envs.text_generation.GenerationBatch` holds every row as a tensor and
+one :class:`~lm_gym.envs.text_generation_batch.GenerationBatch` holds every row as a tensor and
 steps them together, so a step costs a handful of tensor operations whatever ``num_envs`` is;
 prompts are decoded and scored only at episode ends, in one reward call for all rows that
 finish. With ``tensor_device`` set, observations stay torch tensors on that device and
@@ -18,7 +18,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from lm_gym.envs.text_generation import (
+from lm_gym.envs.text_generation_batch import (
     GenerationBatch,
     RewardFunction,
     Shaping,
@@ -76,7 +76,7 @@ class TextGenerationVectorEnv(VectorEnv):
 
     Args:
         tokenizer, texts, reward_fn, prompt_tokens, max_new_tokens, mode, vocab_size, shaping:
-            as in :meth:`~lm_gym.envs.text_generation.TextGenerationTask.build`.
+            as in :meth:`~lm_gym.envs.text_generation_batch.TextGenerationTask.build`.
         num_envs: number of rows.
         autoreset_mode: an ``AutoresetMode`` or its name/value.
         tensor_device: ``None`` for numpy observations; ``"cpu"``/``"cuda"`` (or a device) for

@@ -8,7 +8,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from lm_gym.checks import check_env
-from lm_gym.envs.text_generation import GenerationBatch
+from lm_gym.envs.text_generation_batch import GenerationBatch
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 
 K, NEW, N = 4, 3, 5
