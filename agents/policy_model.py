@@ -20,7 +20,7 @@ import torch
 
 from lm_gym.models.loading import LM, load_model
 
-ENV_MODEL_ATTRIBUTE = "baby"
+ENV_MODEL_ATTRIBUTE = "generating_model"
 """Attribute under which lm_gym's text-generation envs keep their generating model."""
 
 

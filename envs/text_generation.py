@@ -4,12 +4,18 @@ One base serves every text-generation setup. BAMBINO-LM plugs in Italian prompts
 parent-perplexity reward (:mod:`lm_gym.envs.bambino`); BabyStories plugs in story prompts and
 a reward-model reward (:mod:`lm_gym.envs.babystories`). The episode logic lives in
 :mod:`lm_gym.envs.text_generation_batch`, shared with the native vector env.
+
+A family (Bambino, BabyStories) declares its keywords once, as a frozen config dataclass, and
+turns them into :class:`GenerationParts`, the arguments both base classes take; its single and
+vector classes only add what differs between the two (``num_envs``, autoreset, tensors).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import dataclasses
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -23,6 +29,82 @@ from lm_gym.envs.text_generation_batch import (
     as_token_tensor,
     check_actions,
 )
+from lm_gym.models.loading import LM
+from lm_gym.utils.validation import check_keywords
+
+Config = TypeVar("Config")
+
+
+def config_from_keywords(config_class: type[Config], env_class: type, keywords: Mapping) -> Config:
+    """``config_class(**keywords)``, refusing unknown keywords first (before any model loads).
+
+    Args:
+        config_class: a family's config dataclass (its fields are the family's keywords).
+        env_class: the class being built; its explicit parameters (``render_mode``,
+            ``num_envs``...) are valid keywords too, and its name heads the error.
+
+    Raises:
+        TypeError: for an unknown keyword, naming every valid one with a "did you mean".
+    """
+    own = [
+        name
+        for name, parameter in inspect.signature(env_class).parameters.items()
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    fields = [field.name for field in dataclasses.fields(config_class)]
+    check_keywords(env_class.__name__, keywords, [*fields, *own])
+    return config_class(**keywords)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationParts:
+    """What a family builds from its config: the loaded generating model, the prompt texts,
+    the reward and the episode sizes, i.e. the arguments of both base env classes."""
+
+    generating_model: LM
+    """The policy's model; its tokenizer defines the actions, its output size the vocabulary."""
+    texts: Sequence[str]
+    """Prompt corpus (see :meth:`TextGenerationTask.build`)."""
+    reward_fn: RewardFunction
+    """Scores ``(prompts, completions)`` at episode end."""
+    prompt_tokens: int
+    """Prompt length in tokens of the generating model."""
+    max_new_tokens: int
+    """Longest continuation in tokens."""
+    mode: str
+    """``"token"`` or ``"sequence"``."""
+    shaping: Shaping | None = None
+    """Optional per-step reward."""
+
+    def env_arguments(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`TextGenerationEnv` and ``TextGenerationVectorEnv``.
+
+        The action vocabulary is the larger of the tokenizer's size and the model's output size
+        (OPT-125m has 50272 logits for 50265 tokens; the extra ids decode to nothing).
+        """
+        model, tokenizer = self.generating_model
+        vocab = max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0))
+        return {
+            "tokenizer": tokenizer,
+            "texts": self.texts,
+            "reward_fn": self.reward_fn,
+            "prompt_tokens": self.prompt_tokens,
+            "max_new_tokens": self.max_new_tokens,
+            "mode": self.mode,
+            "vocab_size": vocab,
+            "shaping": self.shaping,
+            "generating_model": self.generating_model,
+        }
+
+
+def check_generating_model(generating_model: Any) -> LM | None:
+    """``generating_model`` if it is ``None`` or an :class:`~lm_gym.models.LM`; else TypeError."""
+    if generating_model is not None and not isinstance(generating_model, LM):
+        raise TypeError(
+            "generating_model must be an lm_gym LM (model, tokenizer) or None, got "
+            f"{type(generating_model).__name__}"
+        )
+    return generating_model
 
 
 class TextGenerationEnv(gym.Env):
@@ -57,8 +139,12 @@ class TextGenerationEnv(gym.Env):
     ``completion`` and the reward callable's extras (e.g. ``ppl``).
 
     ## Arguments
-    See :meth:`TextGenerationTask.build`; ``render_mode="ansi"`` renders the prompt and the
-    text so far.
+    ``tokenizer``, ``texts``, ``reward_fn``, ``prompt_tokens``, ``max_new_tokens``, ``mode``,
+    ``vocab_size``, ``shaping``: see :meth:`TextGenerationTask.build`.
+    ``generating_model``: the :class:`~lm_gym.models.LM` the tokenizer belongs to, or ``None``;
+    kept as the declared attribute ``generating_model``, which agents read (through wrappers,
+    with :func:`lm_gym.utils.env_attributes.get_env_attr`) to act with the env's own model.
+    ``render_mode="ansi"`` renders the prompt and the text so far.
 
     ## Version History
     * v0: initial release.
@@ -77,10 +163,12 @@ class TextGenerationEnv(gym.Env):
         mode: str = "token",
         vocab_size: int | None = None,
         shaping: Shaping | None = None,
+        generating_model: LM | None = None,
         render_mode: str | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.generating_model = check_generating_model(generating_model)
         self.task = TextGenerationTask.build(
             tokenizer,
             texts,

@@ -31,7 +31,9 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     path = agent.save(tmp_path / "ppo.pt")
 
     env2 = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO_MODELS)
-    wrapped2 = CLMAlternation(env2, env2.unwrapped.baby.model, r_clm=2, r_rl=1, batch_size=16)
+    wrapped2 = CLMAlternation(
+        env2, env2.unwrapped.generating_model.model, r_clm=2, r_rl=1, batch_size=16
+    )
     resumed = PPO.load(path, env=wrapped2)
     assert wrapped2.schedule.state_dict()["stream"] == wrapped.schedule.state_dict()["stream"]
     assert resumed.kl_controller.value == agent.kl_controller.value

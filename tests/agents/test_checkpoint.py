@@ -33,7 +33,7 @@ import toys
 from lm_gym.agents.ppo import PPO
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 env = toys.toy_token_env(num_envs=4)
-wrapped = CLMAlternation(env, env.baby.model, **{clm!r})
+wrapped = CLMAlternation(env, env.generating_model.model, **{clm!r})
 agent = PPO.load({checkpoint!r}, env=wrapped)
 agent.learn(wrapped, {total}, reset_num_timesteps=False, progress_bar=False)
 torch.save({{"policy": agent.policy.state_dict(), "kl": agent.kl_controller.value,
@@ -45,7 +45,7 @@ torch.save({{"policy": agent.policy.state_dict(), "kl": agent.kl_controller.valu
 
 def _train(toys, total: int) -> tuple[PPO, CLMAlternation]:
     env = toys.toy_token_env(num_envs=4)
-    wrapped = CLMAlternation(env, env.baby.model, **CLM)
+    wrapped = CLMAlternation(env, env.generating_model.model, **CLM)
     agent = PPO(env, learning_rate=1e-3, num_minibatches=2, seed=7, verbose=0)
     agent.learn(wrapped, total, progress_bar=False)
     return agent, wrapped

@@ -67,7 +67,7 @@ def test_ppo_refuses_sequence_mode(toys):
 
 def test_rollout_logprobs_from_the_kv_cache_match_a_full_forward(toys):
     env = toys.toy_token_env(num_envs=6)
-    lm = env.baby
+    lm = env.generating_model
     policy = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
     generator = torch.Generator().manual_seed(0)
     rollout = collect_token_rollout(env, policy, generator, seed=3)
@@ -187,18 +187,18 @@ def test_ppo_can_keep_the_initial_model_as_its_reference(toys):
 
 def test_env_model_updates_counts_only_the_wrappers_training_that_model(toys):
     env = toys.toy_single_env()
-    wrapped = CLMAlternation(env, env.baby.model, r_clm=2, batch_size=8)
+    wrapped = CLMAlternation(env, env.generating_model.model, r_clm=2, batch_size=8)
     vector = gym.vector.SyncVectorEnv([lambda: wrapped])  # how PPO runs a single env
-    assert env_model_updates(vector, env.baby.model) == 0
+    assert env_model_updates(vector, env.generating_model.model) == 0
     vector.reset(seed=0)
-    assert env_model_updates(vector, env.baby.model) == 2
+    assert env_model_updates(vector, env.generating_model.model) == 2
     assert env_model_updates(vector, toys.tiny_lm().model) == 0
-    assert env_model_updates(env, env.baby.model) == 0  # the env below the wrapper
+    assert env_model_updates(env, env.generating_model.model) == 0  # the env below the wrapper
 
 
 def test_min_new_tokens_rules_out_early_eos_when_sampling_and_scoring(toys):
     env = toys.toy_token_env(num_envs=8, max_new_tokens=5)
-    lm = env.baby
+    lm = env.generating_model
     eos = lm.tokenizer.eos_token_id
     with torch.no_grad():  # make EOS the likeliest token by far
         lm.model.get_output_embeddings().weight[eos] *= 0
