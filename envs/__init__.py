@@ -25,6 +25,7 @@ _EXPORTS = {
     "TeacherSelectionEnv": "lm_gym.envs.teacher",
     "TeacherSelectionVectorEnv": "lm_gym.envs.teacher_vector",
     "TeacherCurriculumEnv": "lm_gym.envs.teacher_curriculum",
+    "TeacherCurriculumVectorEnv": "lm_gym.envs.teacher_curriculum",
     "KSubset": "lm_gym.envs.teacher",
     "StudentConfig": "lm_gym.envs.students",
     "BatchedStudents": "lm_gym.envs.students",

@@ -57,6 +57,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
     },
     "TeacherCurriculum-v0": {
         "entry_point": f"{ENVS}.teacher_curriculum:TeacherCurriculumEnv",
+        "vector_entry_point": f"{ENVS}.teacher_curriculum:TeacherCurriculumVectorEnv",
         "kwargs": {"task": "domains"},
     },
 }
