@@ -160,7 +160,7 @@ def train_arm(arm: str, seed: int, config: AblationConfig) -> dict:
 
     env = _bambino(config)
     # The epoch length comes from a block schedule over the same corpus (never stepped).
-    probe = _schedule(env, env.unwrapped.baby.model, "block", config, seed).schedule
+    probe = _schedule(env, env.unwrapped.generating_model.model, "block", config, seed).schedule
     total_slots = config.epochs * block_epoch_slots(probe.kind)
     logger = Logger(formats=())
     if arm == "wo_ppo":

@@ -1,26 +1,18 @@
 """BabyStories as environments: a storyteller continues story beginnings, a reward model judges.
 
-``BabyStories-v0`` (token mode) and ``BabyStoriesSeq-v0`` (sequence mode) are built by the two
-factories below (see :mod:`lm_gym.registration`) on
-:class:`~lm_gym.envs.text_generation.TextGenerationEnv`. The setup follows Zhao et al. (2023):
-the storyteller's continuation of a story beginning is scored by a reward model trained on
-preferences between continuations (:mod:`lm_gym.rewards.reward_model`), and PPO with a KL penalty
-fine-tunes the storyteller on that reward. Model size is the paper's experimental axis, so
-the storyteller is an argument like everything else:
-
-* ``storyteller="storyteller-small"`` (or ``"storyteller-large"``, a folder, an HF id, an
-  ``LM``): the policy's model, used here for its tokenizer and vocabulary (the action space);
-  the loaded handle is kept as ``env.baby`` (the attribute lm_gym agents look for) and
-  ``env.storyteller``;
-* ``reward_model="reward-stories"``: any spec :func:`~lm_gym.reward_model.load_reward_model`
-  accepts (recipe, ``save_pretrained`` folder, in-memory model); loaded once per process;
-* ``prompts``: story beginnings; by default the first sentence and the first two sentences of
-  seeded generated stories, or a path (``load_texts``) or a list of strings.
+``BabyStories-v0`` (token mode) and ``BabyStoriesSeq-v0`` (sequence mode) are
+:class:`BabyStoriesEnv` with ``mode="token"`` and ``mode="sequence"``; ``gym.make_vec`` builds
+:class:`BabyStoriesVectorEnv` (see :mod:`lm_gym.registration`). Their keywords are the fields
+of :class:`BabyStoriesConfig`. The setup follows Zhao et al. (2023): the storyteller's
+continuation of a story beginning is scored by a reward model trained on preferences between
+continuations (:mod:`lm_gym.rewards.reward_model`), and PPO with a KL penalty fine-tunes the
+storyteller on that reward. Model size is the paper's experimental axis, so the storyteller is
+an argument like everything else.
 
 Observations have a fixed width, so every prompt of one env has the same number of storyteller
 tokens, ``prompt_tokens``; prompts stay whole sentences: the env keeps the beginnings whose
 length is exactly ``prompt_tokens`` (default: the most common length among them) and drops
-the others.
+the others (:func:`same_length_prompts`).
 """
 
 from __future__ import annotations
@@ -28,6 +20,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -36,11 +29,12 @@ from gymnasium.vector import AutoresetMode
 
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.stories import generate_stories
-from lm_gym.envs.text_generation import MODES, Shaping, TextGenerationEnv
+from lm_gym.envs.text_generation import GenerationParts, TextGenerationEnv, config_from_keywords
+from lm_gym.envs.text_generation_batch import MODES, Shaping
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models.loading import LM, load_model
+from lm_gym.models.loading import load_model
 from lm_gym.rewards.reward_model import RewardModelReward
-from lm_gym.utils.validation import check_positive_int
+from lm_gym.utils.validation import check_choice, check_positive_int
 
 PROMPT_STORIES = 3_000
 """Stories generated for the default prompts."""
@@ -92,111 +86,149 @@ def same_length_prompts(
     return kept, prompt_tokens
 
 
-def _parts(
-    storyteller: Any,
-    reward_model: Any,
-    prompts: Any,
-    prompt_tokens: int | None,
-    max_new_tokens: int,
-    mode: str,
-    device: str | torch.device | None,
-) -> tuple[LM, list[str], int, RewardModelReward, int]:
-    """Load everything a BabyStories env needs, validating the cheap arguments first."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    check_positive_int("max_new_tokens", max_new_tokens)
-    if prompt_tokens is not None:
-        check_positive_int("prompt_tokens", prompt_tokens)
-    candidates = resolve_prompts(prompts)
-    reward = RewardModelReward(reward_model, device=device)
-    teller = load_model(storyteller, device=device)
-    kept, width = same_length_prompts(teller.tokenizer, candidates, prompt_tokens)
-    vocab = max(len(teller.tokenizer), int(getattr(teller.model.config, "vocab_size", 0) or 0))
-    return teller, kept, width, reward, vocab
+@dataclass(frozen=True)
+class BabyStoriesConfig:
+    """The keywords of every BabyStories env, single and vector (the registered ids set
+    ``mode``). The cheap fields are checked on construction; :meth:`build` loads the models."""
+
+    storyteller: Any = "storyteller-small"
+    """Spec of the generating model (``"storyteller-small"``, ``"storyteller-large"``, a
+    folder, an HF id, an ``LM``); its tokenizer defines the actions and it is the env's
+    ``generating_model``."""
+    reward_model: Any = "reward-stories"
+    """Any spec :func:`~lm_gym.rewards.reward_model.load_reward_model` accepts (recipe,
+    ``save_pretrained`` folder, in-memory model); loaded once per process."""
+    prompts: str | os.PathLike | Sequence[str] | None = None
+    """Story beginnings: ``None`` (:func:`default_prompts`), a path, or a list of strings."""
+    prompt_tokens: int | None = None
+    """Prompt width in storyteller tokens; ``None`` picks the most common prompt length."""
+    max_new_tokens: int = 48
+    """Longest continuation in storyteller tokens."""
+    mode: str = "token"
+    """``"token"`` (one token per step) or ``"sequence"`` (the whole continuation)."""
+    shaping: Shaping | None = None
+    """Optional per-step reward, see :class:`~lm_gym.envs.TextGenerationEnv`."""
+    device: str | torch.device | None = None
+    """Where storyteller and reward model live (``None``: lm_gym's default device)."""
+
+    def __post_init__(self) -> None:
+        check_choice("mode", self.mode, MODES)
+        check_positive_int("max_new_tokens", self.max_new_tokens)
+        if self.prompt_tokens is not None:
+            check_positive_int("prompt_tokens", self.prompt_tokens)
+
+    def build(self) -> GenerationParts:
+        """Read the prompts, load the reward model, then the storyteller; keep the prompts of
+        one width."""
+        candidates = resolve_prompts(self.prompts)
+        reward = RewardModelReward(self.reward_model, device=self.device)
+        teller = load_model(self.storyteller, device=self.device)
+        kept, width = same_length_prompts(teller.tokenizer, candidates, self.prompt_tokens)
+        return GenerationParts(
+            teller, kept, reward, width, self.max_new_tokens, self.mode, self.shaping
+        )
 
 
-def make_babystories_env(
-    *,
-    storyteller: Any = "storyteller-small",
-    reward_model: Any = "reward-stories",
-    prompts: str | os.PathLike | Sequence[str] | None = None,
-    prompt_tokens: int | None = None,
-    max_new_tokens: int = 48,
-    mode: str = "token",
-    shaping: Shaping | None = None,
-    device: str | torch.device | None = None,
-    render_mode: str | None = None,
-) -> TextGenerationEnv:
-    """One BabyStories env (``BabyStories-v0`` with ``mode="token"``, ``BabyStoriesSeq-v0``
-    with ``mode="sequence"``).
+class BabyStoriesEnv(TextGenerationEnv):
+    """A storyteller LM continues a story beginning; a reward model scores the story.
 
-    Args:
-        storyteller: spec of the generating model (its tokenizer defines the actions).
-        reward_model: spec of the reward model scoring prompt + continuation.
-        prompts: ``None`` (generated story beginnings), a path, or a list of beginnings.
-        prompt_tokens: prompt width in storyteller tokens; ``None`` picks the most common.
-        max_new_tokens: longest continuation in tokens.
-        mode: ``"token"`` or ``"sequence"``.
-        shaping: optional per-step reward, see :class:`TextGenerationEnv`.
-        device: where storyteller and reward model live (``None``: lm_gym's default).
-        render_mode: ``None`` or ``"ansi"``.
+    ## Description
+    The setup of Zhao et al. (2023), offline: a storyteller (default ``storyteller-small``, a
+    small GPT-2-style model trained on generated children's stories; ``storyteller-large`` is
+    the larger one of the paper's size axis) continues the beginning of a story, and a reward
+    model trained on preferences between continuations (default ``reward-stories``, a
+    Bradley-Terry scalar head) scores prompt + continuation.
+
+    ## Action Space
+    ``mode="token"`` (``BabyStories-v0``): ``Discrete(V)``, the next storyteller token, with
+    ``V`` the larger of the tokenizer's size and the model's output size.
+    ``mode="sequence"`` (``BabyStoriesSeq-v0``): ``Box(0, V-1, (max_new_tokens,), int64)``, the
+    whole continuation; ids after the first EOS are ignored. A bad action raises and leaves the
+    env as it was.
+
+    ## Observation Space
+    ``Dict(input_ids=Box(0, V-1, (L,), int64), attention_mask=MultiBinary(L))``, ``L =
+    prompt_tokens + max_new_tokens``: the story beginning, the tokens so far, then padding
+    with mask 0.
+
+    ## Rewards
+    0 until the episode ends, then the reward model's score of ``prompt + " " +
+    continuation`` (:class:`~lm_gym.rewards.reward_model.RewardModelReward`; always finite).
+
+    ## Starting State
+    A story beginning drawn uniformly, with the env's seeded generator, from the prompts that
+    are exactly ``prompt_tokens`` storyteller tokens long (whole sentences: by default each
+    generated story's first sentence and its first two sentences).
+
+    ## Episode End
+    Token mode: terminated at EOS, truncated after ``max_new_tokens`` tokens. Sequence mode:
+    terminated after its one step. The final ``info`` holds ``prompt`` and ``completion``.
+
+    ## Arguments
+    The fields of :class:`BabyStoriesConfig`, as keywords: ``storyteller``, ``reward_model``,
+    ``prompts``, ``prompt_tokens``, ``max_new_tokens``, ``mode``, ``shaping``, ``device``; and
+    ``render_mode`` (``None`` or ``"ansi"``). An unknown keyword is a ``TypeError`` before any
+    model loads. The loaded storyteller is the declared attribute ``generating_model`` (an
+    :class:`~lm_gym.models.LM`), the config ``config``.
+
+    ## Version History
+    * v0: initial release.
     """
-    teller, kept, width, reward, vocab = _parts(
-        storyteller, reward_model, prompts, prompt_tokens, max_new_tokens, mode, device
-    )
-    env = TextGenerationEnv(
-        teller.tokenizer,
-        kept,
-        reward,
-        prompt_tokens=width,
-        max_new_tokens=max_new_tokens,
-        mode=mode,
-        vocab_size=vocab,
-        shaping=shaping,
-        render_mode=render_mode,
-    )
-    env.baby = env.storyteller = teller
-    env.generating_model = teller
-    return env
+
+    def __init__(self, *, render_mode: str | None = None, **kwargs: Any) -> None:
+        self.config = config_from_keywords(BabyStoriesConfig, type(self), kwargs)
+        super().__init__(**self.config.build().env_arguments(), render_mode=render_mode)
 
 
-def make_babystories_vector_env(
-    num_envs: int = 1,
-    *,
-    storyteller: Any = "storyteller-small",
-    reward_model: Any = "reward-stories",
-    prompts: str | os.PathLike | Sequence[str] | None = None,
-    prompt_tokens: int | None = None,
-    max_new_tokens: int = 48,
-    mode: str = "token",
-    shaping: Shaping | None = None,
-    device: str | torch.device | None = None,
-    autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-    tensor_device: str | torch.device | None = None,
-    render_mode: str | None = None,
-) -> TextGenerationVectorEnv:
-    """``num_envs`` BabyStories episodes in one native vector env (``gym.make_vec``).
+class BabyStoriesVectorEnv(TextGenerationVectorEnv):
+    """``num_envs`` BabyStories episodes stepped as one batch (``gym.make_vec``'s entry point).
 
-    Arguments as :func:`make_babystories_env`, plus ``num_envs``, ``autoreset_mode`` and
-    ``tensor_device`` (see :class:`TextGenerationVectorEnv`).
+    ## Description
+    :class:`BabyStoriesEnv`'s episodes, ``num_envs`` at a time, in one
+    :class:`~lm_gym.envs.TextGenerationVectorEnv`; the reward model scores every row that
+    finishes in one call.
+
+    ## Action Space
+    :class:`BabyStoriesEnv`'s, batched: ``MultiDiscrete([V] * num_envs)`` in token mode,
+    ``Box(0, V-1, (num_envs, max_new_tokens), int64)`` in sequence mode.
+
+    ## Observation Space
+    :class:`BabyStoriesEnv`'s, batched to ``(num_envs, L)``; torch tensors on
+    ``tensor_device`` when it is set.
+
+    ## Rewards
+    As :class:`BabyStoriesEnv`, per row; ``prompt`` and ``completion`` come in ``info`` with
+    ``_key`` masks.
+
+    ## Starting State
+    As :class:`BabyStoriesEnv`; every row draws from the vector env's one generator.
+
+    ## Episode End
+    As :class:`BabyStoriesEnv`, per row, with Gymnasium's autoreset modes (``NEXT_STEP`` by
+    default; see :class:`~lm_gym.envs.TextGenerationVectorEnv`).
+
+    ## Arguments
+    ``num_envs``, ``autoreset_mode``, ``tensor_device`` and ``render_mode`` (see
+    :class:`~lm_gym.envs.TextGenerationVectorEnv`), and every :class:`BabyStoriesEnv` keyword.
+
+    ## Version History
+    * v0: initial release.
     """
-    teller, kept, width, reward, vocab = _parts(
-        storyteller, reward_model, prompts, prompt_tokens, max_new_tokens, mode, device
-    )
-    env = TextGenerationVectorEnv(
-        teller.tokenizer,
-        kept,
-        reward,
-        num_envs=num_envs,
-        prompt_tokens=width,
-        max_new_tokens=max_new_tokens,
-        mode=mode,
-        vocab_size=vocab,
-        shaping=shaping,
-        autoreset_mode=autoreset_mode,
-        tensor_device=tensor_device,
-        render_mode=render_mode,
-    )
-    env.baby = env.storyteller = teller
-    env.generating_model = teller
-    return env
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        tensor_device: str | torch.device | None = None,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.config = config_from_keywords(BabyStoriesConfig, type(self), kwargs)
+        super().__init__(
+            **self.config.build().env_arguments(),
+            num_envs=num_envs,
+            autoreset_mode=autoreset_mode,
+            tensor_device=tensor_device,
+            render_mode=render_mode,
+        )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -22,9 +23,9 @@ from lm_gym.corpora.artificial import SelectionTask
 from lm_gym.envs.students import MAX_LOG_PERPLEXITY, BatchedStudents, StudentConfig
 from lm_gym.envs.teacher_embeddings import SentenceEmbedder
 from lm_gym.envs.teacher_metrics import selection_metrics
-from lm_gym.envs.teacher_tasks import build_task_source, draw_task
+from lm_gym.envs.teacher_tasks import build_task_source, draw_task, task_keywords
 from lm_gym.utils.device import resolve_device
-from lm_gym.utils.validation import check_int, check_positive_int
+from lm_gym.utils.validation import check_int, check_keywords, check_positive_int
 
 
 class KSubset(spaces.MultiBinary):
@@ -101,7 +102,7 @@ class TeacherSelectionEnv(gym.Env):
     pool of candidate sentences and an exam from a seeded task (Task 1 "domains", Task 2
     "structures", a mixed English/Italian "parentese" pool, or a user callable). The teacher
     selects ``budget`` pool sentences; ``num_students`` freshly initialised causal Transformer
-    LMs (:class:`lm_gym.students.BatchedStudents`, trained together with stacked weights)
+    LMs (:class:`lm_gym.envs.BatchedStudents`, trained together with stacked weights)
     train on the selection for ``student_steps`` Adam updates and are scored on the exam.
 
     ## Action Space
@@ -138,7 +139,7 @@ class TeacherSelectionEnv(gym.Env):
     - ``pool_size``, ``exam_size``, ``budget``: paper defaults 100, 10, 10.
     - ``num_students``: students per selection (default 4).
     - ``student_steps``: updates per student (default 400 for domains, 300 otherwise).
-    - ``student_config``: :class:`~lm_gym.students.StudentConfig` or a dict of its fields.
+    - ``student_config``: :class:`~lm_gym.envs.StudentConfig` or a dict of its fields.
     - ``embedding``: ``"mean_embedding"`` (default), ``"mean_hidden"`` or ``"bag"``.
     - ``teacher_model``: model spec of the teacher LM (default the ``baby-en`` recipe).
     - ``max_length``: row width (default: the task's longest sentence + 2).
@@ -147,11 +148,18 @@ class TeacherSelectionEnv(gym.Env):
     - further keywords go to the task builder (``v1_fraction``, ``s1_fraction``, ``length``,
       ``min_len``, ``max_len``, ``italian_fraction``, ``distinct``).
 
+    Any other keyword is a ``TypeError`` naming the valid ones (:meth:`keywords`) before
+    anything loads. ``budget`` and ``pool_labels`` are declared attributes (what the fixed
+    teachers and the subset policies read).
+
     ## Version History
     - v0: initial version.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    replaced_keywords: ClassVar[tuple[str, ...]] = ()
+    """Keywords of this class's constructor that a subclass sets itself (and refuses)."""
 
     def __init__(
         self,
@@ -170,6 +178,7 @@ class TeacherSelectionEnv(gym.Env):
         render_mode: str | None = None,
         **task_kwargs: Any,
     ) -> None:
+        check_keywords(type(self).__name__, task_kwargs, self.keywords(task))
         if render_mode not in (None, "ansi"):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         for name, value in (("budget", budget), ("num_students", num_students)):
@@ -197,6 +206,15 @@ class TeacherSelectionEnv(gym.Env):
         self.episode_over = True
         self.last_info: dict[str, Any] = {}
         self._pool_obs: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def keywords(cls, task: Any = "domains") -> list[str]:
+        """Every keyword the class takes with ``task``: its constructors' own and the task's."""
+        own: set[str] = set()
+        for klass in cls.__mro__[: cls.__mro__.index(TeacherSelectionEnv) + 1]:
+            parameters = inspect.signature(klass.__init__).parameters.values()
+            own |= {p.name for p in parameters if p.kind is p.KEYWORD_ONLY}
+        return sorted(own - set(cls.replaced_keywords)) + ["task", *task_keywords(task)]
 
     # ---------------------------------------------------------------------------- helpers
     def _observation_spaces(self, n: int, width: int, vocab: int) -> dict[str, spaces.Space]:

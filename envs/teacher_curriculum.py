@@ -2,7 +2,8 @@
 
 ter Hoeve et al. (2022) end their road map with a teacher that teaches over time: it sends a
 lesson, looks at how the students do on each exam item, and picks the next lesson. Here the
-same students persist through an episode of ``num_lessons`` steps.
+same students persist through an episode of ``num_lessons`` steps
+(:class:`TeacherCurriculumEnv`); :class:`TeacherCurriculumVectorEnv` runs ``num_envs`` courses.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from gymnasium import spaces
 from lm_gym.corpora.artificial import SelectionTask
 from lm_gym.envs.students import MAX_LOG_PERPLEXITY, BatchedStudents
 from lm_gym.envs.teacher import TeacherSelectionEnv, selected_indices
+from lm_gym.envs.teacher_vector import TeacherSelectionVectorEnv
 from lm_gym.utils.validation import check_positive_int
 
 
@@ -61,6 +63,9 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
     - v0: initial version.
     """
 
+    replaced_keywords = ("budget", "student_steps")
+    """Set from ``lesson_size`` and ``steps_per_lesson``."""
+
     def __init__(
         self,
         task: str | Callable[[int], SelectionTask] = "domains",
@@ -70,7 +75,7 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
         steps_per_lesson: int = 40,
         **kwargs: Any,
     ) -> None:
-        for name in ("budget", "student_steps"):
+        for name in self.replaced_keywords:
             if name in kwargs:
                 raise TypeError(
                     f"TeacherCurriculumEnv takes lesson_size / steps_per_lesson, not {name}"
@@ -127,6 +132,13 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
         reward = -self._scores["exam_perplexity"]
         return self._observation(), reward, self.episode_over, False, info
 
+    def sibling(self) -> TeacherCurriculumEnv:
+        """A copy sharing the task source and teacher LM, with no course under way."""
+        other = super().sibling()
+        other.students, other.lesson, other._scores = None, 0, {}
+        other._taught = np.zeros_like(self._taught)
+        return other
+
     def _check_lesson(self, action: Any) -> np.ndarray:
         indices = selected_indices(action, self.source.pool_size, self.budget)
         if self.episode_over or self.students is None:
@@ -139,3 +151,49 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
         if text is None:
             return None
         return f"lesson {self.lesson}/{self.num_lessons}\n{text}"
+
+
+class TeacherCurriculumVectorEnv(TeacherSelectionVectorEnv):
+    """``num_envs`` courses side by side; each step teaches every running course one lesson.
+
+    ## Description
+    ``num_envs`` copies of :class:`TeacherCurriculumEnv`, sharing the task source and the
+    teacher LM, each with its own generator and its own students. Their students persist through
+    a course, so they cannot train as one fresh group: a step teaches the sub-envs in turn,
+    each exactly as the single env would.
+
+    ## Action Space
+    :class:`~lm_gym.envs.teacher.KSubset` of shape ``(num_envs, pool_size)``: exactly
+    ``lesson_size`` ones per row. Every row is checked before any sub-env changes.
+
+    ## Observation Space
+    The single env's ``Dict`` (the pool, ``exam_log_perplexity``, ``taught``), batched along a
+    first axis of size ``num_envs``.
+
+    ## Rewards
+    Per sub-env, as :class:`TeacherCurriculumEnv`: after each lesson, minus the students'
+    mean exam perplexity.
+
+    ## Starting State
+    ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``; each draws its pool, exam and
+    students as the single env.
+
+    ## Episode End
+    Per sub-env, after ``num_lessons`` lessons, with ``NEXT_STEP`` autoreset and ``info``
+    arrays as :class:`~lm_gym.envs.teacher_vector.TeacherSelectionVectorEnv`.
+
+    ## Arguments
+    ``num_envs`` and every keyword of :class:`TeacherCurriculumEnv` (``task`` first).
+    ``budget`` (the lesson size) and ``pool_labels`` are declared attributes.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    env_class = TeacherCurriculumEnv
+
+    def _advance(
+        self, running: list[int], actions: np.ndarray, selections: list[np.ndarray]
+    ) -> dict[int, tuple]:
+        """Each running sub-env teaches its lesson to its own students, one after another."""
+        return {index: self.envs[index].step(actions[index]) for index in running}

@@ -16,6 +16,7 @@ its vocabulary must be the same for every seed.
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
 import random
 import re
@@ -113,6 +114,24 @@ def parentese_task(
     )
 
 
+TASK_BUILDERS: dict[str, Callable[..., SelectionTask]] = {
+    "domains": domains_task,
+    "structures": structures_task,
+    "parentese": parentese_task,
+}
+"""The built-in tasks by name: ``builder(pool_size, exam_size, seed=..., **task_kwargs)``."""
+
+
+def task_keywords(task: Any) -> tuple[str, ...]:
+    """The keywords the built-in ``task`` takes besides its sizes and seed (none for a callable
+    or an unknown name)."""
+    builder = TASK_BUILDERS.get(task) if isinstance(task, str) else None
+    if builder is None:
+        return ()
+    fixed = {"pool_size", "exam_size", "seed"}
+    return tuple(name for name in inspect.signature(builder).parameters if name not in fixed)
+
+
 @dataclass(frozen=True)
 class TaskSource:
     """A seeded stream of selection tasks and what stays fixed across them."""
@@ -155,11 +174,7 @@ def build_task_source(
     Raises:
         ValueError / TypeError: for an unknown task name or bad task arguments.
     """
-    builders: dict[str, Callable[..., SelectionTask]] = {
-        "domains": domains_task,
-        "structures": structures_task,
-        "parentese": parentese_task,
-    }
+    builders = TASK_BUILDERS
     if callable(task):
         if task_kwargs:
             raise TypeError(f"task keyword arguments {sorted(task_kwargs)} need a built-in task")

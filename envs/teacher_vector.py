@@ -3,15 +3,17 @@
 ``gym.make_vec("TeacherDomains-v0", num_envs=8)`` builds :class:`TeacherSelectionVectorEnv`.
 Each sub-env is a :class:`~lm_gym.envs.teacher.TeacherSelectionEnv` with its own generator
 and episode, sharing the task source and the teacher LM; a vector step trains the students of
-all sub-envs as one :class:`~lm_gym.students.BatchedStudents` group (``num_envs *
+all sub-envs as one :class:`~lm_gym.envs.students.BatchedStudents` group (``num_envs *
 num_students`` students, each on its own env's selection), which is what makes a learning
-teacher's batch of episodes affordable.
+teacher's batch of episodes affordable. The class also serves other teacher envs as their
+vector env: a subclass names its sub-env class and how a step advances the running sub-envs
+(:class:`~lm_gym.envs.teacher_curriculum.TeacherCurriculumVectorEnv` steps them in turn).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,22 +23,51 @@ from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 from lm_gym.corpora.artificial import SelectionTask
 from lm_gym.envs.students import BatchedStudents
 from lm_gym.envs.teacher import TeacherSelectionEnv, exam_scores, selected_indices
-from lm_gym.utils.validation import check_positive_int
+from lm_gym.utils.validation import check_keywords, check_positive_int
 
 
 class TeacherSelectionVectorEnv(VectorEnv):
-    """``num_envs`` teacher episodes stepped together (same spaces and keywords as the env).
+    """``num_envs`` teacher episodes stepped together, their students trained as one group.
 
-    Autoreset follows Gymnasium's default ``NEXT_STEP`` mode: every episode lasts one step, so
-    the step after a finished episode resets that sub-env (its action is ignored) and returns
-    reward 0. Calling ``reset()`` before every step, as one-step agents do, avoids those
-    steps. A step validates every row of the action before any sub-env changes.
+    ## Description
+    ``num_envs`` copies of :class:`~lm_gym.envs.teacher.TeacherSelectionEnv`, each with its
+    own generator, pool and exam, sharing the task source and the teacher LM. A step trains the
+    students of every running sub-env as one batched group, each student on its own sub-env's
+    selection, and gives every sub-env the scores a single env would give.
 
-    Args:
-        num_envs: number of sub-envs.
-        task: as for :class:`~lm_gym.envs.teacher.TeacherSelectionEnv`.
-        **kwargs: every other keyword of :class:`~lm_gym.envs.teacher.TeacherSelectionEnv`.
+    ## Action Space
+    :class:`~lm_gym.envs.teacher.KSubset` of shape ``(num_envs, pool_size)``: exactly
+    ``budget`` ones per row. Every row is checked before any sub-env changes.
+
+    ## Observation Space
+    The single env's ``Dict`` (``input_ids``, ``attention_mask``, ``embeddings``), batched
+    along a first axis of size ``num_envs``.
+
+    ## Rewards
+    Per sub-env, as :class:`~lm_gym.envs.teacher.TeacherSelectionEnv`: minus the students'
+    mean exam perplexity.
+
+    ## Starting State
+    ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (or takes a list of seeds), as
+    Gymnasium's ``SyncVectorEnv`` does; each sub-env then draws as the single env.
+
+    ## Episode End
+    Per sub-env, as the single env. Autoreset is Gymnasium's default ``NEXT_STEP``: the step
+    after a finished episode resets that sub-env (its action is ignored) and returns reward 0;
+    calling ``reset()`` before every step, as one-step agents do, avoids those steps. ``info``
+    holds the single env's entries as arrays with ``_key`` masks.
+
+    ## Arguments
+    ``num_envs`` and every keyword of :class:`~lm_gym.envs.teacher.TeacherSelectionEnv`
+    (``task`` first). ``budget`` and ``pool_labels`` (``(num_envs, pool_size)``) are declared
+    attributes, as on the single env.
+
+    ## Version History
+    * v0: initial release.
     """
+
+    env_class: ClassVar[type[TeacherSelectionEnv]] = TeacherSelectionEnv
+    """The sub-env class."""
 
     metadata = {"render_modes": ["ansi"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
@@ -46,8 +77,10 @@ class TeacherSelectionVectorEnv(VectorEnv):
         task: str | Callable[[int], SelectionTask] = "domains",
         **kwargs: Any,
     ) -> None:
+        valid = ["num_envs", *self.env_class.keywords(task)]
+        check_keywords(type(self).__name__, kwargs, valid)
         check_positive_int("num_envs", num_envs)
-        first = TeacherSelectionEnv(task, **kwargs)
+        first = self.env_class(task, **kwargs)
         self.envs = [first, *(first.sibling() for _ in range(num_envs - 1))]
         self.num_envs = num_envs
         self.budget = first.budget
@@ -92,7 +125,7 @@ class TeacherSelectionVectorEnv(VectorEnv):
         return self._stack(observations), infos
 
     def step(self, actions: Any) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Train the students of every running sub-env in one group and score them."""
+        """Advance every running sub-env; a sub-env that finished last step is reset instead."""
         if isinstance(actions, torch.Tensor):
             actions = actions.detach().cpu().numpy()
         actions = np.asarray(actions)
@@ -107,24 +140,30 @@ class TeacherSelectionVectorEnv(VectorEnv):
         running = [i for i in range(self.num_envs) if not self._needs_reset[i]]
         if any(self.envs[i].episode_over for i in running):
             raise RuntimeError("call reset() before the first step")
-        results = self._train_and_score(running, selections)
+        results = self._advance(running, actions, selections)
 
         observations, infos = [], {}
         rewards = np.zeros(self.num_envs)
-        done = np.zeros(self.num_envs, dtype=bool)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
         for index, env in enumerate(self.envs):
             if index in results:
-                obs, rewards[index], done[index], _, info = results[index]
+                obs, rewards[index], terminated[index], truncated[index], info = results[index]
             else:
                 obs, info = env.reset()
             observations.append(obs)
             infos = self._add_info(infos, info, index)
-        self._needs_reset = done.copy()
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        return self._stack(observations), rewards, done, truncated, infos
+        self._needs_reset = terminated | truncated
+        return self._stack(observations), rewards, terminated, truncated, infos
 
-    def _train_and_score(self, running: list[int], selections: list[np.ndarray]) -> dict:
-        """One student group for all ``running`` sub-envs; each env gets its own scores."""
+    def _advance(
+        self, running: list[int], actions: np.ndarray, selections: list[np.ndarray]
+    ) -> dict[int, tuple]:
+        """Step the ``running`` sub-envs on their checked ``actions`` (``selections``: the
+        chosen indices); returns each one's ``(obs, reward, terminated, truncated, info)``.
+
+        Here: one student group for all of them; each sub-env gets its own scores.
+        """
         if not running:
             return {}
         first = self.envs[0]

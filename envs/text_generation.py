@@ -2,399 +2,109 @@
 
 One base serves every text-generation setup. BAMBINO-LM plugs in Italian prompts and the
 parent-perplexity reward (:mod:`lm_gym.envs.bambino`); BabyStories plugs in story prompts and
-a reward-model reward. The episode logic lives in :class:`GenerationBatch`, which steps ``n``
-episodes at once with batched tensor operations; the single env below runs it with ``n = 1``
-and the native vector env (:mod:`lm_gym.envs.text_generation_vector`) with ``n = num_envs``, so
-both follow exactly the same rules.
+a reward-model reward (:mod:`lm_gym.envs.babystories`). The episode logic lives in
+:mod:`lm_gym.envs.text_generation_batch`, shared with the native vector env.
+
+A family (Bambino, BabyStories) declares its keywords once, as a frozen config dataclass, and
+turns them into :class:`GenerationParts`, the arguments both base classes take; its single and
+vector classes only add what differs between the two (``num_envs``, autoreset, tensors).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+import dataclasses
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium import spaces
 
-from lm_gym.utils.validation import check_positive_int
+from lm_gym.envs.text_generation_batch import (
+    GenerationBatch,
+    RewardFunction,
+    Shaping,
+    TextGenerationTask,
+    as_token_tensor,
+    check_actions,
+)
+from lm_gym.models.loading import LM
+from lm_gym.utils.validation import check_keywords
 
-MODES = ("token", "sequence")
-"""Action modes: one token per step, or the whole continuation in one step."""
-
-RewardFunction = Callable[..., Sequence[float]]
-"""``f(prompts, completions, **kwargs) -> list[float]``, the shape of TRL's reward functions.
-
-A reward callable may also offer ``with_info(prompts, completions, **kwargs) -> (rewards,
-{name: values})``; the env then puts each named list (e.g. the parent's ``ppl``) in ``info``.
-"""
-
-Shaping = Callable[[torch.Tensor, torch.Tensor], Any]
-"""``shaping(input_ids, attention_mask) -> per-row rewards``, added after every step."""
+Config = TypeVar("Config")
 
 
-@dataclass(frozen=True)
-class TextGenerationTask:
-    """Everything that stays fixed across episodes: tokenizer, prompts, reward, sizes.
+def config_from_keywords(config_class: type[Config], env_class: type, keywords: Mapping) -> Config:
+    """``config_class(**keywords)``, refusing unknown keywords first (before any model loads).
 
-    Build it with :meth:`build`, which validates the arguments and tokenizes the prompts.
-    """
-
-    tokenizer: Any
-    prompt_ids: np.ndarray
-    """``(n_prompts, prompt_tokens)`` int64: the first ``prompt_tokens`` ids of each usable text."""
-    prompt_texts: tuple[str, ...]
-    """The decoded prompts (what the reward callable receives as ``prompts``)."""
-    texts: tuple[str, ...]
-    """The corpus the prompts come from (a CLM wrapper can train on it)."""
-    reward_fn: RewardFunction
-    prompt_tokens: int
-    max_new_tokens: int
-    mode: str
-    vocab_size: int
-    eos_token_id: int
-    pad_token_id: int
-    shaping: Shaping | None = None
-
-    @classmethod
-    def build(
-        cls,
-        tokenizer: Any,
-        texts: Sequence[str],
-        reward_fn: RewardFunction,
-        *,
-        prompt_tokens: int = 5,
-        max_new_tokens: int = 16,
-        mode: str = "token",
-        vocab_size: int | None = None,
-        shaping: Shaping | None = None,
-    ) -> TextGenerationTask:
-        """Validate the arguments and cut the prompts out of ``texts``.
-
-        Args:
-            tokenizer: the generating model's tokenizer; it needs an EOS token.
-            texts: corpus utterances; each with at least ``prompt_tokens`` tokens gives a prompt
-                (its first ``prompt_tokens`` ids), the others are skipped.
-            reward_fn: scores ``(prompts, completions)`` at episode end.
-            prompt_tokens: prompt length in tokens (BAMBINO-LM: 5).
-            max_new_tokens: most tokens an episode may generate.
-            mode: ``"token"`` or ``"sequence"``.
-            vocab_size: size of the action vocabulary; defaults to ``len(tokenizer)``. Pass the
-                model's output size when it is larger (ids the tokenizer does not know decode to
-                nothing).
-            shaping: optional per-step reward added to the episode-end reward.
-
-        Raises:
-            ValueError / TypeError: for any bad argument, before any work is done.
-        """
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        prompt_tokens = check_positive_int("prompt_tokens", prompt_tokens)
-        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
-        if not callable(reward_fn):
-            raise TypeError(f"reward_fn must be callable, got {type(reward_fn).__name__}")
-        if shaping is not None and not callable(shaping):
-            raise TypeError(f"shaping must be callable or None, got {type(shaping).__name__}")
-        if isinstance(texts, str) or not isinstance(texts, Sequence):
-            raise TypeError("texts must be a list of strings (the prompt corpus)")
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise ValueError("texts must be a non-empty list of strings")
-        if tokenizer.eos_token_id is None:
-            raise ValueError("the tokenizer needs an EOS token: episodes end when it is chosen")
-        vocab = len(tokenizer) if vocab_size is None else vocab_size
-        vocab = check_positive_int("vocab_size", vocab)
-        eos = int(tokenizer.eos_token_id)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-        if not (eos < vocab and pad < vocab):
-            raise ValueError(
-                f"vocab_size={vocab} does not cover the EOS ({eos}) and pad ({pad}) ids"
-            )
-        encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        rows = [ids[:prompt_tokens] for ids in encoded if len(ids) >= prompt_tokens]
-        if not rows:
-            raise ValueError(
-                f"no text has {prompt_tokens} tokens or more, so there is no prompt: "
-                "use a longer corpus or a smaller prompt_tokens"
-            )
-        prompt_ids = np.asarray(rows, dtype=np.int64)
-        if prompt_ids.max() >= vocab:
-            raise ValueError(f"the tokenizer produced ids >= vocab_size={vocab}")
-        prompt_texts = tuple(tokenizer.batch_decode(rows, skip_special_tokens=True))
-        return cls(
-            tokenizer=tokenizer,
-            prompt_ids=prompt_ids,
-            prompt_texts=prompt_texts,
-            texts=tuple(texts),
-            reward_fn=reward_fn,
-            prompt_tokens=prompt_tokens,
-            max_new_tokens=max_new_tokens,
-            mode=mode,
-            vocab_size=vocab,
-            eos_token_id=eos,
-            pad_token_id=int(pad),
-            shaping=shaping,
-        )
-
-    @property
-    def length(self) -> int:
-        """Observation length L = prompt_tokens + max_new_tokens."""
-        return self.prompt_tokens + self.max_new_tokens
-
-    def observation_space(self) -> spaces.Dict:
-        """``Dict(input_ids=Box(0, V-1, (L,), int64), attention_mask=MultiBinary(L))``."""
-        return spaces.Dict(
-            {
-                "input_ids": spaces.Box(0, self.vocab_size - 1, (self.length,), np.int64),
-                "attention_mask": spaces.MultiBinary(self.length),
-            }
-        )
-
-    def action_space(self) -> spaces.Space:
-        """``Discrete(V)`` in token mode, ``Box(0, V-1, (max_new_tokens,), int64)`` otherwise."""
-        if self.mode == "token":
-            return spaces.Discrete(self.vocab_size)
-        return spaces.Box(0, self.vocab_size - 1, (self.max_new_tokens,), np.int64)
-
-    def score(
-        self, prompt_index: np.ndarray, ids: np.ndarray, lengths: np.ndarray
-    ) -> tuple[np.ndarray, dict[str, list]]:
-        """Decode finished episodes and score them with one call of the reward function.
-
-        Args:
-            prompt_index: ``(m,)`` prompt row of each episode.
-            ids: ``(m, L)`` token ids (prompt then generated ids).
-            lengths: ``(m,)`` number of generated ids (>= 1), EOS included when chosen.
-
-        Returns:
-            ``(rewards (m,) float64, info)``; info holds ``prompt``, ``completion`` and any
-            extras the reward callable reports.
-        """
-        k = self.prompt_tokens
-        # EOS can only be the last generated id; the text and completion_ids leave it out.
-        ended = ids[np.arange(len(ids)), k + lengths - 1] == self.eos_token_id
-        ends = k + lengths - ended
-        generated = [row[k:end].tolist() for row, end in zip(ids, ends)]
-        prompts = [self.prompt_texts[i] for i in prompt_index]
-        if self.pad_token_id in self.tokenizer.all_special_ids:
-            # One array for the whole batch (the tokenizer skips the padding) is much faster
-            # to hand over than a list of lists, which it checks element by element.
-            padded = np.where(np.arange(ids.shape[1]) < ends[:, None], ids, self.pad_token_id)
-            full = self.tokenizer.batch_decode(padded, skip_special_tokens=True)
-        else:
-            full_ids = [row[:end].tolist() for row, end in zip(ids, ends)]
-            full = self.tokenizer.batch_decode(full_ids, skip_special_tokens=True)
-        # TRL's convention: prompt + completion is the full text. Byte-level tokenizers may
-        # decode a prompt cut inside a character differently; decode the new ids alone then.
-        completions = [
-            text[len(p) :]
-            if text.startswith(p)
-            else self.tokenizer.decode(g, skip_special_tokens=True)
-            for text, p, g in zip(full, prompts, generated)
-        ]
-        with_info = getattr(self.reward_fn, "with_info", None)
-        if with_info is not None:
-            values, extras = with_info(prompts, completions, completion_ids=generated)
-        else:
-            values, extras = self.reward_fn(prompts, completions, completion_ids=generated), {}
-        name = getattr(self.reward_fn, "__name__", type(self.reward_fn).__name__)
-        rewards = finite_rewards(values, len(prompts), f"reward function {name}")
-        return rewards, {"prompt": prompts, "completion": completions, **extras}
-
-
-def check_actions(task: TextGenerationTask, actions: Any, shape: tuple[int, ...]) -> None:
-    """Raise a clear error unless ``actions`` are in-vocabulary integer ids of ``shape``.
-
-    Numpy arrays, Python numbers and lists, and torch tensors are accepted. Nothing is
-    modified, so a rejected action leaves the env exactly as it was.
+    Args:
+        config_class: a family's config dataclass (its fields are the family's keywords).
+        env_class: the class being built; its explicit parameters (``render_mode``,
+            ``num_envs``...) are valid keywords too, and its name heads the error.
 
     Raises:
-        TypeError: for a non-integer dtype (floats, bools, strings, objects).
-        ValueError: for a wrong shape or an id outside ``[0, vocab_size)``.
+        TypeError: for an unknown keyword, naming every valid one with a "did you mean".
     """
-    if isinstance(actions, torch.Tensor) and actions.device.type == "cpu":
-        actions = actions.detach().numpy()  # NumPy's checks are cheaper on small arrays
-    if isinstance(actions, torch.Tensor):
-        dtype = actions.dtype
-        integer = not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
-        found = tuple(actions.shape)
-    else:
-        actions = np.asarray(actions)
-        dtype, integer, found = actions.dtype, actions.dtype.kind in "iu", actions.shape
-    if not integer:
-        raise TypeError(f"actions must be integer token ids, got dtype {dtype}")
-    if found != shape:
-        raise ValueError(f"actions must have shape {shape}, got {found}")
-    if isinstance(actions, torch.Tensor):  # one reduction, one device-to-host copy
-        low, high = torch.stack(torch.aminmax(actions)).tolist()
-    else:
-        low, high = int(actions.min()), int(actions.max())
-    if low < 0 or high >= task.vocab_size:
-        bad = low if low < 0 else high
-        raise ValueError(f"token id {bad} is outside the vocabulary [0, {task.vocab_size - 1}]")
+    own = [
+        name
+        for name, parameter in inspect.signature(env_class).parameters.items()
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    fields = [field.name for field in dataclasses.fields(config_class)]
+    check_keywords(env_class.__name__, keywords, [*fields, *own])
+    return config_class(**keywords)
 
 
-def as_token_tensor(actions: Any, device: torch.device) -> torch.Tensor:
-    """Checked actions as an int64 tensor on ``device`` (no copy when already there)."""
-    if isinstance(actions, torch.Tensor):
-        return actions.to(device=device, dtype=torch.int64)
-    return torch.from_numpy(np.asarray(actions).astype(np.int64, copy=False)).to(device)
+@dataclasses.dataclass(frozen=True)
+class GenerationParts:
+    """What a family builds from its config: the loaded generating model, the prompt texts,
+    the reward and the episode sizes, i.e. the arguments of both base env classes."""
 
+    generating_model: LM
+    """The policy's model; its tokenizer defines the actions, its output size the vocabulary."""
+    texts: Sequence[str]
+    """Prompt corpus (see :meth:`TextGenerationTask.build`)."""
+    reward_fn: RewardFunction
+    """Scores ``(prompts, completions)`` at episode end."""
+    prompt_tokens: int
+    """Prompt length in tokens of the generating model."""
+    max_new_tokens: int
+    """Longest continuation in tokens."""
+    mode: str
+    """``"token"`` or ``"sequence"``."""
+    shaping: Shaping | None = None
+    """Optional per-step reward."""
 
-class GenerationBatch:
-    """The state of ``num_rows`` episodes as tensors, and their batched transitions.
+    def env_arguments(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`TextGenerationEnv` and ``TextGenerationVectorEnv``.
 
-    Rows hold ``input_ids`` and ``attention_mask`` of shape ``(num_rows, L)``: the prompt's
-    ids, then the generated ids, then padding (mask 0). Every operation is a whole-batch array
-    operation; Python loops only run over the rows that finish, to decode and score them.
-    On the CPU the per-step updates go through NumPy views that share the tensors' memory
-    (a NumPy call on 64 numbers costs a fraction of a torch call); on other devices they are
-    torch operations on the tensors themselves, written the same way.
-    """
-
-    def __init__(
-        self,
-        task: TextGenerationTask,
-        num_rows: int,
-        device: torch.device,
-        numpy_views: bool | None = None,
-    ) -> None:
-        """``numpy_views``: update through NumPy views (default: on the CPU only)."""
-        self.task = task
-        self.num_rows = num_rows
-        self.device = device
-        self.prompt_ids = torch.from_numpy(task.prompt_ids).to(device)
-        self.input_ids = torch.full((num_rows, task.length), task.pad_token_id, device=device)
-        self.attention_mask = torch.zeros((num_rows, task.length), dtype=torch.int8, device=device)
-        self.generated = torch.zeros(num_rows, dtype=torch.int64, device=device)
-        self.prompt_index = np.zeros(num_rows, dtype=np.int64)
-        self.done = np.ones(num_rows, dtype=bool)
-        self._on_cpu = device.type == "cpu" if numpy_views is None else numpy_views
-        tensors = (self.input_ids, self.attention_mask, self.generated, self.prompt_ids)
-        self._ids, self._mask, self._generated, self._prompts = (
-            tuple(t.numpy() for t in tensors) if self._on_cpu else tensors
-        )
-        self._all_rows = self._index(np.arange(num_rows))
-
-    def _index(self, rows: np.ndarray) -> np.ndarray | torch.Tensor:
-        """Row indices in the form the state arrays take (NumPy on the CPU, else tensors)."""
-        return rows if self._on_cpu else torch.from_numpy(rows).to(self.device)
-
-    def reset_rows(self, rows: np.ndarray, rng: np.random.Generator) -> list[str]:
-        """Start new episodes in ``rows`` (bool mask) with prompts drawn from ``rng``."""
-        chosen = rng.integers(len(self.task.prompt_texts), size=int(rows.sum()))
-        self.prompt_index[rows] = chosen
-        self.done[rows] = False
-        index, k = self._index(np.flatnonzero(rows)), self.task.prompt_tokens
-        self._ids[index] = self.task.pad_token_id
-        self._ids[index, :k] = self._prompts[self._index(chosen)]
-        self._mask[index] = 0
-        self._mask[index, :k] = 1
-        self._generated[index] = 0
-        return [self.task.prompt_texts[i] for i in chosen]
-
-    def step(self, actions: torch.Tensor, active: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Apply valid ``actions`` to the ``active`` rows (bool mask); the others stay as they are.
-
-        Returns:
-            ``(rewards, terminated, truncated, end_info)``: float64 and bool arrays over all
-            rows, and the episode-end info of the rows that finished (``"rows"`` holds them).
+        The action vocabulary is the larger of the tokenizer's size and the model's output size
+        (OPT-125m has 50272 logits for 50265 tokens; the extra ids decode to nothing).
         """
-        task = self.task
-        append = self._append_tokens if task.mode == "token" else self._set_continuations
-        ended, at_limit = append(actions, active)
-        term = np.zeros(self.num_rows, dtype=bool)
-        trunc = np.zeros(self.num_rows, dtype=bool)
-        term[active], trunc[active] = ended, at_limit & ~ended
-        rewards = np.zeros(self.num_rows, dtype=np.float64)
-        if task.shaping is not None:
-            rows = torch.from_numpy(np.flatnonzero(active)).to(self.device)
-            shaped = task.shaping(self.input_ids[rows], self.attention_mask[rows])
-            rewards[active] += finite_rewards(shaped, int(active.sum()), "shaping")
-        finished = term | trunc
-        end_info: dict[str, Any] = {}
-        if finished.any():
-            end_rows = np.flatnonzero(finished)
-            index = torch.from_numpy(end_rows).to(self.device)
-            ids = self.input_ids[index].cpu().numpy()
-            lengths = self.generated[index].cpu().numpy()
-            scores, end_info = task.score(self.prompt_index[end_rows], ids, lengths)
-            rewards[end_rows] += scores
-            end_info["rows"] = end_rows
-            self.done[end_rows] = True
-        return rewards, term, trunc, end_info
-
-    def _append_tokens(self, actions: torch.Tensor, active: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Token mode: write each active row's token after its text; EOS and length flags."""
-        task = self.task
-        acted = actions.numpy() if self._on_cpu else actions
-        if active.all():
-            rows = self._all_rows
-        else:
-            rows = self._index(np.flatnonzero(active))
-            acted = acted[rows]
-        column = self._generated[rows] + task.prompt_tokens
-        self._ids[rows, column] = acted
-        self._mask[rows, column] = 1
-        self._generated[rows] += 1
-        ended = acted == task.eos_token_id
-        at_limit = self._generated[rows] >= task.max_new_tokens
-        return _numpy(ended), _numpy(at_limit)
-
-    def _set_continuations(
-        self, actions: torch.Tensor, active: np.ndarray
-    ) -> tuple[np.ndarray, ...]:
-        """Sequence mode: write each active row's continuation up to its first EOS."""
-        task, k = self.task, self.task.prompt_tokens
-        rows = torch.from_numpy(np.flatnonzero(active)).to(self.device)
-        acted = actions[rows]
-        is_eos = acted == task.eos_token_id
-        has_eos = is_eos.any(dim=1)
-        first_eos = is_eos.to(torch.int8).argmax(dim=1) + 1
-        count = torch.where(has_eos, first_eos, task.max_new_tokens)
-        keep = torch.arange(task.max_new_tokens, device=self.device) < count.unsqueeze(1)
-        self.input_ids[rows, k:] = torch.where(keep, acted, task.pad_token_id)
-        self.attention_mask[rows, k:] = keep.to(torch.int8)
-        self.generated[rows] = count
-        ones = np.ones(len(rows), dtype=bool)
-        return ones, ~ones
-
-    def observation(self, rows: np.ndarray | None = None, as_tensor: bool = False) -> dict:
-        """A copy of the observation of all rows (or of the given row indices)."""
-        ids, mask = self.input_ids, self.attention_mask
-        if rows is not None:
-            index = torch.from_numpy(np.asarray(rows)).to(self.device)
-            ids, mask = ids[index], mask[index]
-        if as_tensor:
-            return {"input_ids": ids.clone(), "attention_mask": mask.clone()}
-        return {"input_ids": ids.cpu().numpy().copy(), "attention_mask": mask.cpu().numpy().copy()}
-
-    def render_rows(self) -> list[str]:
-        """Each row's prompt and the text generated so far, the new text in brackets."""
-        k = self.task.prompt_tokens
-        ids = self.input_ids.cpu().numpy()
-        texts = []
-        for row, index, count in zip(ids, self.prompt_index, self.generated.cpu().numpy()):
-            new = self.task.tokenizer.decode(row[k : k + count].tolist(), skip_special_tokens=True)
-            texts.append(f"{self.task.prompt_texts[index]}[{new}]")
-        return texts
+        model, tokenizer = self.generating_model
+        vocab = max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0))
+        return {
+            "tokenizer": tokenizer,
+            "texts": self.texts,
+            "reward_fn": self.reward_fn,
+            "prompt_tokens": self.prompt_tokens,
+            "max_new_tokens": self.max_new_tokens,
+            "mode": self.mode,
+            "vocab_size": vocab,
+            "shaping": self.shaping,
+            "generating_model": self.generating_model,
+        }
 
 
-def _numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
-    return values.cpu().numpy() if isinstance(values, torch.Tensor) else values
-
-
-def finite_rewards(values: Any, expected: int, source: str) -> np.ndarray:
-    """``values`` (list, array or tensor) as float64, refusing a wrong count and NaN or inf."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    rewards = np.asarray(values, dtype=np.float64).reshape(-1)
-    if rewards.shape != (expected,):
-        raise ValueError(f"{source} returned {rewards.size} rewards for {expected} episodes")
-    if not np.all(np.isfinite(rewards)):
-        raise ValueError(f"{source} returned a NaN or inf reward: {rewards}")
-    return rewards
+def check_generating_model(generating_model: Any) -> LM | None:
+    """``generating_model`` if it is ``None`` or an :class:`~lm_gym.models.LM`; else TypeError."""
+    if generating_model is not None and not isinstance(generating_model, LM):
+        raise TypeError(
+            "generating_model must be an lm_gym LM (model, tokenizer) or None, got "
+            f"{type(generating_model).__name__}"
+        )
+    return generating_model
 
 
 class TextGenerationEnv(gym.Env):
@@ -429,8 +139,12 @@ class TextGenerationEnv(gym.Env):
     ``completion`` and the reward callable's extras (e.g. ``ppl``).
 
     ## Arguments
-    See :meth:`TextGenerationTask.build`; ``render_mode="ansi"`` renders the prompt and the
-    text so far.
+    ``tokenizer``, ``texts``, ``reward_fn``, ``prompt_tokens``, ``max_new_tokens``, ``mode``,
+    ``vocab_size``, ``shaping``: see :meth:`TextGenerationTask.build`.
+    ``generating_model``: the :class:`~lm_gym.models.LM` the tokenizer belongs to, or ``None``;
+    kept as the declared attribute ``generating_model``, which agents read (through wrappers,
+    with :func:`lm_gym.utils.env_attributes.get_env_attr`) to act with the env's own model.
+    ``render_mode="ansi"`` renders the prompt and the text so far.
 
     ## Version History
     * v0: initial release.
@@ -449,10 +163,12 @@ class TextGenerationEnv(gym.Env):
         mode: str = "token",
         vocab_size: int | None = None,
         shaping: Shaping | None = None,
+        generating_model: LM | None = None,
         render_mode: str | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.generating_model = check_generating_model(generating_model)
         self.task = TextGenerationTask.build(
             tokenizer,
             texts,

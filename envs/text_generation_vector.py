@@ -1,7 +1,7 @@
 """The native batched text-generation vector env behind ``gym.make_vec``.
 
 Rather than ``num_envs`` copies of :class:`~lm_gym.envs.text_generation.TextGenerationEnv`,
-one :class:`~lm_gym.envs.text_generation.GenerationBatch` holds every row as a tensor and
+one :class:`~lm_gym.envs.text_generation_batch.GenerationBatch` holds every row as a tensor and
 steps them together, so a step costs a handful of tensor operations whatever ``num_envs`` is;
 prompts are decoded and scored only at episode ends, in one reward call for all rows that
 finish. With ``tensor_device`` set, observations stay torch tensors on that device and
@@ -18,7 +18,8 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from lm_gym.envs.text_generation import (
+from lm_gym.envs.text_generation import check_generating_model
+from lm_gym.envs.text_generation_batch import (
     GenerationBatch,
     RewardFunction,
     Shaping,
@@ -26,6 +27,7 @@ from lm_gym.envs.text_generation import (
     as_token_tensor,
     check_actions,
 )
+from lm_gym.models.loading import LM
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.validation import check_positive_int
 
@@ -76,7 +78,9 @@ class TextGenerationVectorEnv(VectorEnv):
 
     Args:
         tokenizer, texts, reward_fn, prompt_tokens, max_new_tokens, mode, vocab_size, shaping:
-            as in :meth:`~lm_gym.envs.text_generation.TextGenerationTask.build`.
+            as in :meth:`~lm_gym.envs.text_generation_batch.TextGenerationTask.build`.
+        generating_model: the :class:`~lm_gym.models.LM` the tokenizer belongs to, or
+            ``None``; kept as the declared attribute ``generating_model`` (what agents read).
         num_envs: number of rows.
         autoreset_mode: an ``AutoresetMode`` or its name/value.
         tensor_device: ``None`` for numpy observations; ``"cpu"``/``"cuda"`` (or a device) for
@@ -98,6 +102,7 @@ class TextGenerationVectorEnv(VectorEnv):
         mode: str = "token",
         vocab_size: int | None = None,
         shaping: Shaping | None = None,
+        generating_model: LM | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         tensor_device: str | torch.device | None = None,
         render_mode: str | None = None,
@@ -105,6 +110,7 @@ class TextGenerationVectorEnv(VectorEnv):
         check_positive_int("num_envs", num_envs)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.generating_model = check_generating_model(generating_model)
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self.task = TextGenerationTask.build(
             tokenizer,

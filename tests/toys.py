@@ -13,8 +13,7 @@ import gymnasium as gym
 import numpy as np
 from support import train_tiny_lm
 
-from lm_gym.envs.text_generation import TextGenerationEnv
-from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
+from lm_gym.envs import TextGenerationEnv, TextGenerationVectorEnv
 from lm_gym.models import LM, train_sentencepiece_tokenizer
 
 WORDS = [
@@ -92,38 +91,34 @@ class CountTarget:
 
 
 def toy_token_env(num_envs: int = 8, max_new_tokens: int = 6, **kwargs) -> gym.Env:
-    """A token-mode vector env on the toy corpus; ``env.generating_model`` is a fresh tiny LM."""
+    """A token-mode vector env on the toy corpus; its ``generating_model`` is a fresh tiny LM."""
     lm = tiny_lm()
     target = lm.tokenizer.convert_tokens_to_ids(TARGET_PIECE)
-    env = TextGenerationVectorEnv(
+    return TextGenerationVectorEnv(
         lm.tokenizer,
         toy_texts(),
         CountTarget(target),
         num_envs=num_envs,
         prompt_tokens=3,
         max_new_tokens=max_new_tokens,
+        generating_model=lm,
         **kwargs,
     )
-    env.baby = lm
-    env.generating_model = lm
-    return env
 
 
 def toy_single_env(mode: str = "token", max_new_tokens: int = 6) -> gym.Env:
     """A single (non-vector) toy env in token or sequence mode."""
     lm = tiny_lm()
     target = lm.tokenizer.convert_tokens_to_ids(TARGET_PIECE)
-    env = TextGenerationEnv(
+    return TextGenerationEnv(
         lm.tokenizer,
         toy_texts(),
         CountTarget(target),
         prompt_tokens=3,
         max_new_tokens=max_new_tokens,
         mode=mode,
+        generating_model=lm,
     )
-    env.baby = lm
-    env.generating_model = lm
-    return env
 
 
 class SubsetBandit(gym.Env):

@@ -31,7 +31,7 @@ def test_the_built_in_tracks_cover_every_registered_lm_gym_env():
 
 def test_an_env_registered_later_joins_with_the_default_budget():
     env_id = "LeaderboardLateEnv-v0"
-    gym.register(id=env_id, entry_point="lm_gym.envs.bambino:make_bambino_env")
+    gym.register(id=env_id, entry_point="lm_gym.envs.bambino:BambinoEnv")
     try:
         assert quick_track().envs[env_id] == QUICK_DEFAULT
     finally:

@@ -72,7 +72,7 @@ def _lm_gym_iteration(env):
 def _reference_iteration(env, folder):
     trl = pytest.importorskip("trl", reason="TRL (the 'bench' extra) is not installed: skipped")
     datasets = pytest.importorskip("datasets", reason="datasets is not installed: skipped")
-    model, tokenizer = env.unwrapped.baby
+    model, tokenizer = env.unwrapped.generating_model
     # TRL rebuilds the reference model from the policy's folder (an in-memory model with
     # beta > 0 fails), so the baby is saved first.
     model.save_pretrained(folder)

@@ -47,7 +47,7 @@ def sample_next(model, inputs, past, generator: torch.Generator, eos: int):
 
 
 def rollout_lm_gym(env, seed: int) -> np.ndarray:
-    model, tokenizer = env.baby
+    model, tokenizer = env.generating_model
     generator = torch.Generator().manual_seed(seed)
     obs, _ = env.reset(seed=seed)
     prompts = obs["input_ids"][:, :PROMPT_TOKENS]
@@ -64,7 +64,7 @@ def rollout_lm_gym(env, seed: int) -> np.ndarray:
 
 def rollout_reference(env, seed: int) -> np.ndarray:
     """The same work without the env: prompts, cached sampling, decoding, one reward call."""
-    model, tokenizer = env.baby
+    model, tokenizer = env.generating_model
     prompt_ids = env.task.prompt_ids  # the corpus' first five tokens, as the env uses them
     reward = env.task.reward_fn
     generator = torch.Generator().manual_seed(seed)

@@ -6,21 +6,14 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from support import MICRO_STORIES
 
-import lm_gym.registration  # noqa: F401  (registers BabyStories-v0)
-from lm_gym.checks import check_env
-from lm_gym.envs.babystories import default_prompts, same_length_prompts
-from lm_gym.envs.text_generation import TextGenerationEnv
-from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models.loading import load_model
-from lm_gym.rewards.reward_model import RewardModelReward, load_reward_model
+from lm_gym import check_env  # importing lm_gym registers BabyStories-v0
+from lm_gym.envs import BabyStoriesConfig, BabyStoriesEnv, BabyStoriesVectorEnv, default_prompts
+from lm_gym.models import LM, load_model
+from lm_gym.rewards import RewardModelReward, load_reward_model
 
-MICRO = {
-    "storyteller": "storyteller-micro",
-    "reward_model": "reward-stories-micro",
-    "device": "cpu",
-    "max_new_tokens": 8,
-}
+MICRO = {**MICRO_STORIES, "max_new_tokens": 8}
 
 
 @pytest.mark.parametrize("env_id", ["BabyStories-v0", "BabyStoriesSeq-v0"])
@@ -31,13 +24,15 @@ def test_registered_ids_pass_the_checkers(env_id):
 @pytest.mark.parametrize("env_id", ["BabyStories-v0", "BabyStoriesSeq-v0"])
 def test_native_vector_envs_pass_the_checker(env_id):
     envs = gym.make_vec(env_id, num_envs=3, **MICRO)
-    assert isinstance(envs, TextGenerationVectorEnv)
+    assert isinstance(envs, BabyStoriesVectorEnv)
+    assert isinstance(envs.generating_model, LM)
     check_env(envs, steps=12 if env_id == "BabyStories-v0" else 3)
 
 
 def test_prompts_are_whole_story_beginnings_of_one_width():
     env = gym.make("BabyStories-v0", **MICRO).unwrapped
-    assert isinstance(env, TextGenerationEnv)
+    assert isinstance(env, BabyStoriesEnv)
+    assert env.config == BabyStoriesConfig(mode="token", **MICRO)
     task = env.task
     assert len(task.prompt_texts) >= 100
     assert set(task.texts) <= set(default_prompts())
@@ -46,8 +41,9 @@ def test_prompts_are_whole_story_beginnings_of_one_width():
         len(ids) for ids in env.tokenizer(list(task.texts), add_special_tokens=False)["input_ids"]
     }
     assert widths == {task.prompt_tokens}
-    assert env.baby is env.storyteller
-    assert env.action_space.n >= len(env.storyteller.tokenizer)
+    assert env.generating_model.tokenizer is env.tokenizer
+    assert env.action_space.n >= len(env.generating_model.tokenizer)
+    assert not hasattr(env, "baby") and not hasattr(env, "storyteller")
 
 
 def test_the_reward_is_the_reward_model_score_of_prompt_and_continuation():
@@ -97,20 +93,25 @@ def test_every_part_can_be_overridden():
         max_new_tokens=4,
         device="cpu",
     ).unwrapped
-    assert env.baby.model is teller.model
+    assert env.generating_model.model is teller.model
     assert env.task.reward_fn.model is reward_lm.model
     assert set(env.task.prompt_texts) <= set(prompts)
     assert env.observation_space["input_ids"].shape == (env.task.prompt_tokens + 4,)
 
 
-def test_bad_arguments_are_clear_errors_before_any_work():
+def test_prompts_of_one_width_are_kept():
     tokenizer = load_model("storyteller-micro", device="cpu").tokenizer
     long = "Once upon a time, there was a brave fox named Tom."
-    kept, width = same_length_prompts(tokenizer, ["Tom ran.", long, "Tom ran."])
-    assert kept == ["Tom ran.", "Tom ran."] and width == len(tokenizer("Tom ran.")["input_ids"])
-    assert same_length_prompts(tokenizer, ["Tom ran.", long], prompt_tokens=None)[0] != [long]
+    width = len(tokenizer("Tom ran.", add_special_tokens=False)["input_ids"])
+    env = BabyStoriesEnv(prompts=["Tom ran.", long, "Tom ran."], **MICRO)  # most common width
+    assert env.task.texts == ("Tom ran.", "Tom ran.") and env.task.prompt_tokens == width
+    tie = BabyStoriesEnv(prompts=[long, "Tom ran."], **MICRO)  # the shorter on ties
+    assert tie.task.texts == ("Tom ran.",)
     with pytest.raises(ValueError, match="no prompt is exactly prompt_tokens=99"):
-        same_length_prompts(tokenizer, ["Tom ran."], prompt_tokens=99)
+        BabyStoriesEnv(prompts=["Tom ran."], prompt_tokens=99, **MICRO)
+
+
+def test_bad_arguments_are_clear_errors_before_any_work():
     with pytest.raises(ValueError, match="prompt_tokens must be"):
         gym.make("BabyStories-v0", **MICRO, prompt_tokens=0)
     with pytest.raises(ValueError, match="mode must be one of"):
@@ -119,6 +120,11 @@ def test_bad_arguments_are_clear_errors_before_any_work():
         gym.make_vec("BabyStories-v0", num_envs=2, **{**MICRO, "max_new_tokens": 0})
     with pytest.raises(TypeError, match="prompts must be"):
         gym.make("BabyStories-v0", **MICRO, prompts=3)
+    # An unknown keyword is refused before the (unloadable) storyteller is tried.
+    broken = {**MICRO, "storyteller": "/no/such/model"}
+    for env_class in (BabyStoriesEnv, BabyStoriesVectorEnv):
+        with pytest.raises(TypeError, match=r"'story_teller' \(did you mean 'storyteller'\?\)"):
+            env_class(story_teller="storyteller-micro", **broken)
 
 
 def test_render_shows_the_story_so_far():

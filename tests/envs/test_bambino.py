@@ -1,4 +1,5 @@
-"""Bambino-v0 / BambinoSeq-v0: registration, checkers, defaults, overrides, real-model folders."""
+"""Bambino-v0 / BambinoSeq-v0: registration, checkers, defaults, overrides, real-model folders,
+keyword errors and the declared ``generating_model``."""
 
 from __future__ import annotations
 
@@ -10,20 +11,20 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from support import MICRO_MODELS
 from transformers import OPTConfig, OPTForCausalLM
 
-import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
-from lm_gym.checks import check_env
-from lm_gym.corpora.loaders import CorpusError
-from lm_gym.envs.bambino import (
+from lm_gym import check_env  # importing lm_gym registers Bambino-v0
+from lm_gym.corpora import CorpusError
+from lm_gym.envs import (
     CALIBRATED_TAU,
+    BambinoConfig,
+    BambinoEnv,
+    BambinoVectorEnv,
     calibrate_tau,
     default_corpus,
     sample_parent_perplexities,
 )
-from lm_gym.envs.text_generation import TextGenerationEnv
-from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
-from lm_gym.models.building import build_recipe
-from lm_gym.models.loading import ModelLoadError, load_model
-from lm_gym.rewards.perplexity import perplexity_reward
+from lm_gym.models import LM, ModelLoadError, build_recipe, load_model
+from lm_gym.rewards import perplexity_reward
+from lm_gym.utils.env_attributes import get_env_attr
 
 
 @pytest.mark.parametrize("env_id", ["Bambino-v0", "BambinoSeq-v0"])
@@ -35,9 +36,13 @@ def test_registered_ids_pass_the_checkers(env_id):
 
 
 def test_defaults_match_the_paper_setup():
+    defaults = BambinoConfig()
+    assert (defaults.baby_model, defaults.parent_model) == ("baby-en", "parent-it")
+    assert (defaults.reward_form, defaults.alpha, defaults.beta) == ("sigmoid", 5.0, 0.001)
     env = gym.make("Bambino-v0", **MICRO_MODELS).unwrapped
     baby_tokenizer = load_model("baby-en-micro", device="cpu").tokenizer
-    assert isinstance(env, TextGenerationEnv)
+    assert isinstance(env, BambinoEnv)
+    assert env.config == BambinoConfig(mode="token", **MICRO_MODELS)
     assert env.action_space.n == len(baby_tokenizer)
     assert env.task.prompt_tokens == 5 and env.task.max_new_tokens == 16
     assert env.observation_space["input_ids"].shape == (21,)
@@ -50,7 +55,7 @@ def test_defaults_match_the_paper_setup():
 
 def test_module_prefixed_id_imports_lm_gym():
     env = gym.make("lm_gym:Bambino-v0", **MICRO_MODELS)
-    assert isinstance(env.unwrapped, TextGenerationEnv)
+    assert isinstance(env.unwrapped, BambinoEnv)
 
 
 def test_an_episode_ends_with_the_parent_reward(tmp_path):
@@ -70,7 +75,7 @@ def test_an_episode_ends_with_the_parent_reward(tmp_path):
 
 def test_make_vec_builds_the_native_vector_env():
     env = gym.make_vec("Bambino-v0", num_envs=8, **MICRO_MODELS)
-    assert isinstance(env, TextGenerationVectorEnv) and env.num_envs == 8
+    assert isinstance(env, BambinoVectorEnv) and env.num_envs == 8
     assert env.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     check_env(env, steps=20)
     sequences = gym.make_vec("BambinoSeq-v0", num_envs=4, autoreset_mode="SameStep", **MICRO_MODELS)
@@ -164,6 +169,29 @@ def test_a_model_vocabulary_larger_than_its_tokenizer_sets_the_action_space():
 def test_bad_arguments_are_clear_errors(kwargs, error):
     with pytest.raises(error):
         gym.make("Bambino-v0", **{**MICRO_MODELS, **kwargs})
+
+
+@pytest.mark.parametrize("env_class", [BambinoEnv, BambinoVectorEnv])
+def test_an_unknown_keyword_is_one_type_error_before_any_model_loads(env_class):
+    # A baby that cannot load shows the keyword check comes first.
+    arguments = {**MICRO_MODELS, "baby_model": "/no/such/model", "tua": 70.0}
+    with pytest.raises(TypeError, match=r"unknown keyword 'tua' \(did you mean 'tau'\?\)") as error:
+        env_class(**arguments)
+    assert "valid keywords: alpha, " in str(error.value) and "render_mode" in str(error.value)
+    with pytest.raises(TypeError, match=r"did you mean 'tensor_device'"):
+        BambinoVectorEnv(2, tensor_devise="cpu", **MICRO_MODELS)
+
+
+def test_the_generating_model_is_a_declared_attribute_through_wrappers():
+    env = gym.make("Bambino-v0", **MICRO_MODELS)  # behind Gymnasium's wrappers
+    baby = env.get_wrapper_attr("generating_model")
+    assert isinstance(baby, LM) and baby.tokenizer is env.unwrapped.tokenizer
+    assert env.action_space.n == len(baby.tokenizer)
+    vector = gym.wrappers.vector.RecordEpisodeStatistics(
+        gym.make_vec("BambinoSeq-v0", num_envs=2, **MICRO_MODELS)
+    )
+    assert isinstance(get_env_attr(vector, "generating_model"), LM)
+    assert not hasattr(env.unwrapped, "baby")
 
 
 def test_tau_calibration_from_the_baby_samples():

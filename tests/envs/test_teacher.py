@@ -8,16 +8,23 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-import lm_gym.registration  # noqa: F401  (registers the teacher ids)
-from lm_gym.checks import check_env
-from lm_gym.corpora.artificial import SelectionTask, domains_task
-from lm_gym.envs.students import BatchedStudents, StudentConfig, WordVocabulary
-from lm_gym.envs.teacher import KSubset, TeacherSelectionEnv
-from lm_gym.envs.teacher_curriculum import TeacherCurriculumEnv
+from lm_gym import check_env  # importing lm_gym registers the teacher ids
+from lm_gym.corpora import SelectionTask, domains_task
+from lm_gym.envs import (
+    BatchedStudents,
+    KSubset,
+    StudentConfig,
+    TeacherCurriculumEnv,
+    TeacherCurriculumVectorEnv,
+    TeacherSelectionEnv,
+)
+
+# The units the teacher envs are built from, tested on their own below.
+from lm_gym.envs.students import WordVocabulary
 from lm_gym.envs.teacher_embeddings import SentenceEmbedder
 from lm_gym.envs.teacher_metrics import exam_type_fraction, ngram_overlap, selection_metrics
 from lm_gym.envs.teacher_tasks import parentese_task, word_tokens
-from lm_gym.models.tokenization import train_sentencepiece_tokenizer
+from lm_gym.models import train_sentencepiece_tokenizer
 
 FAST = {"embedding": "bag", "student_steps": 3, "num_students": 2}
 """Keywords that keep an env step to a few milliseconds."""
@@ -137,16 +144,15 @@ def test_reward_matches_students_trained_by_hand():
 )
 def test_bad_actions_raise_and_change_nothing(make_action, error):
     env = TeacherSelectionEnv("domains", **FAST)
-    env.reset(seed=0)
+    pool, _ = env.reset(seed=0)
     rng_state = env.np_random.bit_generator.state
-    pool = {key: value.copy() for key, value in env._pool_obs.items()}
     with pytest.raises(error):
         env.step(make_action(100))
     assert env.np_random.bit_generator.state == rng_state
-    assert all(np.array_equal(pool[key], env._pool_obs[key]) for key in pool)
     assert not env.episode_over and env.last_info == {}
-    # the episode goes on, with the reward an untouched env would give
-    reward = env.step(_select(env.pool_labels, 1))[1]
+    # the episode goes on, on the same pool, with the reward an untouched env would give
+    obs, reward, *_ = env.step(_select(env.pool_labels, 1))
+    assert all(np.array_equal(pool[key], obs[key]) for key in pool)
     fresh = TeacherSelectionEnv("domains", **FAST)
     fresh.reset(seed=0)
     assert fresh.step(_select(fresh.pool_labels, 1))[1] == reward
@@ -181,6 +187,23 @@ def test_bad_arguments_are_rejected(kwargs):
     task = arguments.pop("task", "domains")
     with pytest.raises((ValueError, TypeError)):
         TeacherSelectionEnv(task, **arguments)
+
+
+@pytest.mark.parametrize(
+    ("env_class", "typo", "meant"),
+    [
+        (TeacherSelectionEnv, "budjet", "budget"),
+        (TeacherSelectionEnv, "v1_fractoin", "v1_fraction"),
+        (TeacherCurriculumEnv, "lesson_sise", "lesson_size"),
+        (TeacherCurriculumVectorEnv, "num_lesons", "num_lessons"),
+    ],
+)
+def test_an_unknown_keyword_is_one_type_error_before_any_model_loads(env_class, typo, meant):
+    # a teacher model that cannot load shows the keyword check comes first
+    arguments = {"teacher_model": "/no/such/model", "embedding": "mean_hidden", typo: 3}
+    name = env_class.__name__
+    with pytest.raises(TypeError, match=rf"^{name} got .*'{typo}' \(did you mean '{meant}'\?\)"):
+        env_class(**arguments)
 
 
 def test_check_env_passes_for_the_one_step_env():
@@ -296,6 +319,35 @@ def test_curriculum_passes_check_env_and_rejects_budget():
     check_env(TeacherCurriculumEnv(num_lessons=2, lesson_size=3, **COURSE), steps=5)
     with pytest.raises(TypeError, match="lesson_size"):
         TeacherCurriculumEnv(budget=3, **COURSE)
+    assert "budget" not in TeacherCurriculumEnv.keywords()
+
+
+def test_curriculum_vector_env_teaches_each_course_as_the_single_env():
+    course = {"num_lessons": 2, "lesson_size": 4, **COURSE}
+    vector = gym.make_vec("TeacherCurriculum-v0", num_envs=2, **course)
+    assert isinstance(vector, TeacherCurriculumVectorEnv) and vector.budget == 4
+    assert vector.action_space == KSubset((2, 100), 4)
+    obs, info = vector.reset(seed=3)
+    assert vector.pool_labels.shape == (2, 100) and info["_exam_perplexity"].all()
+    singles = [TeacherCurriculumEnv(**course) for _ in range(2)]
+    for index, single in enumerate(singles):
+        single_obs, single_info = single.reset(seed=3 + index)
+        assert np.array_equal(single_obs["exam_log_perplexity"], obs["exam_log_perplexity"][index])
+        assert single_info["exam_perplexity"] == info["exam_perplexity"][index]
+    for lesson in (1, 2):
+        actions = vector.action_space.sample()
+        obs, rewards, terminated, truncated, info = vector.step(actions)
+        for index, single in enumerate(singles):
+            single_obs, reward, done, _, single_info = single.step(actions[index])
+            assert reward == rewards[index] and done == terminated[index] == (lesson == 2)
+            assert np.array_equal(single_obs["taught"], obs["taught"][index])
+        assert info["lesson"].tolist() == [lesson, lesson] and not truncated.any()
+    obs, rewards, terminated, _, info = vector.step(vector.action_space.sample())
+    assert (rewards == 0).all() and not terminated.any()  # the NEXT_STEP reset step
+    assert (obs["taught"] == 0).all() and info["_pool"].all()
+    with pytest.raises(ValueError, match="exactly 4"):
+        vector.step(np.ones((2, 100), dtype=np.int8))
+    check_env(vector, steps=4)
 
 
 # --- vector env ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import torch
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from lm_gym.checks import check_env
-from lm_gym.envs.text_generation import TextGenerationEnv
+from lm_gym import check_env
+from lm_gym.envs import TextGenerationEnv
+from lm_gym.models import LM
 
 K, NEW = 4, 6
 
@@ -121,7 +122,7 @@ def test_same_seed_same_prompts_and_rewards(tokenizer, sentences, length_reward)
 
 
 def test_bad_actions_interleaved_leave_the_episode_unchanged(tokenizer, sentences, length_reward):
-    env = make(tokenizer, sentences, length_reward)
+    env = make(tokenizer, sentences, length_reward, render_mode="ansi")
     actions = word_ids(tokenizer, " my friends want the big house")[:NEW]
 
     def episode(bad: list) -> list:
@@ -130,10 +131,10 @@ def test_bad_actions_interleaved_leave_the_episode_unchanged(tokenizer, sentence
         for index, token in enumerate(actions):
             if index % 2 == 0:
                 for action, error in bad:
-                    before = env.unwrapped._batch.input_ids.clone()
+                    before = (env.render(), env.np_random.bit_generator.state)
                     with pytest.raises(error):
                         env.step(action)
-                    assert torch.equal(before, env.unwrapped._batch.input_ids)
+                    assert (env.render(), env.np_random.bit_generator.state) == before
             trace.append(env.step(token))
         return trace
 
@@ -190,6 +191,15 @@ def test_bad_arguments_fail_before_any_work(
     arguments = {"prompt_tokens": K, "max_new_tokens": NEW, **kwargs}
     with pytest.raises(error, match=match):
         TextGenerationEnv(tokenizer, sentences, length_reward, **arguments)
+
+
+def test_the_generating_model_is_declared(tiny_lm, sentences, length_reward):
+    model, tokenizer = tiny_lm
+    assert make(tokenizer, sentences, length_reward).generating_model is None
+    lm = LM(model, tokenizer)
+    assert make(tokenizer, sentences, length_reward, generating_model=lm).generating_model is lm
+    with pytest.raises(TypeError, match="generating_model"):
+        make(tokenizer, sentences, length_reward, generating_model=model)
 
 
 def test_bad_corpus_and_reward(tokenizer, sentences, length_reward):

@@ -7,9 +7,10 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode
 
-from lm_gym.checks import check_env
-from lm_gym.envs.text_generation import GenerationBatch
-from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
+from lm_gym import check_env
+from lm_gym.envs import TextGenerationVectorEnv
+from lm_gym.envs.text_generation_batch import GenerationBatch  # its two update paths, below
+from lm_gym.models import LM
 
 K, NEW, N = 4, 3, 5
 
@@ -161,9 +162,9 @@ def test_observations_are_copies(tokenizer, sentences, length_reward):
 
 
 def test_bad_batched_actions_change_nothing(tokenizer, sentences, length_reward):
-    env = make(tokenizer, sentences, length_reward, tensor_device="cpu")
+    env = make(tokenizer, sentences, length_reward, tensor_device="cpu", render_mode="ansi")
     env.reset(seed=6)
-    before = {k: v.clone() for k, v in env._batch.observation(as_tensor=True).items()}
+    before = env.render()
     rng_state = env.np_random.bit_generator.state
     bad = [
         (torch.full((N,), len(tokenizer)), ValueError),
@@ -176,9 +177,16 @@ def test_bad_batched_actions_change_nothing(tokenizer, sentences, length_reward)
     for action, error in bad:
         with pytest.raises(error):
             env.step(action)
-    after = env._batch.observation(as_tensor=True)
-    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert env.render() == before
     assert env.np_random.bit_generator.state == rng_state
+    # the next valid step gives what it gives on an env that never saw the bad actions
+    fresh = make(tokenizer, sentences, length_reward, tensor_device="cpu")
+    fresh.reset(seed=6)
+    actions = torch.full((N,), token(tokenizer, "cat"))
+    after, expected = env.step(actions), fresh.step(actions)
+    assert all(torch.equal(after[0][k], expected[0][k]) for k in expected[0])
+    for a, b in zip(after[1:4], expected[1:4]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_sequence_mode_batch(tokenizer, sentences, length_reward):
@@ -193,6 +201,15 @@ def test_sequence_mode_batch(tokenizer, sentences, length_reward):
     lengths = [final["attention_mask"].sum() - K for final in info["final_obs"]]
     assert lengths == [1, 2, NEW, NEW, NEW]
     assert rewards[0] == 0.0 and rewards[2] > 0
+
+
+def test_the_generating_model_is_declared(tiny_lm, sentences, length_reward):
+    model, tokenizer = tiny_lm
+    assert make(tokenizer, sentences, length_reward).generating_model is None
+    lm = LM(model, tokenizer)
+    assert make(tokenizer, sentences, length_reward, generating_model=lm).generating_model is lm
+    with pytest.raises(TypeError, match="generating_model"):
+        make(tokenizer, sentences, length_reward, generating_model=(model, tokenizer, None))
 
 
 def test_render(tokenizer, sentences, length_reward):

@@ -9,8 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from lm_gym.envs.text_generation import TextGenerationEnv
-from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
+from lm_gym.envs import TextGenerationEnv, TextGenerationVectorEnv
 from lm_gym.models.clm import clm_loss, encode_sentences
 from lm_gym.wrappers.clm_alternation import CLMAlternation, CLMSchedule, VectorCLMAlternation
 
