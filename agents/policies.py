@@ -30,7 +30,15 @@ import torch
 from torch import nn
 
 from lm_gym.models.clm import bos_id
-from lm_gym.models.loading import LM, forward_with_cache, load_model
+from lm_gym.models.loading import LM, load_model
+from lm_gym.models.sampling import (
+    DecodingState,
+    continue_decoding,
+    generate,
+    positions,
+    start_decoding,
+    with_bos,
+)
 from lm_gym.utils.device import autocast
 from lm_gym.utils.env_attributes import get_env_attr
 
@@ -109,12 +117,6 @@ class LMPolicy(nn.Module):
         """Where the model's weights live."""
         return next(self.model.parameters()).device
 
-    def _with_prefix(self, input_ids: torch.Tensor) -> torch.Tensor:
-        if self._bos is None:
-            return input_ids
-        bos = torch.full_like(input_ids[:, :1], self._bos)
-        return torch.cat([bos, input_ids], dim=1)
-
     # ------------------------------------------------------------------ sampling (no grad)
     def forbid_early_eos(self, logits: torch.Tensor, step: int = 0) -> torch.Tensor:
         """Rule out EOS at generation steps before ``min_new_tokens``.
@@ -137,37 +139,47 @@ class LMPolicy(nn.Module):
         return self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
 
     @torch.no_grad()
-    def start(self, prompt_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
-        """Feed the prompts (all of one length).
+    def start(
+        self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, DecodingState]:
+        """Feed a block of right-aligned prompts (padding on their left, mask 0).
 
         Returns:
-            ``(logits, values, cache)``: next-token logits ``(B, V)``, the value of the prompt
-            state ``(B,)`` (``None`` without a value head) and the KV cache.
+            ``(logits, values, state)``: next-token logits ``(B, V)``, the value of the prompt
+            state ``(B,)`` (``None`` without a value head) and the decoding state (KV cache).
         """
-        return self._cached_forward(self._with_prefix(prompt_ids), None)
+        with autocast(self.device):
+            out, state = start_decoding(
+                self.model,
+                prompt_ids,
+                prompt_mask,
+                bos_id=self._bos,
+                output_hidden_states=self.value_head is not None,
+            )
+        return *self._last(out), state
 
     @torch.no_grad()
     def advance(
-        self, tokens: torch.Tensor, cache: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        self, tokens: torch.Tensor, state: DecodingState
+    ) -> tuple[torch.Tensor, torch.Tensor | None, DecodingState]:
         """Feed one token per row through the cache; outputs as :meth:`start`."""
-        return self._cached_forward(tokens[:, None], cache)
-
-    def _cached_forward(
-        self, input_ids: torch.Tensor, cache: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
         with autocast(self.device):
-            out, cache = forward_with_cache(
-                self.model, input_ids, cache, output_hidden_states=self.value_head is not None
+            out, state = continue_decoding(
+                self.model, tokens, state, output_hidden_states=self.value_head is not None
             )
+        return *self._last(out), state
+
+    def _last(self, out: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Next-token logits (cut to the action vocabulary) and value at the last position."""
         logits = out.logits[:, -1, : self.action_size].float()
         values = None if self.value_head is None else self._value(out.hidden_states[-1][:, -1])
-        return logits, values, cache
+        return logits, values
 
     @torch.no_grad()
     def generate(
         self,
         prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
         max_new_tokens: int,
         generator: torch.Generator,
         *,
@@ -181,48 +193,52 @@ class LMPolicy(nn.Module):
             EOS, and 1 for the ids that belong to the continuation (EOS included).
         """
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        pad = eos if pad is None else pad
-        tokens = torch.full(
-            (prompt_ids.shape[0], max_new_tokens), pad, dtype=torch.long, device=prompt_ids.device
-        )
-        mask = torch.zeros_like(tokens, dtype=torch.float32)
-        alive = torch.ones_like(tokens[:, 0], dtype=torch.bool)
-        logits, _, cache = self.start(prompt_ids)
-        for t in range(max_new_tokens):
-            logits = self.forbid_early_eos(logits, t)
-            sampled = sample_tokens(logits, generator, temperature=temperature, greedy=greedy)
-            tokens[:, t] = torch.where(alive, sampled, pad)
-            mask[:, t] = alive.float()
-            alive = alive & (sampled != eos)
-            if t + 1 < max_new_tokens:
-                logits, _, cache = self.advance(sampled, cache)
-        return tokens, mask
+        with autocast(self.device):
+            return generate(
+                self.model,
+                prompt_ids,
+                prompt_mask,
+                max_new_tokens,
+                generator,
+                eos_id=eos,
+                pad_id=eos if pad is None else pad,
+                bos_id=self._bos,
+                temperature=temperature,
+                greedy=greedy,
+                vocab_size=self.action_size,
+                logits_hook=self.forbid_early_eos,
+            )
 
     # ------------------------------------------------------------------ training (with grad)
     def action_logits(
         self,
         model: nn.Module,
         sequences: torch.Tensor,
-        prompt_length: int,
+        prompt_mask: torch.Tensor,
         *,
         temperature: float = 1.0,
         output_hidden_states: bool = False,
     ) -> tuple[torch.Tensor, Any]:
         """Logits of the distributions each action of ``sequences`` was drawn from.
 
-        ``model`` is the policy's LM or a copy of it (the frozen reference). The last action is
-        not fed (nothing after it is predicted), and only the positions that predict actions
-        go through the LM head (``logits_to_keep``) when the model supports it.
+        ``sequences`` is the prompt block (``prompt_mask`` marks its real tokens) followed by
+        the actions. ``model`` is the policy's LM or a copy of it (the frozen reference). The
+        last action is not fed (nothing after it is predicted), and only the positions that
+        predict actions go through the LM head (``logits_to_keep``) when the model supports it.
 
         Returns:
             ``(logits (B, T, V) float32, model output)``; the output's hidden states, when
             requested, end with the ``T`` positions the actions were drawn at.
         """
-        num_actions = sequences.shape[1] - prompt_length
+        num_actions = sequences.shape[1] - prompt_mask.shape[1]
+        mask = torch.cat([prompt_mask, torch.ones_like(sequences[:, prompt_mask.shape[1] :])], 1)
+        ids, mask = with_bos(sequences[:, :-1], mask[:, :-1], self._bos)
         extra = {"logits_to_keep": num_actions} if self._keeps_logits else {}
         with autocast(self.device):
             out = model(
-                input_ids=self._with_prefix(sequences[:, :-1]),
+                input_ids=ids,
+                attention_mask=mask.long(),
+                position_ids=positions(mask),
                 output_hidden_states=output_hidden_states,
                 **extra,
             )
@@ -234,7 +250,7 @@ class LMPolicy(nn.Module):
         self,
         model: nn.Module,
         sequences: torch.Tensor,
-        prompt_length: int,
+        prompt_mask: torch.Tensor,
         *,
         temperature: float = 1.0,
     ) -> torch.Tensor:
@@ -242,24 +258,25 @@ class LMPolicy(nn.Module):
 
         ``model`` is a frozen copy of the policy's LM (PPO's KL reference, the initial baby).
         """
-        logits, _ = self.action_logits(model, sequences, prompt_length, temperature=temperature)
+        logits, _ = self.action_logits(model, sequences, prompt_mask, temperature=temperature)
         log_probs = torch.log_softmax(logits, -1)
-        return log_probs.gather(-1, sequences[:, prompt_length:].unsqueeze(-1)).squeeze(-1)
+        actions = sequences[:, prompt_mask.shape[1] :]
+        return log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
     def evaluate(
         self,
         sequences: torch.Tensor,
-        prompt_length: int,
+        prompt_mask: torch.Tensor,
         *,
         temperature: float = 1.0,
         with_values: bool = True,
         entropy_grad: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Score the generated part of ``sequences`` = prompt (``prompt_length``) + actions.
+        """Score the generated part of ``sequences`` = prompt block + actions.
 
-        No padding handling is needed: sequences are left-aligned and positions after an
-        episode's end only ever see earlier tokens (causal attention), and are masked out of
-        every loss by the caller.
+        The prompt block's padding (``prompt_mask`` 0) is masked out of attention; positions
+        after an episode's end only ever see earlier tokens (causal attention), and are masked
+        out of every loss by the caller.
 
         Args:
             entropy_grad: keep the entropy in the autograd graph (off when it is only logged,
@@ -274,12 +291,12 @@ class LMPolicy(nn.Module):
         logits, out = self.action_logits(
             self.model,
             sequences,
-            prompt_length,
+            prompt_mask,
             temperature=temperature,
             output_hidden_states=want_values,
         )
         log_probs = torch.log_softmax(logits, dim=-1)
-        actions = sequences[:, prompt_length:]
+        actions = sequences[:, prompt_mask.shape[1] :]
         chosen = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
         with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
             entropy = -(log_probs.exp() * log_probs).sum(-1)
@@ -293,32 +310,16 @@ class LMPolicy(nn.Module):
     def next_token_logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> torch.Tensor:
-        """Logits after the last real token of each row of left-aligned, right-padded input."""
-        ids, mask = self._with_prefix(input_ids), attention_mask
-        if self._bos is not None:
-            mask = torch.cat([torch.ones_like(attention_mask[:, :1]), attention_mask], dim=1)
+        """Logits after the last real token of each row of an observation (the prompt block
+        padded on its left, the tokens so far, padding on the right)."""
+        ids, mask = with_bos(input_ids, attention_mask, self._bos)
         with autocast(self.device):
-            logits = self.model(input_ids=ids, attention_mask=mask.long()).logits
-        last = mask.long().sum(1) - 1
+            logits = self.model(
+                input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask)
+            ).logits
+        columns = torch.arange(mask.shape[1], device=mask.device)
+        last = (mask.long() * columns).argmax(dim=1)
         return logits[torch.arange(len(ids), device=ids.device), last, : self.action_size].float()
-
-
-def sample_tokens(
-    logits: torch.Tensor, generator: torch.Generator, *, temperature: float, greedy: bool = False
-) -> torch.Tensor:
-    """Draw one token per row (pure sampling: no top-k/top-p, as in BAMBINO-LM's code).
-
-    Sampling inverts each row's cumulative distribution at one uniform draw, which is exact and
-    an order of magnitude faster on the CPU than ``torch.multinomial``; tokens of probability 0
-    are never chosen.
-    """
-    if greedy:
-        return logits.argmax(-1)
-    cdf = torch.softmax(logits / temperature, dim=-1).cumsum(-1)
-    uniform = torch.rand((logits.shape[0], 1), generator=generator, device=logits.device)
-    # Scaling by the total keeps the draw below the last cdf entry despite rounding.
-    draw = uniform * cdf[:, -1:]
-    return torch.searchsorted(cdf, draw, right=True).squeeze(-1)
 
 
 def as_tensor_batch(obs: Any, device: torch.device) -> tuple[dict[str, torch.Tensor], bool]:
@@ -350,22 +351,22 @@ def check_token_space(action_space: gym.Space, agent: str) -> int:
     return int(action_space.n)
 
 
-def prompt_ids_of(obs: dict, device: torch.device) -> torch.Tensor:
-    """The ``(B, k)`` prompt ids of a batch of fresh token observations.
+def prompt_of(obs: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, mask)`` of the prompt block of a batch of fresh token observations.
+
+    lm_gym's text envs right-align every prompt in a block of ``P`` columns (padding on its
+    left, mask 0) and start generating at column ``P``; in a fresh observation that is the
+    column after the last real token of any row.
 
     Raises:
-        ValueError: when the rows' prompts differ in length.
+        ValueError: when a row has no prompt token.
     """
     ids = torch.as_tensor(obs["input_ids"], device=device).long()
-    mask = torch.as_tensor(obs["attention_mask"])
-    lengths = mask.sum(1)
-    k = int(lengths[0])
-    if not bool((lengths == k).all()):
-        raise ValueError(
-            "rows start with prompts of different lengths; the LM agents expect every prompt to "
-            "have the same number of tokens (the env's prompt_tokens)"
-        )
-    return ids[:, :k]
+    mask = torch.as_tensor(obs["attention_mask"], device=device).long()
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError("a fresh observation has a row without any prompt token")
+    width = int(torch.nonzero(mask.any(dim=0)).max()) + 1
+    return ids[:, :width], mask[:, :width]
 
 
 class SequenceLMPolicy(nn.Module):
@@ -385,22 +386,23 @@ class SequenceLMPolicy(nn.Module):
         self, obs: dict[str, torch.Tensor], generator: torch.Generator, deterministic: bool
     ) -> tuple[torch.Tensor, tuple]:
         """``(actions (B, T), memo)``; ids after the first EOS are padding."""
-        prompt = prompt_ids_of(obs, self.lm.device)
+        prompt, prompt_mask = prompt_of(obs, self.lm.device)
         tokens, mask = self.lm.generate(
             prompt,
+            prompt_mask,
             self.max_new_tokens,
             generator,
             temperature=self.temperature,
             greedy=deterministic,
         )
-        return tokens, (prompt, tokens, mask)
+        return tokens, (prompt, prompt_mask, tokens, mask)
 
     def log_prob(self, obs: dict, memo: tuple) -> tuple[torch.Tensor, torch.Tensor]:
         """Sequence log-probability and mean token entropy, each ``(B,)``."""
-        prompt, tokens, mask = memo
+        prompt, prompt_mask, tokens, mask = memo
         chosen, entropy, _ = self.lm.evaluate(
             torch.cat([prompt, tokens], dim=1),
-            prompt.shape[1],
+            prompt_mask,
             temperature=self.temperature,
             with_values=False,
         )

@@ -56,9 +56,9 @@ from lm_gym.agents.policies import (
     as_tensor_batch,
     check_token_space,
     resolve_policy_lm,
-    sample_tokens,
 )
 from lm_gym.agents.rollout import TokenRollout, collect_token_rollout
+from lm_gym.models.sampling import sample_tokens
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.validation import check_int, check_positive_int
@@ -342,18 +342,18 @@ class PPO(BaseAgent):
     @torch.no_grad()
     def _score_rollout(self, rollout: TokenRollout) -> dict[str, torch.Tensor]:
         """Steps 2a-c: reference log-probs, KL-penalised rewards, GAE advantages and returns."""
-        sequences, k, mask = rollout.sequences, rollout.prompt_ids.shape[1], rollout.mask
+        sequences, prompts, mask = rollout.sequences, rollout.prompt_mask, rollout.mask
         logprobs, values = rollout.logprobs, rollout.values
         temperature = self.config.temperature
         reference = self.policy.logprobs_under(
-            self.reference, sequences, k, temperature=temperature
+            self.reference, sequences, prompts, temperature=temperature
         )
         kl = (logprobs - reference) * mask
         if self.initial_reference is None:
             kl_initial = kl
         else:
             initial = self.policy.logprobs_under(
-                self.initial_reference, sequences, k, temperature=temperature
+                self.initial_reference, sequences, prompts, temperature=temperature
             )
             kl_initial = (logprobs - initial) * mask
         rewards = rollout.rewards - self.kl_controller.value * kl
@@ -363,6 +363,7 @@ class PPO(BaseAgent):
             advantages = whiten(advantages, mask)
         return {
             "sequences": sequences,
+            "prompt_mask": prompts,
             "mask": mask,
             "logprobs": logprobs,
             "values": values * mask,
@@ -378,7 +379,6 @@ class PPO(BaseAgent):
         self._follow_env_updates()
         batch = self._score_rollout(rollout)
         kl_initial = batch.pop("kl_initial")
-        k = rollout.prompt_ids.shape[1]
         size = batch["sequences"].shape[0]
         minibatch = max(1, size // cfg.num_minibatches)
         stats: dict[str, list[torch.Tensor]] = {
@@ -396,7 +396,10 @@ class PPO(BaseAgent):
                 mb = {key: value[rows] for key, value in batch.items()}
                 mask = mb["mask"]
                 logprobs, entropy, values = self.policy.evaluate(
-                    mb["sequences"], k, temperature=cfg.temperature, entropy_grad=cfg.ent_coef > 0
+                    mb["sequences"],
+                    mb["prompt_mask"],
+                    temperature=cfg.temperature,
+                    entropy_grad=cfg.ent_coef > 0,
                 )
                 log_ratio = logprobs - mb["logprobs"]
                 ratio = log_ratio.exp()

@@ -1,8 +1,8 @@
 """The offline demo behind ``make run``: build the default models, generate and score.
 
 It shows the BAMBINO-LM starting point with the built-in defaults: the English baby continues
-Italian prompts (the first 5 of its own tokens of an utterance), the Italian parent scores the
-continuations by perplexity, and both models are evaluated on held-out text and minimal pairs
+Italian prompts (the first 3 words of an utterance, as Bambino-v0's), the Italian parent scores
+the continuations by perplexity, and both models are evaluated on held-out text and minimal pairs
 in both languages.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from lm_gym.corpora.parentese import generate_parentese
+from lm_gym.corpora.words import split_after_words
 from lm_gym.evaluation.evaluate import (
     HELDOUT_SEED,
-    PROMPT_TOKENS,
+    PROMPT_WORDS,
     evaluate_model,
     sample_continuations,
 )
@@ -39,11 +40,8 @@ def run_demo(samples: int = 8, seed: int = 0, baby: str = "baby-en", parent: str
     baby_model, baby_tokenizer = load_model(baby)
     parent_model, parent_tokenizer = load_model(parent)
     texts = generate_parentese("it", samples, seed=HELDOUT_SEED + seed)
-    ids = baby_tokenizer(texts, add_special_tokens=False)["input_ids"]
-    texts = [text for text, row in zip(texts, ids) if len(row) > PROMPT_TOKENS]
-    prompt_texts = baby_tokenizer.batch_decode(
-        [row[:PROMPT_TOKENS] for row in ids if len(row) > PROMPT_TOKENS], skip_special_tokens=True
-    )
+    texts = [text for text in texts if split_after_words(text, PROMPT_WORDS)]
+    prompt_texts = [split_after_words(text, PROMPT_WORDS)[0] for text in texts]
     continuations = sample_continuations(baby_model, baby_tokenizer, texts, seed=seed)
     full = [prompt + continuation for prompt, continuation in zip(prompt_texts, continuations)]
     parent_scorer = Scorer(parent_model, parent_tokenizer)

@@ -73,7 +73,7 @@ def test_rollout_logprobs_from_the_kv_cache_match_a_full_forward(toys):
     policy = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
     generator = torch.Generator().manual_seed(0)
     rollout = collect_token_rollout(env, policy, generator, seed=3)
-    logprobs, _, values = policy.evaluate(rollout.sequences, rollout.prompt_ids.shape[1])
+    logprobs, _, values = policy.evaluate(rollout.sequences, rollout.prompt_mask)
     mask = rollout.mask.bool()
     torch.testing.assert_close(rollout.logprobs[mask], logprobs.detach()[mask], atol=1e-5, rtol=0)
     torch.testing.assert_close(rollout.values[mask], values.detach()[mask], atol=1e-5, rtol=0)
@@ -134,7 +134,8 @@ def test_predict_single_and_batched_observations(toys):
     assert batch_actions.shape == (3,) and env.action_space.contains(batch_actions)
     single = {key: value[1] for key, value in obs.items()}
     assert agent.predict(single, deterministic=True) == batch_actions[1]
-    greedy = agent.policy.start(torch.as_tensor(obs["input_ids"][:, :3]))[0].argmax(-1)
+    prompts = torch.as_tensor(obs["input_ids"][:, :3])
+    greedy = agent.policy.start(prompts, torch.ones_like(prompts))[0].argmax(-1)
     assert batch_actions.tolist() == greedy.tolist()
     tensor_obs = {key: torch.as_tensor(value) for key, value in obs.items()}
     assert isinstance(agent.predict(tensor_obs), torch.Tensor)
@@ -222,7 +223,7 @@ def test_min_new_tokens_rules_out_early_eos_when_sampling_and_scoring(toys):
     assert collect_token_rollout(env, free, generator, seed=0).lengths.max() == 1
     rollout = collect_token_rollout(env, forced, generator, seed=0)
     assert (rollout.lengths == 5).all()
-    logprobs, entropy, _ = forced.evaluate(rollout.sequences, 3)
+    logprobs, entropy, _ = forced.evaluate(rollout.sequences, rollout.prompt_mask)
     torch.testing.assert_close(rollout.logprobs, logprobs.detach(), atol=1e-5, rtol=0)
     assert torch.isfinite(entropy).all()
 
