@@ -228,6 +228,9 @@ class BabyStoriesEnv(TextGenerationEnv):
     audit_policies = STORY_POLICIES
     """The degenerate policies the reward audit plays: every text policy, plus stopping after
     one word and another story's ending."""
+    audit_whole_references = False
+    """A story's rest is longer than an episode: the audit plays it cut at a word boundary
+    (the reward model was trained on continuations stopped at a token budget)."""
 
     @classmethod
     def audit_arguments(cls) -> dict[str, Any]:

@@ -231,10 +231,13 @@ class TextGenerationEnv(gym.Env):
         info = {key: values[0] for key, values in end_info.items() if key != "rows"}
         return self._observation(), float(rewards[0]), bool(term[0]), bool(trunc[0]), info
 
-    def reference_continuation(self) -> str:
-        """The true continuation of the current prompt (the rest of its text), cut after the
-        last whole word that fits in an episode with room for EOS: what the reward audit plays
-        as the reference policy. Not part of the observation: an agent that reads it cheats.
+    def reference_continuation(self, fit: bool = True) -> str:
+        """The true continuation of the current prompt (the rest of its text): what the reward
+        audit plays as the reference policy. Not part of the observation: an agent that reads
+        it cheats.
+
+        Args:
+            fit: cut it after the last whole word that fits in an episode with room for EOS.
 
         Raises:
             RuntimeError: before the first ``reset``.
@@ -242,7 +245,7 @@ class TextGenerationEnv(gym.Env):
         if not self._batch.started:
             raise RuntimeError("call reset() first: there is no prompt yet")
         rest = self.task.prompts.continuations[int(self._batch.prompt_index[0])]
-        return fit_words(self.task.tokenizer, rest, self.task.max_new_tokens - 1)
+        return fit_words(self.task.tokenizer, rest, self.task.max_new_tokens - 1) if fit else rest
 
     def render(self) -> str | None:
         """The prompt and, in brackets, the text generated so far (``render_mode="ansi"``)."""

@@ -172,6 +172,25 @@ def _cmd_train_reward_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit_reward(args: argparse.Namespace) -> int:
+    from lm_gym.rewards.audit import audit_registered
+    from lm_gym.utils.files import atomic_write_text
+
+    if args.json and Path(args.json).exists():
+        raise ValueError(f"--json {args.json} exists: give a new path (never overwritten)")
+    report = audit_registered(
+        args.env_id,
+        episodes=args.episodes,
+        seed=args.seed,
+        env_kwargs=json.loads(args.env_kwargs),
+    )
+    print(report.table())
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"audit written to {args.json}")
+    return 0 if report.passed else 1
+
+
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from lm_gym.baselines import get_track, run_track
 
@@ -266,6 +285,23 @@ def build_parser() -> argparse.ArgumentParser:
     reward.add_argument("--steps", type=int, help="optimiser steps (default: 600)")
     reward.add_argument("--seed", type=int, default=0)
     reward.set_defaults(func=_cmd_train_reward_model)
+
+    audit = commands.add_parser(
+        "audit-reward",
+        help="does a text env's reward prefer real text to degenerate policies?",
+        description=(
+            "Play the true continuations of held-out prompts against degenerate policies "
+            "(empty, punctuation, one fixed sentence, the prompt copied, repetition, shuffled "
+            "words, ...) through the env's own API; print each policy's mean reward and the "
+            "reference's win rate. Exit code 1 when the reward fails the audit."
+        ),
+    )
+    audit.add_argument("env_id", help="a registered text env, e.g. Bambino-v0")
+    audit.add_argument("--episodes", type=int, default=200, help="prompts audited (default 200)")
+    audit.add_argument("--seed", type=int, default=0, help="first reset seed (default 0)")
+    audit.add_argument("--json", help="also write the full report (per-prompt rewards) here")
+    audit.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
+    audit.set_defaults(func=_cmd_audit_reward)
 
     board = commands.add_parser("leaderboard", help="run a leaderboard track, print its table")
     board.add_argument("--track", default="quick", help="quick or standard")

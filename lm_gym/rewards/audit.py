@@ -78,10 +78,14 @@ def repetition(context: AuditContext, episode: int) -> str:
 
 
 def shuffled_words(context: AuditContext, episode: int) -> str:
-    """The reference's own words in a random order (same words, no syntax)."""
+    """The reference's own words in a random order (same words, no syntax); an order other
+    than the reference's whenever the words allow one."""
     words = _words(context.references[episode])
-    random.Random(episode).shuffle(words)
-    return " " + " ".join(words)
+    shuffled = list(words)
+    random.Random(episode).shuffle(shuffled)
+    if shuffled == words and len(set(words)) > 1:
+        shuffled = words[1:] + words[:1]
+    return " " + " ".join(shuffled)
 
 
 def random_words(context: AuditContext, episode: int) -> str:
@@ -138,6 +142,8 @@ class AuditReport:
     none, the largest reward observed in the audit."""
     rewards: dict[str, list[float]]
     """Policy (``reference`` included) -> its reward on each prompt."""
+    texts: dict[str, list[str]] = field(default_factory=dict)
+    """Policy -> its continuation of each prompt (the reference's included)."""
     fixed: dict[str, str] = field(default_factory=dict)
     """The fixed continuations the audit chose (e.g. the reward's favourite sentence)."""
     examples: list[dict[str, str]] = field(default_factory=list)
@@ -148,9 +154,17 @@ class AuditReport:
         return float(np.mean(self.rewards[policy]))
 
     def win_rate(self, policy: str) -> float:
-        """Share of prompts where the reference earns more than ``policy`` (ties lose)."""
+        """Share of prompts where the reference earns more than ``policy`` (ties lose), among
+        the prompts where ``policy`` says something else than the reference (a one-word
+        reference repeated once, or shuffled, is the reference itself)."""
         reference, other = np.asarray(self.rewards["reference"]), np.asarray(self.rewards[policy])
-        return float(np.mean(reference > other))
+        differs = np.ones(len(reference), dtype=bool)
+        if policy in self.texts and "reference" in self.texts:
+            pairs = zip(self.texts[policy], self.texts["reference"])
+            differs = np.array([a.strip() != b.strip() for a, b in pairs])
+        if not differs.any():
+            return 1.0
+        return float(np.mean(reference[differs] > other[differs]))
 
     @property
     def at_max_share(self) -> float:
@@ -284,6 +298,7 @@ def audit_env(
     seed: int = 0,
     policies: Mapping[str, Policy] | None = None,
     fixed_candidates: Sequence[str] | None = None,
+    whole_references: bool | None = None,
     examples: int = 3,
 ) -> AuditReport:
     """Audit the reward of a text env: the reference against each degenerate policy.
@@ -297,30 +312,49 @@ def audit_env(
             ``audit_policies`` attribute when it has one).
         fixed_candidates: continuations the fixed-sentence policy picks from (default: the
             audited references); the one with the highest mean reward is used.
+        whole_references: audit only prompts whose whole true continuation fits in an
+            episode (a reference cut mid-sentence is no longer real text); default: the env's
+            ``audit_whole_references`` attribute, else ``True``. Stories are longer than an
+            episode, so their env cuts them at a word boundary instead (as the reward model
+            was trained on).
         examples: how many prompts to keep with every policy's continuation, for the report.
     """
     base = env.unwrapped
     chosen = dict(policies or getattr(base, "audit_policies", TEXT_POLICIES))
     tokenizer = base.tokenizer
     limit = base.task.max_new_tokens - 1
-    prompts, references = [], []
-    for episode in range(episodes):
-        _, info = env.reset(seed=seed + episode)
+    whole = (
+        getattr(base, "audit_whole_references", True)
+        if whole_references is None
+        else whole_references
+    )
+    prompts, references, seeds = [], [], []
+    for candidate in range(seed, seed + 20 * episodes):
+        if len(seeds) == episodes:
+            break
+        _, info = env.reset(seed=candidate)
+        reference = base.reference_continuation()
+        if whole and reference.strip() != base.reference_continuation(fit=False).strip():
+            continue
         prompts.append(str(info["prompt"]))
-        references.append(base.reference_continuation())
+        references.append(reference)
+        seeds.append(candidate)
+    if not seeds:
+        raise ValueError("no prompt's true continuation fits in an episode: raise max_new_tokens")
     words = [w for text in references for w in text.split()] or ["."]
     context = AuditContext(prompts, references, words)
     if "fixed_sentence" in chosen:
         context.fixed["fixed_sentence"] = choose_fixed_sentence(
             base.task.reward_fn, prompts[: min(32, episodes)], fixed_candidates or references
         )
+    episodes = len(seeds)
     texts: dict[str, list[str]] = {"reference": references}
     for name, policy in chosen.items():
         texts[name] = [policy(context, episode) for episode in range(episodes)]
     rewards = {
         name: [
-            _play(env, seed + episode, _encode(tokenizer, text, limit))
-            for episode, text in enumerate(continuations)
+            _play(env, reset_seed, _encode(tokenizer, text, limit))
+            for reset_seed, text in zip(seeds, continuations)
         ]
         for name, continuations in texts.items()
     }
@@ -331,4 +365,33 @@ def audit_env(
         {"prompt": prompts[i], **{name: texts[name][i] for name in texts}}
         for i in range(min(examples, episodes))
     ]
-    return AuditReport(episodes, reward_max, rewards, dict(context.fixed), shown)
+    return AuditReport(episodes, reward_max, rewards, texts, dict(context.fixed), shown)
+
+
+def audit_registered(
+    env_id: str,
+    *,
+    episodes: int = 200,
+    seed: int = 0,
+    env_kwargs: Mapping[str, Any] | None = None,
+) -> AuditReport:
+    """Audit a registered text env (``lm-gym audit-reward ENV_ID``).
+
+    The env is made with ``gym.make``; when its class says how to draw prompts from held-out
+    text (a classmethod ``audit_arguments()``, as lm_gym's text envs have) those keywords come
+    first and ``env_kwargs`` override them, and its ``audit_fixed_candidates()`` (if any) are the
+    fixed-sentence policy's candidates.
+    """
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    spec = gym.spec(env_id)
+    entry = spec.entry_point
+    env_class = load_env_creator(entry) if isinstance(entry, str) else entry
+    defaults = getattr(env_class, "audit_arguments", dict)()
+    candidates = getattr(env_class, "audit_fixed_candidates", lambda: None)()
+    env = gym.make(env_id, **{**defaults, **dict(env_kwargs or {})})
+    try:
+        return audit_env(env, episodes=episodes, seed=seed, fixed_candidates=candidates)
+    finally:
+        env.close()
