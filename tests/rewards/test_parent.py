@@ -120,7 +120,7 @@ def test_no_nan_or_inf_for_any_text(reward):
     inverse = ParentReward(reward.scorer.model, "inverse", tau=0.0, device="cpu")
     assert all(math.isfinite(v) for v in inverse(prompts, completions))
     slor = ParentReward(reward.scorer.model, unigram_corpus=["a child"], device="cpu")
-    assert all(-slor.clip <= v <= slor.clip for v in slor(prompts, completions))
+    assert all(-slor.bound <= v <= slor.bound for v in slor(prompts, completions))
 
 
 def test_trl_reward_function_shape(reward):
@@ -163,24 +163,25 @@ def test_slor_is_the_parent_log_probability_over_a_unigram_per_word(tiny_lm):
     with_eos = Scorer(model, tokenizer, add_eos=True).token_logprobs([prompt + completion])[0]
     logprob = with_eos[n_prompt:].sum()  # the continuation and its EOS
     unigram = UnigramWords(english_sentences(400)).logprob(completion)
-    wide = ParentReward(tiny_lm, unigram_corpus=english_sentences(400), clip=1e3, device="cpu")
+    wide = ParentReward(tiny_lm, unigram_corpus=english_sentences(400), bound=1e6, device="cpu")
     rewards, info = wide.with_info([prompt], [completion])
     expected = (logprob - unigram) / 3  # three words: the, ball, today
-    assert rewards[0] == pytest.approx(expected, rel=1e-6)
+    assert rewards[0] == pytest.approx(expected, rel=1e-6)  # tanh is the identity near 0
     assert info["slor"][0] == pytest.approx(expected, rel=1e-6)
     assert info["ppl_word"][0] == pytest.approx(math.exp(-logprob / 4), rel=1e-6)
 
 
-def test_slor_counts_a_text_without_words_as_one_and_clips(slor, tiny_lm):
+def test_slor_counts_a_text_without_words_as_one_and_stays_bounded(slor, tiny_lm):
     model, tokenizer = tiny_lm
     prompt = "my friends want"
     eos = Scorer(model, tokenizer, add_eos=True).token_logprobs([prompt])[0][-1]
     rewards, info = slor.with_info([prompt], [""])
     assert info["slor"][0] == pytest.approx(eos, rel=1e-6)  # log P(EOS | prompt), one "word"
-    assert rewards[0] == max(eos, -slor.clip)
-    tight = ParentReward(tiny_lm, unigram_corpus=["a"], clip=0.5, device="cpu")
+    assert rewards[0] == pytest.approx(slor.bound * math.tanh(eos / slor.bound))
+    tight = ParentReward(tiny_lm, unigram_corpus=["a"], bound=0.5, device="cpu")
     assert tight.reward_range == (-0.5, 0.5)
-    assert all(abs(v) <= 0.5 for v in tight([prompt] * 2, ["", " dogs dogs dogs"]))
+    worse, bad = tight([prompt] * 2, [" dogs dogs dogs dogs dogs", ""])
+    assert -0.5 < worse < bad < 0.5  # no flat region: worse text still earns less
 
 
 def test_slor_needs_a_unigram_corpus_unless_the_parent_is_a_recipe(tiny_lm):
