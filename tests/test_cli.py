@@ -1,8 +1,11 @@
-"""The lm-gym command line, run in-process on the micro recipes."""
+"""The lm-gym command line, run in-process on the micro recipes; errors a user can cause are
+one line (exit code 2), ``--debug`` shows their traceback, bugs are not hidden."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
@@ -65,3 +68,100 @@ def test_a_malformed_zero_shot_file_fails_before_the_model_loads(capsys, tmp_pat
 def test_bad_input_is_a_clear_error(capsys, tmp_path):
     assert main(["eval", str(tmp_path / "missing" / "x" / "y")]) == 2
     assert "local folder" in capsys.readouterr().err
+
+
+def _one_line_error(err: str, command: str) -> str:
+    """The error line of ``lm-gym <command>``, checking it is the only line and no traceback."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"lm-gym {command}: error: ")
+    return lines[0]
+
+
+def test_an_empty_pairs_file_fails_before_the_model_loads(capsys, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    missing_model = str(tmp_path / "no" / "such" / "model")  # loading it would fail too
+    assert main(["eval", missing_model, "--pairs", str(empty)]) == 2
+    line = _one_line_error(capsys.readouterr().err, "eval")
+    assert f"{empty}: no minimal pairs" in line
+    assert main(["eval", missing_model, "--pairs", "", "--text", str(empty)]) == 2
+    assert "minimal-pair file is an empty path" in capsys.readouterr().err
+    assert main(["eval", missing_model, "--text", ""]) == 2  # not every text file under "."
+    assert "--text is an empty path" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback_of_a_user_error(capsys, tmp_path):
+    assert main(["--debug", "eval", str(tmp_path / "missing" / "x" / "y")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "ModelLoadError" in err
+    assert err.strip().splitlines()[-1].startswith("lm-gym eval: error: ")
+
+
+def test_a_bug_is_not_passed_off_as_a_user_error(monkeypatch):
+    def broken(name, n, seed):
+        return {}["metrics"]  # a bare KeyError: a bug, whose traceback must show
+
+    monkeypatch.setattr("lm_gym.cli.corpus_sample", broken)
+    with pytest.raises(KeyError, match="metrics"):
+        main(["corpus", "domains"])
+
+
+def test_a_cache_that_is_a_file_names_lm_gym_cache(capsys, tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("LM_GYM_CACHE", str(not_a_folder))
+    assert main(["prepare", "baby-en-micro"]) == 2
+    line = _one_line_error(capsys.readouterr().err, "prepare")
+    assert "LM_GYM_CACHE" in line and str(not_a_folder) in line
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder this process cannot write into (``chattr +i`` for root, else ``chmod``)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() == 0:  # root ignores permissions: make the folder immutable instead
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("running as root without chattr +i: cannot make a read-only folder")
+        undo = ["chattr", "-i", str(folder)]
+    else:
+        folder.chmod(0o555)
+        undo = ["chmod", "755", str(folder)]
+    try:
+        yield folder
+    finally:
+        subprocess.run(undo, check=True)
+
+
+def test_a_read_only_cache_is_a_one_line_error_naming_lm_gym_cache(
+    capsys, monkeypatch, read_only_folder
+):
+    monkeypatch.setenv("LM_GYM_CACHE", str(read_only_folder))
+    assert main(["prepare", "baby-en-micro"]) == 2
+    line = _one_line_error(capsys.readouterr().err, "prepare")
+    assert f"cannot use {read_only_folder} as the model cache" in line
+    assert "set LM_GYM_CACHE to a folder you can write to" in line
+
+
+def test_an_out_folder_that_is_a_file_names_out(capsys, tmp_path):
+    out = tmp_path / "out"
+    out.write_text("")
+    args = ["leaderboard", "--agents", "random", "--envs", "Bambino-v0", "--seeds", "1"]
+    assert main([*args, "--out", str(out)]) == 2
+    line = _one_line_error(capsys.readouterr().err, "leaderboard")
+    assert "--out" in line and str(out) in line
+
+
+def test_a_result_file_without_metrics_is_named(capsys, tmp_path):
+    from lm_gym.baselines import get_track
+    from lm_gym.baselines.results import RESULT_FORMAT, result_path
+
+    [spec] = get_track("quick").select(agents=["random"], envs=["Bambino-v0"], num_seeds=1).expand()
+    broken = result_path(tmp_path, spec)
+    broken.parent.mkdir(parents=True)
+    broken.write_text(json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curve": {}}))
+    args = ["leaderboard", "--agents", "random", "--envs", "Bambino-v0", "--seeds", "1"]
+    assert main([*args, "--out", str(tmp_path)]) == 2
+    line = _one_line_error(capsys.readouterr().err, "leaderboard")
+    assert str(broken) in line and "no 'metrics' object" in line and "move it out of" in line
