@@ -4,8 +4,6 @@ one line (exit code 2), ``--debug`` shows their traceback, bugs are not hidden."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 
@@ -116,27 +114,10 @@ def test_a_cache_that_is_a_file_names_lm_gym_cache(capsys, tmp_path, monkeypatch
     assert "LM_GYM_CACHE" in line and str(not_a_folder) in line
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """A folder this process cannot write into (``chattr +i`` for root, else ``chmod``)."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    if os.geteuid() == 0:  # root ignores permissions: make the folder immutable instead
-        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
-            pytest.skip("running as root without chattr +i: cannot make a read-only folder")
-        undo = ["chattr", "-i", str(folder)]
-    else:
-        folder.chmod(0o555)
-        undo = ["chmod", "755", str(folder)]
-    try:
-        yield folder
-    finally:
-        subprocess.run(undo, check=True)
-
-
 def test_a_read_only_cache_is_a_one_line_error_naming_lm_gym_cache(
-    capsys, monkeypatch, read_only_folder
+    capsys, monkeypatch, tmp_path, make_read_only
 ):
+    read_only_folder = make_read_only(tmp_path / "read-only")
     monkeypatch.setenv("LM_GYM_CACHE", str(read_only_folder))
     assert main(["prepare", "baby-en-micro"]) == 2
     line = _one_line_error(capsys.readouterr().err, "prepare")

@@ -172,7 +172,7 @@ def get_or_build(entry: Path, build: Callable[[Path], dict]) -> Path:
             stack.enter_context(
                 exclusive_lock(
                     entry.parent / f".{entry.name}.lock",
-                    what=f"the cache entry {entry.name} (another process is building it)",
+                    what=f"the cache entry {entry.name}, which it is building",
                     on_wait=_note,
                 )
             )

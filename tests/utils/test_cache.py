@@ -228,3 +228,15 @@ def test_a_cache_path_that_is_a_file_names_lm_gym_cache(tmp_path):
         "set LM_GYM_CACHE to a folder you can write to",
     ):
         get_or_build(not_a_folder / "models" / "x-123", _write_files)
+
+
+def test_a_read_only_cache_with_valid_entries_is_used_as_it_is(tmp_path, make_read_only):
+    entry = get_or_build(tmp_path / "models" / "x-123", _write_files)
+    make_read_only(entry.parent)  # a cache shared read-only: no lock, no temporary needed
+
+    def must_not_build(folder: Path) -> dict:
+        raise AssertionError("a valid entry was rebuilt")
+
+    assert get_or_build(entry, must_not_build) == entry
+    with pytest.raises(LocationError, match="set LM_GYM_CACHE to a folder you can write to"):
+        get_or_build(tmp_path / "models" / "y-456", _write_files)  # a new entry needs writing
