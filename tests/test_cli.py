@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from lm_gym.cli import CORPUS_NAMES, main
+from lm_gym.cli import CORPUS_NAMES, build_parser, main, user_error_message
 
 
 def test_list_shows_recipes_and_environments(capsys):
@@ -146,3 +146,21 @@ def test_a_result_file_without_metrics_is_named(capsys, tmp_path):
     assert main([*args, "--out", str(tmp_path)]) == 2
     line = _one_line_error(capsys.readouterr().err, "leaderboard")
     assert str(broken) in line and "no 'metrics' object" in line and "move it out of" in line
+
+
+def test_a_file_system_error_names_the_setting_its_file_falls_under(tmp_path, monkeypatch):
+    monkeypatch.setenv("LM_GYM_CACHE", str(tmp_path / "cache"))
+    args = build_parser().parse_args(["run", "Bambino-v0", "--agent", "ppo", "--timesteps", "8"])
+    args.out = str(tmp_path / "out")
+    refused = PermissionError(13, "Permission denied", str(tmp_path / "out" / "run" / "agent.pt"))
+    assert (
+        user_error_message(refused, args) == f"Permission denied: {refused.filename} (check --out)"
+    )
+    in_cache = NotADirectoryError(20, "Not a directory", str(tmp_path / "cache" / "models"))
+    assert user_error_message(in_cache, args).endswith("(check LM_GYM_CACHE)")
+    elsewhere = IsADirectoryError(21, "Is a directory", "/some/where")
+    assert user_error_message(elsewhere, args) == "Is a directory: /some/where"
+    assert user_error_message(OSError("no file involved"), args) is None  # a bug: traceback
+    assert user_error_message(KeyError("unknown agent 'x'; registered: ppo"), args) == (
+        "unknown agent 'x'; registered: ppo"
+    )
