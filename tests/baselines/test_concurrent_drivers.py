@@ -21,6 +21,7 @@ import pytest
 from lm_gym.baselines.driver import LOCK_FILE, run_track
 from lm_gym.baselines.results import load_results
 from lm_gym.baselines.runner import run_folder
+from lm_gym.baselines.tracks import RunSpec
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,9 +45,16 @@ run_track(track, out, workers=workers, log=lambda line: print(line, flush=True))
 BASELINES_TESTS = str(Path(__file__).parent)
 
 
-def _driver(out: Path, *, workers: int = 1, timesteps: int = 0, agents=("random", "ppo")):
+def _driver(
+    out: Path, *, workers: int = 1, timesteps: int = 0, agents=("random", "ppo"), output=None
+) -> subprocess.Popen:
+    """Start a driver process on the tiny track's Bambino runs (its log on ``output``)."""
     command = [sys.executable, "-c", DRIVER, BASELINES_TESTS, str(out), str(workers)]
-    return subprocess.Popen([*command, str(timesteps), *agents], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*command, str(timesteps), *agents],
+        stdout=subprocess.PIPE if output is None else output,
+        text=True,
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -88,6 +96,11 @@ def _ran(output: str) -> list[str]:
     return [line.split("] ", 1)[1].split(":", 1)[0] for line in output.splitlines() if "] " in line]
 
 
+def _names(out: Path) -> list[str]:
+    """The names of the runs with a result under ``out``."""
+    return [RunSpec(**r["spec"]).name for r in load_results(out)]
+
+
 def _check_logs(out: Path) -> None:
     """Every run's progress.csv is its own, whole and in order; one TensorBoard file a run."""
     for record in load_results(out):
@@ -114,18 +127,13 @@ def test_two_leaderboards_into_one_folder_run_each_run_once(tmp_path):
     assert not (tmp_path / LOCK_FILE).exists()
 
 
-def _names(out: Path) -> list[str]:
-    from lm_gym.baselines.tracks import RunSpec
-
-    return [RunSpec(**r["spec"]).name for r in load_results(out)]
-
-
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "interrupted"])
 def test_a_stopped_pool_driver_leaves_no_worker_and_the_next_driver_takes_over(
     tmp_path, tiny_track, stop
 ):
     # Runs too long to finish during the test: only a dead worker stops writing their logs.
-    driver = _driver(tmp_path, workers=2, timesteps=10**9, agents=("random",))
+    log = (tmp_path / "driver.log").open("w")  # not a pipe: orphaned workers would hold it
+    driver = _driver(tmp_path, workers=2, timesteps=10**9, agents=("random",), output=log)
     workers: list[int] = []
     try:
         runs = tmp_path / "runs"
@@ -134,14 +142,18 @@ def test_a_stopped_pool_driver_leaves_no_worker_and_the_next_driver_takes_over(
         workers = _workers_of(driver.pid)
         assert len(workers) == 2
         driver.send_signal(stop)
-        driver.communicate(timeout=120)  # an interrupted driver must not wait for its runs
-        assert (tmp_path / LOCK_FILE).exists() == (stop == signal.SIGKILL)  # a stale lock
+        try:
+            driver.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the interrupted driver waits for its workers' runs instead of ending")
         assert _wait_until(lambda: not any(_alive(pid) for pid in workers), 60), "orphans left"
+        assert (tmp_path / LOCK_FILE).exists() == (stop == signal.SIGKILL)  # a stale lock
     finally:
         for pid in [driver.pid, *workers]:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         driver.wait()
+        log.close()
     # The next driver (short runs, same run names) takes over the folder and its run folders.
     track = tiny_track.select(agents=["random"], envs=["Bambino-v0"])
     outcome = run_track(track, tmp_path, log=lambda line: None)
