@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 from lm_gym.evaluation.evaluate import evaluate_model
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
