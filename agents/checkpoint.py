@@ -117,7 +117,8 @@ def load_checkpoint(path: str | os.PathLike, expected_format: str | None = None)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise CheckpointError(
             f"{what}: it holds Python objects besides tensors and plain data, and lm_gym never "
-            f"unpickles those (they could run code): {reason}"
+            f"unpickles those (they could run code; agent checkpoints written before format "
+            f"lm_gym.agent/2 held NumPy objects): {reason}"
         ) from error
     except (RuntimeError, EOFError, ValueError, KeyError) as error:
         raise CheckpointError(f"{what}: it is damaged ({type(error).__name__}: {error})") from error
