@@ -125,7 +125,7 @@ sys.exit(main(["run", toys.register_toy_env(), *sys.argv[1:]]))
 @pytest.mark.slow
 def test_a_run_killed_mid_way_and_resumed_ends_like_an_uninterrupted_one(toys, tmp_path):
     script = textwrap.dedent(KILLED_RUN.format(tests=str(Path(toys.__file__).parent)))
-    args = ["--agent", "ppo", "--timesteps", "720", "--checkpoint-every", "48"]
+    args = ["--agent", "ppo", "--timesteps", "720", "--checkpoint-every", "144"]
     args += ["--agent-kwargs", json.dumps(AGENT_KWARGS), "--env-kwargs", json.dumps(ENV_KWARGS)]
 
     def run(out: Path, *extra: str) -> subprocess.Popen:
@@ -135,13 +135,15 @@ def test_a_run_killed_mid_way_and_resumed_ends_like_an_uninterrupted_one(toys, t
     killed = run(tmp_path / "killed")
     run_dir = tmp_path / "killed" / "lm_gym_tests_ToyTokens-v0__ppo__seed0"
     deadline = time.monotonic() + 300
-    while not (run_dir / "checkpoint.pt").exists() and killed.poll() is None:
+    # Kill once a row was logged after the first checkpoint: the resumed run must drop it.
+    while killed.poll() is None and not _logged_after_checkpoint(run_dir):
         assert time.monotonic() < deadline, "no checkpoint was written"
         time.sleep(0.01)
     killed.send_signal(signal.SIGKILL)
     assert killed.wait(60) == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (run_dir / "agent.pt").exists()
     resumed_at = load_checkpoint(run_dir / "checkpoint.pt")["num_timesteps"]
+    assert max(float(row["time/total_timesteps"]) for row in _rows(run_dir)) > resumed_at
 
     resumed = run(tmp_path / "killed", "--resume")
     uninterrupted = run(tmp_path / "whole")
@@ -154,3 +156,22 @@ def test_a_run_killed_mid_way_and_resumed_ends_like_an_uninterrupted_one(toys, t
     steps = [float(row["time/total_timesteps"]) for row in rows]
     assert steps == sorted(set(steps)) and resumed_at in steps  # appended, no duplicates
     assert rows == _rows(whole_dir)
+    assert _tensorboard_steps(run_dir) == _tensorboard_steps(whole_dir)
+
+
+def _logged_after_checkpoint(run_dir: Path) -> bool:
+    """True once ``progress.csv`` has a row after the step of ``checkpoint.pt``."""
+    if not (run_dir / "checkpoint.pt").exists():
+        return False
+    saved_at = load_checkpoint(run_dir / "checkpoint.pt")["num_timesteps"]
+    try:
+        return any(float(row["time/total_timesteps"]) > saved_at for row in _rows(run_dir))
+    except (TypeError, ValueError, KeyError):  # caught while the logger rewrites the header
+        return False
+
+
+def _tensorboard_steps(run_dir: Path) -> list[int]:
+    """The steps of one logged scalar as TensorBoard shows them (purged events hidden)."""
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    events = accumulator.EventAccumulator(str(run_dir / "tensorboard")).Reload()
+    return [event.step for event in events.Scalars("rollout/ep_rew_mean")]
