@@ -134,9 +134,10 @@ def _prepare_run_dir(
     summary_file = run_dir / "run.json"
     if summary_file.is_file():
         saved = json.loads(summary_file.read_text())
-        differing = [k for k in SETTINGS if k in saved and saved[k] != settings[k]]
+        given = json.loads(json.dumps(settings, default=str))  # as run.json holds them
+        differing = [k for k in SETTINGS if k in saved and saved[k] != given[k]]
         if differing:
-            details = ", ".join(f"{k}={saved[k]!r} (now {settings[k]!r})" for k in differing)
+            details = ", ".join(f"{k}={saved[k]!r} (now {given[k]!r})" for k in differing)
             raise ValueError(
                 f"{run_dir} holds a run with other settings: {details}; resume it with its own "
                 "settings, or pass --overwrite"
