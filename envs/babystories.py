@@ -30,7 +30,7 @@ from gymnasium.vector import AutoresetMode
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.stories import generate_stories
 from lm_gym.envs.text_generation import GenerationParts, TextGenerationEnv, config_from_keywords
-from lm_gym.envs.text_generation_batch import MODES, Shaping
+from lm_gym.envs.text_generation_batch import MODES, Shaping, check_episode_length
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models.loading import load_model
 from lm_gym.rewards.reward_model import RewardModelReward
@@ -116,6 +116,7 @@ class BabyStoriesConfig:
         check_positive_int("max_new_tokens", self.max_new_tokens)
         if self.prompt_tokens is not None:
             check_positive_int("prompt_tokens", self.prompt_tokens)
+        check_episode_length(self.prompt_tokens or 0, self.max_new_tokens)
 
     def build(self) -> GenerationParts:
         """Read the prompts, load the reward model, then the storyteller; keep the prompts of

@@ -159,6 +159,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out_dir=args.out,
         env_kwargs=json.loads(args.env_kwargs),
         agent_kwargs=json.loads(args.agent_kwargs),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        checkpoint_every=args.checkpoint_every,
     )
     return 0
 
@@ -189,6 +192,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lm-gym`` (exposed for tests and docs)."""
+    from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY
+
     parser = argparse.ArgumentParser(prog="lm-gym", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +262,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs", help="folder for logs and the saved agent")
     run.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
     run.add_argument("--agent-kwargs", default="{}", help="JSON object of agent config")
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the existing run folder from its last checkpoint (same settings)",
+    )
+    existing.add_argument(
+        "--overwrite", action="store_true", help="delete the existing run folder and start again"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=DEFAULT_CHECKPOINT_EVERY,
+        metavar="N",
+        help=f"save checkpoint.pt every N timesteps (default {DEFAULT_CHECKPOINT_EVERY}; 0: never)",
+    )
     run.set_defaults(func=_cmd_run)
 
     reward = commands.add_parser(

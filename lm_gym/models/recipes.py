@@ -277,5 +277,3 @@ def cache_key(recipe: Recipe, corpus: list[str], depends_on: Sequence[str] = ())
         digest.update(f"\n{name}".encode())
     digest.update(f"{BUILD_VERSION}/{__version__}".encode())
     return digest.hexdigest()[:16]
-
-
