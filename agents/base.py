@@ -35,18 +35,23 @@ from tqdm.auto import tqdm
 
 from lm_gym.agents.callbacks import Callback, as_callback
 from lm_gym.agents.checkpoint import (
+    CheckpointError,
     atomic_torch_save,
     env_state,
     global_rng_state,
     load_checkpoint,
     load_env_state,
+    plain_data,
     set_global_rng_state,
 )
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.protocol import build_config, env_spaces, is_vector_env
 from lm_gym.utils.device import resolve_device
 
-CHECKPOINT_FORMAT = "lm_gym.agent/1"
+CHECKPOINT_FORMAT = "lm_gym.agent/2"
+"""Version 2 holds only tensors and plain data (version 1 pickled NumPy objects)."""
+RUN_ONLY_FIELDS = ("verbose", "device")
+"""Config fields that do not change what an agent learns: a resumed run may change them."""
 MEDIAN_INFO_KEYS = ("ppl",)
 """Episode-end info logged with its median too: perplexities span orders of magnitude."""
 
@@ -290,13 +295,24 @@ class BaseAgent(ABC):
     def save(self, path: str | os.PathLike) -> os.PathLike:
         """Write config, weights, optimizer, generator states and env state atomically.
 
+        The file holds only tensors and plain data (see :mod:`lm_gym.agents.checkpoint`).
+        Config fields holding objects (an in-memory ``model``) are saved as ``None`` and
+        named in ``config_objects``: :meth:`load` asks for them again.
+
         Returns:
             The path written.
         """
+        config, objects = {}, []
+        for field in dataclasses.fields(self.config):
+            try:
+                config[field.name] = plain_data(getattr(self.config, field.name))
+            except TypeError:
+                config[field.name], objects = None, [*objects, field.name]
         checkpoint = {
             "format": CHECKPOINT_FORMAT,
             "agent_class": f"{type(self).__module__}:{type(self).__qualname__}",
-            "config": dataclasses.asdict(self.config),
+            "config": config,
+            "config_objects": objects,
             "num_timesteps": self.num_timesteps,
             "iteration": self.iteration,
             "episode_returns": list(self.episode_returns),
@@ -307,6 +323,22 @@ class BaseAgent(ABC):
             "env": env_state(self._training_env(self.env)) if self.env is not None else None,
         }
         return atomic_torch_save(checkpoint, path)
+
+    @classmethod
+    def _read_checkpoint(cls, path: str | os.PathLike) -> dict:
+        """The checkpoint at ``path``, checked to be one of this agent class.
+
+        Raises:
+            FileNotFoundError, CheckpointError: see :func:`~lm_gym.agents.checkpoint.
+                load_checkpoint`; also for a checkpoint of another agent class.
+        """
+        checkpoint = load_checkpoint(path, CHECKPOINT_FORMAT)
+        expected = f"{cls.__module__}:{cls.__qualname__}"
+        if checkpoint.get("agent_class") != expected:
+            raise CheckpointError(
+                f"{path} holds a {checkpoint.get('agent_class')} agent, not a {expected} agent"
+            )
+        return checkpoint
 
     @classmethod
     def load(
@@ -326,31 +358,73 @@ class BaseAgent(ABC):
         weights are loaded into it); config fields can be overridden by keyword.
 
         Raises:
-            ValueError: when the file is not a checkpoint of this agent class.
+            FileNotFoundError, CheckpointError: when the file is missing or not a checkpoint of
+                this agent class (named in the message).
+            ValueError: without ``env``, for an env unlike the saved one, or when a config
+                field that held an object when saving is not given again.
         """
-        checkpoint = load_checkpoint(path)
-        if checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not an lm_gym agent checkpoint")
-        expected = f"{cls.__module__}:{cls.__qualname__}"
-        if checkpoint["agent_class"] != expected:
-            raise ValueError(
-                f"{path} holds a {checkpoint['agent_class']} agent, not a {expected} agent"
-            )
+        checkpoint = cls._read_checkpoint(path)
         if env is None:
             raise ValueError(f"{cls.__name__}.load needs the env the agent acts in (env=...)")
+        given = {*overrides, *(["model"] if model is not None else [])}
+        missing = [name for name in checkpoint["config_objects"] if name not in given]
+        if missing:
+            raise ValueError(
+                f"{path}: config field(s) {missing} held in-memory objects when the agent was "
+                f"saved; pass them again, e.g. {cls.__name__}.load(path, env, {missing[0]}=...)"
+            )
         extra = {"model": model} if model is not None else {}
         agent = cls(env, config={**checkpoint["config"], **overrides}, logger=logger, **extra)
-        agent.num_timesteps = checkpoint["num_timesteps"]
-        agent.iteration = checkpoint["iteration"]
-        agent.episode_returns.extend(checkpoint["episode_returns"])
-        agent.episode_lengths.extend(checkpoint["episode_lengths"])
-        agent.rng.bit_generator.state = checkpoint["agent_rng"]
-        agent._load_state_dict(checkpoint["state"])
-        if checkpoint["env"] is not None:
-            load_env_state(agent._training_env(env), checkpoint["env"])
-        agent.env = agent._seeded_env = env
-        set_global_rng_state(checkpoint["global_rng"])
+        agent._restore(checkpoint, env, path)
         return agent
+
+    def restore(self, path: str | os.PathLike, env: Any) -> BaseAgent:
+        """Load a checkpoint of this agent into this agent, to resume its run on ``env``.
+
+        Unlike :meth:`load` this keeps the agent object (and its model, which a
+        ``CLMAlternation`` wrapper around ``env`` may already hold); the checkpoint must have
+        been saved with the same config, except the fields in :data:`RUN_ONLY_FIELDS`.
+
+        Raises:
+            FileNotFoundError, CheckpointError: as :meth:`load`.
+            ValueError: naming the config fields that differ, or for an env unlike the saved
+                one; the agent is unchanged then.
+        """
+        checkpoint = self._read_checkpoint(path)
+        ours = dataclasses.asdict(self.config)
+        differing = sorted(
+            name
+            for name, value in checkpoint["config"].items()
+            if name not in RUN_ONLY_FIELDS
+            and name not in checkpoint["config_objects"]
+            and value != ours.get(name)
+        )
+        if differing:
+            details = ", ".join(
+                f"{name}={checkpoint['config'][name]!r} (now {ours.get(name)!r})"
+                for name in differing
+            )
+            raise ValueError(f"{path} was saved with another config: {details}")
+        self._restore(checkpoint, env, path)
+        return self
+
+    def _restore(self, checkpoint: dict, env: Any, path: str | os.PathLike) -> None:
+        """Put the saved env state, counters, generators and agent state into place."""
+        if checkpoint["env"] is not None:
+            try:
+                load_env_state(self._training_env(env), checkpoint["env"])
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from error
+        self.num_timesteps = checkpoint["num_timesteps"]
+        self.iteration = checkpoint["iteration"]
+        self.episode_returns.clear()
+        self.episode_returns.extend(checkpoint["episode_returns"])
+        self.episode_lengths.clear()
+        self.episode_lengths.extend(checkpoint["episode_lengths"])
+        self.rng.bit_generator.state = checkpoint["agent_rng"]
+        self._load_state_dict(checkpoint["state"])
+        self.env = self._seeded_env = env
+        set_global_rng_state(checkpoint["global_rng"])
 
 
 def torch_generator(seed: int, device: torch.device) -> torch.Generator:

@@ -12,6 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+DEFAULT_CHECKPOINT_EVERY = 5_000
+"""Timesteps between the periodic checkpoints of ``lm-gym run`` (about ten PPO batches of
+Bambino-v0's defaults: a killed run loses at most that much)."""
+
 
 class Callback:
     """Base class: override ``_on_step`` (return ``False`` to stop) and the optional hooks.
@@ -133,28 +137,44 @@ class StopAfterTimesteps(Callback):
 
 
 class CheckpointCallback(Callback):
-    """Saves the agent every ``save_freq`` timesteps to ``folder/<prefix>_<timesteps>.pt``.
+    """Saves the agent every ``save_freq`` timesteps to ``folder/<prefix>_<timesteps>.pt``,
+    or, with ``latest_only``, to ``folder/<prefix>.pt``, replaced by each save.
 
     Saving happens after a policy update (``on_iteration_end``), where the agent's state is
-    whole, so every file is a valid point to resume from.
+    whole, so every file is a valid point to resume from; the built-in agents write atomically,
+    so a run killed while saving keeps the previous file. Intervals count from the agent's
+    timesteps when training starts (a resumed run does not save again at once).
     """
 
-    def __init__(self, save_freq: int, folder: str | Path, prefix: str = "checkpoint") -> None:
+    def __init__(
+        self,
+        save_freq: int,
+        folder: str | Path,
+        prefix: str = "checkpoint",
+        *,
+        latest_only: bool = False,
+    ) -> None:
         super().__init__()
         if save_freq < 1:
             raise ValueError(f"save_freq must be >= 1, got {save_freq}")
         self.save_freq = save_freq
         self.folder = Path(folder)
         self.prefix = prefix
+        self.latest_only = latest_only
         self._last_saved = 0
         self.saved: list[Path] = []
+
+    def _on_training_start(self) -> None:
+        self._last_saved = self.agent.num_timesteps
 
     def _on_iteration_end(self) -> None:
         timesteps = self.agent.num_timesteps
         if timesteps - self._last_saved >= self.save_freq:
-            path = self.folder / f"{self.prefix}_{timesteps}.pt"
+            name = self.prefix if self.latest_only else f"{self.prefix}_{timesteps}"
+            path = self.folder / f"{name}.pt"
             self.agent.save(path)
-            self.saved.append(path)
+            if path not in self.saved:
+                self.saved.append(path)
             self._last_saved = timesteps
 
 

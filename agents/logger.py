@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import io
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+from lm_gym.utils.files import atomic_write_text
 
 FORMATS = ("stdout", "csv", "tensorboard")
 
@@ -36,6 +39,9 @@ class Logger:
         stream: where the stdout table is printed.
         resume: append to an existing ``progress.csv`` (a resumed run) instead of starting a
             new one.
+        resume_step: with ``resume``, the timestep the run resumes from (its checkpoint's):
+            rows a killed run logged after it are dropped from ``progress.csv`` and hidden in
+            TensorBoard (``purge_step``), so the resumed run's rows follow without duplicates.
     """
 
     def __init__(
@@ -44,6 +50,7 @@ class Logger:
         formats: Sequence[str] = ("stdout",),
         stream: TextIO | None = None,
         resume: bool = False,
+        resume_step: int | None = None,
     ) -> None:
         unknown = sorted(set(formats) - set(FORMATS))
         if unknown:
@@ -60,12 +67,15 @@ class Logger:
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
         if resume and self.csv_path is not None and self.csv_path.is_file():
-            self._read_existing_csv()
+            self._read_existing_csv(resume_step)
         if "tensorboard" in self.formats:
             if tensorboard_available():
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._writer = SummaryWriter(log_dir=str(self.folder / "tensorboard"))
+                purge = resume_step + 1 if resume and resume_step is not None else None
+                self._writer = SummaryWriter(
+                    log_dir=str(self.folder / "tensorboard"), purge_step=purge
+                )
             else:
                 print("lm_gym logger: tensorboard is not installed, skipping it", file=sys.stderr)
 
@@ -98,14 +108,24 @@ class Logger:
             self._writer.flush()
         return row
 
-    def _read_existing_csv(self) -> None:
-        """A resumed run appends to the CSV of the run it continues."""
+    def _read_existing_csv(self, resume_step: int | None) -> None:
+        """A resumed run appends to the CSV of the run it continues (cut after
+        ``resume_step``, rewritten atomically when rows are dropped)."""
         with self.csv_path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             self._csv_keys = list(reader.fieldnames or [])
-            self.history = [
-                {k: float(v) for k, v in row.items() if v not in ("", None)} for row in reader
-            ]
+            rows = [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in reader]
+        self.history = [
+            row
+            for row in rows
+            if resume_step is None or row.get("time/total_timesteps", 0.0) <= resume_step
+        ]
+        if len(self.history) < len(rows):
+            text = io.StringIO(newline="")
+            writer = csv.DictWriter(text, fieldnames=self._csv_keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+            atomic_write_text(self.csv_path, text.getvalue())
 
     def _write_stdout(self, row: dict[str, float]) -> None:
         width = max(len(k) for k in row)

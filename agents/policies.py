@@ -27,6 +27,7 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+from gymnasium.spaces import Dict
 from torch import nn
 
 from lm_gym.models.clm import bos_id
@@ -41,6 +42,7 @@ from lm_gym.models.sampling import (
 )
 from lm_gym.utils.device import autocast
 from lm_gym.utils.env_attributes import get_env_attr
+from lm_gym.utils.limits import check_fits_context, context_length
 
 NEVER = -1e9
 """Logit of a token that must not be chosen: its probability is exactly 0 in float32, and
@@ -80,6 +82,13 @@ class LMPolicy(nn.Module):
         min_new_tokens: EOS cannot be chosen before this many tokens were generated (as
             ``generate(min_new_tokens=...)``); applied when sampling and when scoring, so the
             log-probabilities always describe the distribution actually sampled from.
+        observation_space: the env's (single) observation space; when it has ``input_ids``,
+            their length plus the BOS must fit the model's context (checked here, so an env
+            with longer episodes than the model reads is refused before training).
+
+    Raises:
+        ValueError: for an env with more actions than the model predicts, or observations
+            longer than the model's context.
     """
 
     def __init__(
@@ -91,6 +100,7 @@ class LMPolicy(nn.Module):
         prepend_bos: bool = True,
         action_size: int | None = None,
         min_new_tokens: int = 0,
+        observation_space: gym.Space | None = None,
     ) -> None:
         super().__init__()
         output = model.get_output_embeddings()
@@ -107,6 +117,16 @@ class LMPolicy(nn.Module):
         self.min_new_tokens = min_new_tokens
         self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
         self._bos = bos_id(tokenizer) if prepend_bos else None
+        ids = observation_space.get("input_ids") if isinstance(observation_space, Dict) else None
+        if ids is not None:
+            check_fits_context(
+                "an observation of this env",
+                {"BOS": int(self._bos is not None), "input_ids": int(ids.shape[-1])},
+                context_length(model),
+                f"the policy model {type(model).__name__}",
+                "build the env with a smaller max_new_tokens (or prompt), or use a model with a "
+                "longer context",
+            )
         self.value_head = nn.Linear(output.in_features, 1) if value_head else None
         if self.value_head is not None:
             nn.init.normal_(self.value_head.weight, std=1.0 / output.in_features)

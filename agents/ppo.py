@@ -263,6 +263,7 @@ class PPO(BaseAgent):
             prepend_bos=cfg.prepend_bos,
             action_size=vocab,
             min_new_tokens=cfg.min_new_tokens,
+            observation_space=self.observation_space,
         ).to(self.device)
         self.reference = copy.deepcopy(self.policy.model).eval().requires_grad_(False)
         # The initial model, kept aside once the reference has followed an env update, and

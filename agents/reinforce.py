@@ -146,6 +146,7 @@ class Reinforce(BaseAgent):
                 value_head=False,
                 prepend_bos=self.config.prepend_bos,
                 action_size=int(space.high.max()) + 1,
+                observation_space=self.observation_space,
             )
             return "sequence", SequenceLMPolicy(
                 policy, int(space.shape[0]), self.config.temperature

@@ -6,6 +6,14 @@ for (its ``make_env`` classmethod; plain ``gym.make`` for factories without one)
 metrics written to stdout, ``progress.csv`` and TensorBoard, and saves the agent and a
 ``run.json`` summary into ``out_dir/<env>__<agent>__seed<seed>/``.
 
+A run never overwrites an earlier one: an existing run folder is an error unless ``resume``
+(continue from its last checkpoint, bit-identically to a run that was never interrupted) or
+``overwrite`` (delete it and start again). While training, the agent is saved every
+``checkpoint_every`` timesteps to ``checkpoint.pt`` (atomically, replacing the previous one),
+so a killed run loses at most one interval; at the end it is saved to ``agent.pt`` and
+``checkpoint.pt`` is removed. ``run.json`` is written when the run starts (its settings, which
+a resumed run must repeat) and completed when it ends.
+
 One env keyword is handled here rather than by the env: ``clm_alternation`` (``true`` or a dict
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
 also trained with CLM updates between RL episodes, as in BAMBINO-LM.
@@ -15,6 +23,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +33,20 @@ from typing import Any
 import gymnasium as gym
 
 import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
+from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.utils.files import atomic_write_text
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
 
 LOG_FORMATS = ("stdout", "csv", "tensorboard")
 CLM_KEY = "clm_alternation"
+CHECKPOINT_FILE = "checkpoint.pt"
+AGENT_FILE = "agent.pt"
+SETTINGS = ("env_id", "agent", "seed", "env_kwargs", "agent_kwargs")
+"""The ``run.json`` fields a resumed run must repeat (it may change timesteps and device)."""
 
 
 @dataclass
@@ -57,14 +73,26 @@ def _accepts(factory: Any, name: str) -> bool:
     )
 
 
-def _check_args(env_id: Any, timesteps: Any, seed: Any, env_kwargs: Any, agent_kwargs: Any) -> None:
+def _check_args(
+    env_id: Any,
+    timesteps: Any,
+    seed: Any,
+    env_kwargs: Any,
+    agent_kwargs: Any,
+    resume: Any,
+    overwrite: Any,
+    checkpoint_every: Any,
+) -> None:
     if not isinstance(env_id, str) or not env_id:
         raise ValueError(f"env_id must be a non-empty string, got {env_id!r}")
     check_positive_int("timesteps", timesteps)
     check_int("seed", seed)
+    check_int("checkpoint_every", checkpoint_every, minimum=0)
     for name, value in (("env_kwargs", env_kwargs), ("agent_kwargs", agent_kwargs)):
         if not isinstance(value, dict):
             raise ValueError(f"{name} must be a JSON object (dict), got {type(value).__name__}")
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other: give one of them")
     try:
         gym.spec(env_id)
     except gym.error.Error as error:
@@ -72,6 +100,59 @@ def _check_args(env_id: Any, timesteps: Any, seed: Any, env_kwargs: Any, agent_k
             i for i, s in gym.registry.items() if str(s.entry_point).startswith("lm_gym")
         )
         raise ValueError(f"unknown env {env_id!r} ({error}); lm_gym envs: {known}") from error
+
+
+def _prepare_run_dir(
+    run_dir: Path, settings: dict[str, Any], resume: bool, overwrite: bool, factory: Any
+) -> Path | None:
+    """Make ``run_dir`` ready for this run; the checkpoint to resume from, if any.
+
+    Raises:
+        ValueError: for an existing folder without ``resume`` or ``overwrite``; with
+            ``resume``, for an agent that cannot resume, a folder of a run with other settings
+            or one without a checkpoint.
+    """
+    if not os.path.lexists(run_dir):
+        return None
+    if overwrite:
+        if run_dir.is_dir() and not run_dir.is_symlink():
+            shutil.rmtree(run_dir)
+        else:
+            run_dir.unlink()
+        return None
+    if not resume:
+        raise ValueError(
+            f"run folder {run_dir} already exists: pass --resume (resume=True) to continue it "
+            "from its last checkpoint, or --overwrite (overwrite=True) to delete it and start "
+            "again"
+        )
+    if not callable(getattr(factory, "restore", None)):
+        raise ValueError(
+            f"agent {settings['agent']!r} cannot resume a run bit-identically (it has no "
+            f"'restore' method); pass --overwrite to start {run_dir} again"
+        )
+    summary_file = run_dir / "run.json"
+    if summary_file.is_file():
+        saved = json.loads(summary_file.read_text())
+        given = json.loads(json.dumps(settings, default=str))  # as run.json holds them
+        differing = [k for k in SETTINGS if k in saved and saved[k] != given[k]]
+        if differing:
+            details = ", ".join(f"{k}={saved[k]!r} (now {given[k]!r})" for k in differing)
+            raise ValueError(
+                f"{run_dir} holds a run with other settings: {details}; resume it with its own "
+                "settings, or pass --overwrite"
+            )
+    for name in (CHECKPOINT_FILE, AGENT_FILE):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise ValueError(
+        f"{run_dir} has no {CHECKPOINT_FILE} or {AGENT_FILE} to resume from (the run was "
+        "killed before its first checkpoint); pass --overwrite to start it again"
+    )
+
+
+def _write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    atomic_write_text(run_dir / "run.json", json.dumps(summary, indent=2, default=str))
 
 
 def train_agent(
@@ -85,28 +166,50 @@ def train_agent(
     agent_kwargs: dict | None = None,
     *,
     progress_bar: bool = True,
+    resume: bool = False,
+    overwrite: bool = False,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
 ) -> RunResult:
     """Train agent ``agent`` on ``env_id`` for ``timesteps`` steps; log and save everything.
 
     Args:
         env_id: a registered Gymnasium id (``import lm_gym`` registers ours).
         agent: a registered agent name (see ``lm-gym list``).
-        timesteps: training budget in env steps.
+        timesteps: training budget in env steps (a resumed run's overall target).
         seed: seeds the agent and the env's first reset.
         device: where the agent runs (``None``: CUDA when present).
         out_dir: parent folder of the run folder.
         env_kwargs: env keyword arguments, plus the optional ``clm_alternation``.
         agent_kwargs: agent config overrides.
         progress_bar: show a progress bar while training.
+        resume: continue the run in an existing run folder from its ``checkpoint.pt`` (or its
+            final ``agent.pt``), with the same settings; bit-identical to an uninterrupted run
+            for agents with a ``restore`` method (the built-in ones except ``sb3-ppo``).
+            Without a run folder the run starts afresh.
+        overwrite: delete an existing run folder first.
+        checkpoint_every: save ``checkpoint.pt`` every this many timesteps (0: never).
 
     Raises:
-        ValueError: for bad arguments or an unknown env, before anything is built.
+        ValueError: for bad arguments, an unknown env, or an existing run folder without
+            ``resume``/``overwrite``, before anything is built.
         KeyError: for an unknown agent name.
     """
     env_kwargs = {} if env_kwargs is None else env_kwargs
     agent_kwargs = {} if agent_kwargs is None else agent_kwargs
-    _check_args(env_id, timesteps, seed, env_kwargs, agent_kwargs)
+    _check_args(
+        env_id, timesteps, seed, env_kwargs, agent_kwargs, resume, overwrite, checkpoint_every
+    )
     factory = get_agent_spec(agent).load()
+    safe_id = env_id.replace(":", "_").replace("/", "_")
+    run_dir = Path(out_dir) / f"{safe_id}__{agent}__seed{seed}"
+    settings = {
+        "env_id": env_id,
+        "agent": agent,
+        "seed": seed,
+        "env_kwargs": env_kwargs,
+        "agent_kwargs": agent_kwargs,
+    }
+    checkpoint = _prepare_run_dir(run_dir, settings, resume, overwrite, factory)
     env_kwargs = dict(env_kwargs)
     clm = env_kwargs.pop(CLM_KEY, None)
     config = dict(agent_kwargs)
@@ -120,32 +223,47 @@ def train_agent(
         env = make_env(env_id, seed=seed, device=device, env_kwargs=env_kwargs, config=config)
     else:
         env = gym.make(env_id, **env_kwargs)
-    safe_id = env_id.replace(":", "_").replace("/", "_")
-    run_dir = Path(out_dir) / f"{safe_id}__{agent}__seed{seed}"
-    logger = Logger(run_dir, LOG_FORMATS)
     built = factory(env, **config)
-    if hasattr(built, "set_logger"):
-        built.set_logger(logger)
     if clm:
         env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
-    learn_kwargs = {"progress_bar": progress_bar} if _accepts(built.learn, "progress_bar") else {}
+    if checkpoint is not None:
+        built.restore(checkpoint, env)
+        print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_summary(run_dir, {**settings, "timesteps": timesteps, "finished": False})
+    logger = Logger(
+        run_dir,
+        LOG_FORMATS,
+        resume=checkpoint is not None,
+        resume_step=int(getattr(built, "num_timesteps", 0)),
+    )
+    if hasattr(built, "set_logger"):
+        built.set_logger(logger)
+    learn_kwargs: dict[str, Any] = {}
+    if _accepts(built.learn, "progress_bar"):
+        learn_kwargs["progress_bar"] = progress_bar
+    if checkpoint is not None:
+        learn_kwargs["reset_num_timesteps"] = False
+    if checkpoint_every and _accepts(built.learn, "callback"):
+        learn_kwargs["callback"] = CheckpointCallback(
+            checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
+        )
     built.learn(env, total_timesteps=timesteps, **learn_kwargs)
-    agent_file = Path(built.save(run_dir / "agent.pt") or run_dir / "agent.pt")
+    agent_file = Path(built.save(run_dir / AGENT_FILE) or run_dir / AGENT_FILE)
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     logger.close()
     summary = {
-        "env_id": env_id,
-        "agent": agent,
+        **settings,
         "timesteps": timesteps,
-        "seed": seed,
         "device": device,
-        "env_kwargs": {**env_kwargs, **({CLM_KEY: clm} if clm else {})},
-        "agent_kwargs": agent_kwargs,
         "num_timesteps": int(getattr(built, "num_timesteps", timesteps)),
         "seconds": round(time.perf_counter() - started, 2),
         "final_metrics": logger.history[-1] if logger.history else {},
         "agent_file": agent_file.name,
         "lm_gym_version": __version__,
+        "finished": True,
     }
-    (run_dir / "run.json").write_text(json.dumps(summary, indent=2, default=str))
+    _write_summary(run_dir, summary)
     print(f"run saved to {run_dir}")
     return RunResult(run_dir, built, agent_file, list(logger.history))

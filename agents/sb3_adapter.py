@@ -6,10 +6,21 @@ SB3 knows nothing of language: its ``MultiInputPolicy`` flattens the token-mode 
 languages) rather than real LMs. The adapter maps the lm_gym protocol onto SB3: ``predict``
 returns the action only, callbacks are wrapped into an SB3 callback, and the logger's folder
 and formats are handed to SB3's own logger (which uses the same metric names).
+
+Saved agents are lm_gym checkpoints, not SB3's zip archives: SB3's ``PPO.load`` unpickles
+(cloudpickle) parts of its archive, so loading a crafted file could run code. :meth:`SB3PPO.save`
+writes the policy's weights, the optimizer, the counters and the generators as tensors and
+plain data, and :meth:`SB3PPO.load` rebuilds the model from the saved config and the env it is
+given, then reads the file with ``weights_only=True``. ``lm-gym run --resume`` refuses
+``sb3-ppo``: continuing from such a file is not bit-identical to an uninterrupted run (SB3
+starts new episodes when ``learn`` is called again, where the first run was in the middle of
+some, and its CSV writer starts ``progress.csv`` anew). A model saved with SB3's own ``save``
+can still be opened with ``stable_baselines3.PPO.load``, for files you trust.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +29,17 @@ from typing import Any
 import gymnasium as gym
 
 from lm_gym.agents.callbacks import Callback, as_callback
+from lm_gym.agents.checkpoint import (
+    atomic_torch_save,
+    global_rng_state,
+    load_checkpoint,
+    set_global_rng_state,
+)
 from lm_gym.agents.logger import Logger, tensorboard_available
 from lm_gym.agents.protocol import build_config
 from lm_gym.utils.device import resolve_device
+
+SB3_CHECKPOINT_FORMAT = "lm_gym.sb3-ppo/1"
 
 
 @dataclass
@@ -104,7 +123,6 @@ class SB3PPO:
         config: Any = None,
         *,
         logger: Logger | None = None,
-        sb3_model: Any = None,
         **overrides: Any,
     ) -> None:
         from stable_baselines3 import PPO as SB3Model
@@ -113,7 +131,7 @@ class SB3PPO:
         _check_env(env)
         cfg = self.config
         self.device = resolve_device(cfg.device)
-        self.model = sb3_model or SB3Model(
+        self.model = SB3Model(
             "MultiInputPolicy",
             env,
             n_steps=cfg.n_steps,
@@ -175,20 +193,41 @@ class SB3PPO:
         return self
 
     def save(self, path: str | os.PathLike) -> Path:
-        """SB3's zip archive at exactly ``path``."""
-        path = Path(path)
-        self.model.save(path)
-        return path
+        """Write config, policy weights, optimizer, counters and generator states atomically,
+        as tensors and plain data (see the module docstring), at exactly ``path``."""
+        checkpoint = {
+            "format": SB3_CHECKPOINT_FORMAT,
+            "config": dataclasses.asdict(self.config),
+            "policy": self.model.policy.state_dict(),
+            "optimizer": self.model.policy.optimizer.state_dict(),
+            "num_timesteps": int(self.model.num_timesteps),
+            "n_updates": int(self.model._n_updates),
+            "global_rng": global_rng_state(),
+        }
+        return atomic_torch_save(checkpoint, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, env: Any = None, **overrides: Any) -> SB3PPO:
-        """Load an archive written by :meth:`save`."""
-        from stable_baselines3 import PPO as SB3Model
+        """Rebuild an agent written by :meth:`save` on ``env``; config fields can be overridden.
 
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no SB3 archive at {path}")
-        model = SB3Model.load(path, env=env)
-        return cls(env if env is not None else model.get_env(), sb3_model=model, **overrides)
+        Raises:
+            FileNotFoundError, CheckpointError: for a missing file or one that is not an
+                ``sb3-ppo`` checkpoint (named in the message).
+            ValueError: without ``env`` (the file holds no env).
+        """
+        checkpoint = load_checkpoint(path, SB3_CHECKPOINT_FORMAT)
+        if env is None:
+            raise ValueError("SB3PPO.load needs the env the agent acts in (env=...)")
+        agent = cls(env, config={**checkpoint["config"], **overrides})
+        agent._restore(checkpoint)
+        return agent
+
+    def _restore(self, checkpoint: dict) -> None:
+        self.model.policy.load_state_dict(checkpoint["policy"])
+        self.model.policy.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.model.num_timesteps = checkpoint["num_timesteps"]
+        self.model._n_updates = checkpoint["n_updates"]
+        set_global_rng_state(checkpoint["global_rng"])
 
     @classmethod
     def make_env(

@@ -271,7 +271,12 @@ class LMSampleAgent(_FixedAgent):
         lm = resolve_policy_lm(env, model if model is not None else cfg.model, self.device)
         vocab = int(space.n) if token_mode else int(space.high.max()) + 1
         self.policy = LMPolicy(
-            lm.model, lm.tokenizer, value_head=False, prepend_bos=cfg.prepend_bos, action_size=vocab
+            lm.model,
+            lm.tokenizer,
+            value_head=False,
+            prepend_bos=cfg.prepend_bos,
+            action_size=vocab,
+            observation_space=self.observation_space,
         )
         self.sequence = (
             None

@@ -5,12 +5,20 @@ Each backend takes the pending :class:`~lm_gym.baselines.tracks.RunSpec` list an
 order. All of them call :func:`~lm_gym.baselines.runner.execute_run`, which seeds the
 generators and pins torch to one thread itself, so a run's numbers do not depend on the
 backend; only the driver writes result files.
+
+Pool workers die with their driver: each watches its parent process and exits as soon as the
+driver is gone (killed, even with ``SIGKILL``), and a driver that stops early (an error, an
+interrupt) kills its workers instead of waiting for their runs. A worker left running would go
+on writing logs into a folder that the next driver hands to a new attempt of the same run.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,25 +40,60 @@ def run_serial(pending: list[RunSpec], artifacts_dir: Path) -> Iterator[Finished
             yield spec, None, error
 
 
-def _init_worker() -> None:
-    """Pool worker start-up: one torch thread (the workers share the machine's cores)."""
+PARENT_POLL_SECONDS = 0.5
+"""How often a pool worker checks that its driver is still alive."""
+
+
+def _exit_when_orphaned(driver_pid: int) -> None:
+    """Exit this process at once when its parent is no longer ``driver_pid`` (it died)."""
+    while os.getppid() == driver_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)  # no clean-up: the run is abandoned, and its next attempt starts afresh
+
+
+def _init_worker(driver_pid: int) -> None:
+    """Pool worker start-up: one torch thread (the workers share the machine's cores), and a
+    watcher thread that ends the worker when the driver dies."""
     torch.set_num_threads(1)
+    if os.getppid() != driver_pid:  # the driver died while this worker was starting
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(driver_pid,), daemon=True).start()
+
+
+def _kill_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop the pool's workers now, abandoning their runs (shutdown would wait for them)."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14+
+    if kill is not None:
+        kill()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_pool(pending: list[RunSpec], artifacts_dir: Path, workers: int) -> Iterator[Finished]:
-    """The runs in ``workers`` spawned processes (spawn: no forked torch or CUDA state)."""
+    """The runs in ``workers`` spawned processes (spawn: no forked torch or CUDA state).
+
+    Closing the iterator before every run has finished (the driver failed or was interrupted)
+    kills the workers.
+    """
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
     ) as pool:
         futures = {pool.submit(execute_run, spec, artifacts_dir): spec for spec in pending}
+        finished = False
         try:
             for future in concurrent.futures.as_completed(futures):
                 error = future.exception()
                 yield futures[future], None if error else future.result(), error
+            finished = True
         finally:
-            for future in futures:
-                future.cancel()
+            if not finished:
+                _kill_workers(pool)
 
 
 def run_ray(pending: list[RunSpec], address: str) -> Iterator[Finished]:

@@ -6,10 +6,17 @@ already exists for the same spec (so a killed track resumes where it stopped), h
 remaining runs to a backend (serial, local process pool or Ray) and writes each result as it
 arrives. At the end it regenerates ``LEADERBOARD.md`` and the learning curves from all result
 files of the track.
+
+One driver at a time writes an output folder: it holds a lock on ``<out>/.lm_gym.lock``
+(:func:`lm_gym.utils.locks.exclusive_lock`) from choosing the pending runs to writing the table,
+so a second ``lm-gym leaderboard`` into the same folder waits (saying which process it waits
+for) and then skips what the first one finished, instead of running every run a second time.
+The lock of a driver that was killed is taken over by the next one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +28,17 @@ from lm_gym.agents.registry import get_agent_spec
 from lm_gym.baselines.backends import run_pool, run_ray, run_serial
 from lm_gym.baselines.report import write_leaderboard
 from lm_gym.baselines.results import finished_result, load_results, write_result
-from lm_gym.baselines.runner import gym_make_kwargs, unsupported_reason
+from lm_gym.baselines.runner import gym_make_kwargs, run_folder_problem, unsupported_reason
 from lm_gym.baselines.tracks import RunSpec, Track
+from lm_gym.utils.files import naming_setting
+from lm_gym.utils.locks import exclusive_lock
 from lm_gym.utils.validation import check_positive_int
 
 ARTIFACTS_DIR = "runs"
 """Subfolder of the output folder with each run's logs and saved agent (serial and pool)."""
+
+LOCK_FILE = ".lm_gym.lock"
+"""The lock file a driver holds in the output folder while it works there."""
 
 
 @dataclass
@@ -64,12 +76,16 @@ def plan_runs(track: Track) -> tuple[list[RunSpec], dict[tuple[str, str], str]]:
 
     Raises:
         KeyError: for an unknown agent name (before any env is built).
-        ValueError: naming an env that cannot be built with the track's arguments.
+        ValueError: naming an env that cannot be built with the track's arguments, or an agent
+            whose name would put its run folder outside the output folder.
     """
     if not track.seeds or not track.envs or not track.agents:
         raise ValueError(f"track {track.name!r} needs at least one env, one agent and one seed")
     for agent in track.agents:
         get_agent_spec(agent)
+        problem = run_folder_problem(agent)
+        if problem is not None:
+            raise ValueError(problem)
     for env_id, setting in track.envs.items():
         try:
             gym.make(env_id, **gym_make_kwargs(setting.kwargs)).close()
@@ -108,13 +124,40 @@ def run_track(
         ray_address: submit the runs as tasks to the Ray cluster at this address instead.
         log: called with one line per finished run.
 
+    Another driver working in ``out_dir`` is waited for (``log`` says which process it is).
+
     Raises:
         ValueError: for bad options (``ray_address`` without Ray installed) or an env that
             cannot be built; KeyError for an unknown agent; all before any run.
+        LocationError: ``out_dir`` cannot be created or written (a ``ValueError`` naming
+            ``--out``).
+        ResultFileError: a file under ``out_dir/results`` is not a complete result record.
     """
     _check_options(workers, ray_address)
     out_dir = Path(out_dir)
     runs, refused = plan_runs(track)
+    with contextlib.ExitStack() as stack:
+        with naming_setting("--out (out_dir)", out_dir, "the leaderboard output folder"):
+            out_dir.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(
+                exclusive_lock(
+                    out_dir / LOCK_FILE, what=f"the leaderboard folder {out_dir}", on_wait=log
+                )
+            )
+        load_results(out_dir)  # a broken result file stops the track now, not after the runs
+        return _run_pending(track, out_dir, runs, refused, workers, ray_address, log)
+
+
+def _run_pending(
+    track: Track,
+    out_dir: Path,
+    runs: list[RunSpec],
+    refused: dict[tuple[str, str], str],
+    workers: int,
+    ray_address: str | None,
+    log: Any,
+) -> TrackOutcome:
+    """The body of :func:`run_track`, run while it holds the output folder's lock."""
     outcome = TrackOutcome(leaderboard=out_dir / "LEADERBOARD.md", unsupported=refused)
     pending = []
     for spec in runs:
@@ -135,15 +178,16 @@ def run_track(
             finished = run_pool(pending, out_dir / ARTIFACTS_DIR, workers)
         else:
             finished = run_serial(pending, out_dir / ARTIFACTS_DIR)
-        for count, (spec, result, error) in enumerate(finished, start=1):
-            prefix = f"[{count}/{len(pending)}] {spec.name}"
-            if error is not None:
-                outcome.failed[spec.name] = f"{type(error).__name__}: {error}"
-                log(f"{prefix}: FAILED {outcome.failed[spec.name]}")
-                continue
-            write_result(out_dir, spec, result)
-            outcome.ran.append(spec)
-            score = result["metrics"]["eval/mean_return"]
-            log(f"{prefix}: eval/mean_return {score:.4g} ({result['wall_seconds']:.1f} s)")
+        with contextlib.closing(finished):  # a failing driver stops (and kills) its workers
+            for count, (spec, result, error) in enumerate(finished, start=1):
+                prefix = f"[{count}/{len(pending)}] {spec.name}"
+                if error is not None:
+                    outcome.failed[spec.name] = f"{type(error).__name__}: {error}"
+                    log(f"{prefix}: FAILED {outcome.failed[spec.name]}")
+                    continue
+                write_result(out_dir, spec, result)
+                outcome.ran.append(spec)
+                score = result["metrics"]["eval/mean_return"]
+                log(f"{prefix}: eval/mean_return {score:.4g} ({result['wall_seconds']:.1f} s)")
     write_leaderboard(out_dir, track, load_results(out_dir), refused)
     return outcome

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from lm_gym.baselines.tracks import Track
+from lm_gym.baselines.results import PRIMARY_METRIC
+from lm_gym.baselines.tracks import Track, env_file_stem
 from lm_gym.utils.files import atomic_write_text
 
 LEADERBOARD_FILE = "LEADERBOARD.md"
 CURVES_DIR = "curves"
-PRIMARY = "eval/mean_return"
+PRIMARY = PRIMARY_METRIC
 HIDDEN = {"eval/std_return", "eval/mean_length", "train/num_timesteps"}
 """Metrics kept in the result files but left out of the table."""
 
@@ -146,7 +147,7 @@ def leaderboard_markdown(
 
 
 def _file_name(env_id: str) -> str:
-    return env_id.replace(":", "_").replace("/", "_") + ".png"
+    return env_file_stem(env_id) + ".png"
 
 
 def plot_curves(out_dir: Path, grouped: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:

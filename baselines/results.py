@@ -5,6 +5,11 @@ deterministic ``metrics`` and learning ``curve``, and facts about how it ran (wa
 device, lm_gym version, git revision) kept apart from the numbers that are compared. It is
 written to a temporary sibling and renamed into place, so a track killed midway leaves only
 complete files; rerunning the track skips every run whose file exists and records the same spec.
+
+Every ``*.json`` file under ``<out>/results`` must be such a record: a file that is not (edited
+by hand, truncated by a full disk, copied from elsewhere) is a :class:`ResultFileError` naming
+the file and what to do, raised before any run, rather than a ``KeyError`` when the table is
+drawn.
 """
 
 from __future__ import annotations
@@ -16,10 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from lm_gym.baselines.tracks import RunSpec
+from lm_gym.corpora.loaders import CorpusError, read_json
 from lm_gym.utils.files import atomic_write_text
 
 RESULT_FORMAT = "lm_gym.baselines.run/1"
 RESULTS_DIR = "results"
+PRIMARY_METRIC = "eval/mean_return"
+"""The score every result holds and the leaderboard ranks by."""
+
+
+class ResultFileError(ValueError):
+    """A file under ``<out>/results`` that is not a complete lm_gym result record."""
 
 
 def result_path(out_dir: str | Path, spec: RunSpec) -> Path:
@@ -35,14 +47,50 @@ def write_result(out_dir: str | Path, spec: RunSpec, outcome: dict[str, Any]) ->
     return path
 
 
-def read_result(path: Path) -> dict[str, Any] | None:
-    """The record in ``path``, or ``None`` when it is missing or not a complete result file."""
+def _problem(record: Any) -> str | None:
+    """What makes ``record`` not a complete result record, or ``None``."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if record.get("format") != RESULT_FORMAT:
+        return f"its format is {record.get('format')!r}, not {RESULT_FORMAT!r}"
+    for key, kind in (("spec", dict), ("metrics", dict), ("curve", dict)):
+        if not isinstance(record.get(key), kind):
+            return f"no {key!r} object"
+    metrics = record["metrics"]
+    if PRIMARY_METRIC not in metrics:
+        return f"no {PRIMARY_METRIC!r} in its metrics"
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values()):
+        return "a metric that is not a number"
+    curve = record["curve"]
+    if not all(isinstance(curve.get(k), list) for k in ("timesteps", "value")):
+        return "no 'timesteps' and 'value' lists in its curve"
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        RunSpec(**record["spec"])
+    except TypeError:
+        return "its 'spec' is not a run spec"
+    return None
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    """The record in ``path``, or ``None`` when there is no such file.
+
+    Raises:
+        ResultFileError: the file exists but is not a complete result record (not JSON, another
+            format, no ``metrics`` ...); the message names it and says what to do.
+    """
+    path = Path(path)
+    if not path.exists():
         return None
-    if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
-        return None
+    try:
+        record = read_json(path, argument="result file")
+        problem = _problem(record)
+    except (CorpusError, OSError) as error:
+        problem = str(error).removeprefix(f"{path}: ")
+    if problem is not None:
+        raise ResultFileError(
+            f"{path} is not a complete lm_gym leaderboard result ({problem}): move it out of "
+            f"{path.parent} (or delete it) and run the track again; its run will be rerun"
+        )
     return record
 
 
@@ -50,6 +98,9 @@ def finished_result(out_dir: str | Path, spec: RunSpec) -> dict[str, Any] | None
     """The stored result of ``spec`` if one exists for exactly this spec, else ``None``.
 
     The spec is compared after a JSON round trip, so tuples and lists compare equal.
+
+    Raises:
+        ResultFileError: the run's result file exists but is not a complete record.
     """
     record = read_result(result_path(out_dir, spec))
     if record is None:
@@ -58,7 +109,11 @@ def finished_result(out_dir: str | Path, spec: RunSpec) -> dict[str, Any] | None
 
 
 def load_results(out_dir: str | Path) -> list[dict[str, Any]]:
-    """Every complete result record under ``out_dir``, in file-name order."""
+    """Every result record under ``out_dir``, in file-name order.
+
+    Raises:
+        ResultFileError: naming the first ``*.json`` file that is not a complete record.
+    """
     folder = Path(out_dir) / RESULTS_DIR
     records = (read_result(p) for p in sorted(folder.glob("*.json")))
     return [r for r in records if r is not None]

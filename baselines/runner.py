@@ -1,10 +1,12 @@
 """One leaderboard run: train with ``train_agent``, then score the trained agent.
 
 :func:`execute_run` is what every backend calls (in the driver for serial runs, in a spawned
-worker process, or as a Ray task): it seeds the process-wide generators, runs on one torch
-thread, trains through :func:`lm_gym.agents.run.train_agent` (the same code as
-``lm-gym run``), reads the learning curve from the run's log, and lets the trained agent play
-``eval_episodes`` fresh episodes. It returns plain JSON-ready data; the driver writes it.
+worker process, or as a Ray task): it empties the run's folder (logs of an earlier, killed
+attempt would otherwise mix with this one's: a second TensorBoard file, old CSV rows), seeds
+the process-wide generators, runs on one torch thread, trains through
+:func:`lm_gym.agents.run.train_agent` (the same code as ``lm-gym run``), reads the learning
+curve from the run's log, and lets the trained agent play ``eval_episodes`` fresh episodes.
+It returns plain JSON-ready data; the driver writes it.
 
 Which agents run on which envs is the agents' own call: an agent factory raises ``TypeError``
 when it is given an env whose spaces it does not handle (PPO needs token actions, REINFORCE
@@ -19,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +45,47 @@ CURVE_METRIC = "rollout/ep_rew_mean"
 
 EVAL_SEED_OFFSET = 1_000_003
 """Evaluation envs are seeded with ``seed + EVAL_SEED_OFFSET``: other prompts than training."""
+
+
+def run_folder(spec: RunSpec, artifacts_dir: str | Path) -> Path:
+    """The folder ``train_agent`` writes the logs and agent of ``spec`` into.
+
+    It names it ``<artifacts_dir>/<env>__<agent>__seed<seed>`` (env id with ``:`` and ``/``
+    replaced, the agent name as registered); ``tests/baselines`` pins that this matches.
+    """
+    safe_id = spec.env_id.replace(":", "_").replace("/", "_")
+    return Path(artifacts_dir) / f"{safe_id}__{spec.agent}__seed{spec.seed}"
+
+
+def run_folder_problem(agent: str) -> str | None:
+    """Why agent name ``agent`` cannot name a run folder inside the output folder, or ``None``.
+
+    ``train_agent`` puts the registered name into the run folder's path as it is, so a name
+    with ``..`` parts (``x/../../../ESCAPED``) would write outside the output folder.
+    """
+    base = os.path.join("out", "runs")
+    folder = os.path.normpath(os.path.join(base, f"env__{agent}__seed0"))
+    if not folder.startswith(base + os.sep):
+        return (
+            f"agent name {agent!r} would put its run folder outside the output folder "
+            "(run folders are named after the agent): register it under a name without '..' "
+            "parts"
+        )
+    return None
+
+
+def clear_run_folder(spec: RunSpec, artifacts_dir: str | Path) -> None:
+    """Delete what an earlier, unfinished attempt of ``spec`` left in its run folder.
+
+    A run that starts again (it has no result file, or one for another spec) must not mix its
+    ``progress.csv`` rows and TensorBoard files with those of the attempt that was killed.
+    """
+    folder = run_folder(spec, artifacts_dir)
+    if os.path.lexists(folder):
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+        else:
+            folder.unlink()
 
 
 def gym_make_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +229,9 @@ def execute_run(spec: RunSpec, artifacts_dir: str | Path | None = None) -> dict[
     try:
         with contextlib.ExitStack() as stack:
             keep = artifacts_dir is not None
-            if not keep:
+            if keep:
+                clear_run_folder(spec, artifacts_dir)
+            else:
                 artifacts_dir = stack.enter_context(tempfile.TemporaryDirectory())
             seed_everything(spec.seed)
             with contextlib.redirect_stdout(io.StringIO()):  # the per-iteration tables

@@ -29,7 +29,14 @@ from typing import Any
 import gymnasium as gym
 
 import lm_gym  # noqa: F401  (registers the lm_gym envs)
+from lm_gym.utils.files import safe_file_name
 from lm_gym.utils.validation import check_positive_int
+
+
+def env_file_stem(env_id: str) -> str:
+    """An env id as a file name: ``:`` and ``/`` (namespaces) become ``_``, as
+    ``train_agent`` writes them; anything else unsafe is sanitised."""
+    return safe_file_name(env_id.replace(":", "_").replace("/", "_"))
 
 
 @dataclass(frozen=True)
@@ -61,9 +68,14 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        """File-system-safe ``<env>__<agent>__seed<seed>``, as ``train_agent`` names runs."""
-        safe_id = self.env_id.replace(":", "_").replace("/", "_")
-        return f"{safe_id}__{self.agent}__seed{self.seed}"
+        """``<env>__<agent>__seed<seed>`` as one safe file name (the stem of the result file).
+
+        For the usual names this is also the name of ``train_agent``' run folder. Agent names
+        and env ids come from registries and may hold ``/`` or ``..``: such a name is
+        sanitised (:func:`~lm_gym.utils.files.safe_file_name`), so a result file never lands
+        outside ``<out>/results``.
+        """
+        return safe_file_name(f"{env_file_stem(self.env_id)}__{self.agent}__seed{self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as JSON-ready data (what a result file records and resuming compares)."""

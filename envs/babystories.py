@@ -30,7 +30,7 @@ from gymnasium.vector import AutoresetMode
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.stories import Story, generate_stories
 from lm_gym.envs.text_generation import GenerationParts, TextGenerationEnv, config_from_keywords
-from lm_gym.envs.text_generation_batch import MODES, Shaping
+from lm_gym.envs.text_generation_batch import MODES, Shaping, check_episode_length
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models.loading import load_model
 from lm_gym.models.recipes import RECIPES
@@ -152,6 +152,7 @@ class BabyStoriesConfig:
         check_positive_int("prompt_sentences", self.prompt_sentences)
         if self.stories is not None and self.prompts is not None:
             raise ValueError("give stories= (whole stories) or prompts= (beginnings), not both")
+        check_episode_length(0, self.max_new_tokens)
 
     def build(self) -> GenerationParts:
         """Read the stories or prompts, load the reward model, then the storyteller."""

@@ -31,7 +31,7 @@ from gymnasium.vector import AutoresetMode
 from lm_gym.corpora.loaders import resolve_texts
 from lm_gym.corpora.parentese import generate_parentese
 from lm_gym.envs.text_generation import GenerationParts, TextGenerationEnv, config_from_keywords
-from lm_gym.envs.text_generation_batch import MODES, Shaping
+from lm_gym.envs.text_generation_batch import MODES, Shaping, check_episode_length
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.evaluation.evaluate import evaluation_texts
 from lm_gym.models.clm import bos_id
@@ -135,6 +135,7 @@ class BambinoConfig:
         if self.prompt_tokens is not None:
             check_positive_int("prompt_tokens", self.prompt_tokens)
         check_positive_int("max_new_tokens", self.max_new_tokens)
+        check_episode_length(self.prompt_tokens or 0, self.max_new_tokens)
         check_choice("reward_form", self.reward_form, REWARD_FORMS)
         check_number("bound", self.bound, minimum=0.0, exclusive_minimum=True)
         if self.tau is not None:

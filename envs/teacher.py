@@ -23,7 +23,12 @@ from lm_gym.corpora.artificial import SelectionTask
 from lm_gym.envs.students import MAX_LOG_PERPLEXITY, BatchedStudents, StudentConfig
 from lm_gym.envs.teacher_embeddings import SentenceEmbedder
 from lm_gym.envs.teacher_metrics import selection_metrics
-from lm_gym.envs.teacher_tasks import build_task_source, draw_task, task_keywords
+from lm_gym.envs.teacher_tasks import (
+    build_task_source,
+    check_teacher_sizes,
+    draw_task,
+    task_keywords,
+)
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.validation import check_int, check_keywords, check_positive_int
 
@@ -187,7 +192,7 @@ class TeacherSelectionEnv(gym.Env):
         if budget > self.source.pool_size:
             raise ValueError(f"budget {budget} exceeds the pool size {self.source.pool_size}")
         steps = self.source.default_student_steps if student_steps is None else student_steps
-        check_positive_int("student_steps", steps)
+        check_teacher_sizes(student_steps=steps)
         self.student_config = _student_config(student_config, self.source.max_length)
         self.budget = budget
         self.num_students = num_students

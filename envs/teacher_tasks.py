@@ -27,6 +27,7 @@ from typing import Any
 from lm_gym.corpora.artificial import SelectionTask, domains_task, structures_task
 from lm_gym.corpora.parentese import generate_parallel
 from lm_gym.envs.students import SPECIAL_TOKENS, WordVocabulary
+from lm_gym.utils.limits import check_at_most
 from lm_gym.utils.validation import check_int, check_positive_int
 
 _TOKEN = re.compile(r"\w+'?|[^\w\s]")
@@ -34,6 +35,25 @@ _TOKEN = re.compile(r"\w+'?|[^\w\s]")
 DEFAULT_STUDENT_STEPS = {"domains": 400, "structures": 300, "parentese": 300}
 """Student updates per selection: the paper's 400 (Task 1) and 300 (Task 2); 300 for
 parentese."""
+
+TEACHER_LIMITS = {
+    "pool_size": (
+        10_000,
+        "every reset draws and embeds the whole pool with the teacher LM, and the observation "
+        "holds pool_size x max_length ids (the paper's pool: 100)",
+    ),
+    "exam_size": (
+        10_000,
+        "every step scores each student on the whole exam (the paper's exam: 10)",
+    ),
+    "student_steps": (
+        100_000,
+        "every step trains each student for this many updates (the paper: 300 to 400)",
+    ),
+}
+"""Upper bounds of the teacher envs' sizes, with why: above them a reset or a step takes hours
+or the pool does not fit in memory. A built-in task also refuses sizes it cannot generate
+(e.g. more distinct sentences than its vocabulary and lengths allow)."""
 
 PARENTESE_VOCABULARY_SAMPLE = 10_000
 """Parallel utterances whose words make the parentese students' fixed vocabulary (about 2,500
@@ -122,6 +142,18 @@ TASK_BUILDERS: dict[str, Callable[..., SelectionTask]] = {
 """The built-in tasks by name: ``builder(pool_size, exam_size, seed=..., **task_kwargs)``."""
 
 
+def check_teacher_sizes(**sizes: int) -> None:
+    """Check each size (``pool_size=...``, ``exam_size=...``, ``student_steps=...``) against
+    :data:`TEACHER_LIMITS`, before any task is drawn.
+
+    Raises:
+        ValueError: naming the argument, its limit and why.
+    """
+    for name, value in sizes.items():
+        check_positive_int(name, value)
+        check_at_most(name, value, *TEACHER_LIMITS[name])
+
+
 def task_keywords(task: Any) -> tuple[str, ...]:
     """The keywords the built-in ``task`` takes besides its sizes and seed (none for a callable
     or an unknown name)."""
@@ -175,6 +207,8 @@ def build_task_source(
         ValueError / TypeError: for an unknown task name or bad task arguments.
     """
     builders = TASK_BUILDERS
+    if not callable(task):
+        check_teacher_sizes(pool_size=pool_size, exam_size=exam_size)
     if callable(task):
         if task_kwargs:
             raise TypeError(f"task keyword arguments {sorted(task_kwargs)} need a built-in task")
@@ -194,6 +228,7 @@ def build_task_source(
         raise TypeError(f"task {name!r} must return a SelectionTask, got {type(probe).__name__}")
     if len(probe.pool) < 1 or len(probe.exam) < 1:
         raise ValueError(f"task {name!r} gave an empty pool or exam")
+    check_teacher_sizes(pool_size=len(probe.pool), exam_size=len(probe.exam))
     if max_length is None:
         if name == "domains":
             max_length = task_kwargs.get("length", 10) + 2

@@ -30,6 +30,7 @@ from lm_gym.envs.text_generation_batch import (
     check_actions,
 )
 from lm_gym.models.loading import LM
+from lm_gym.utils.limits import context_length
 from lm_gym.utils.validation import check_keywords
 
 Config = TypeVar("Config")
@@ -121,6 +122,12 @@ def check_generating_model(generating_model: Any) -> LM | None:
     return generating_model
 
 
+def generating_context(generating_model: LM | None) -> int | None:
+    """The positions the generating model reads (``None`` without a model or when unknown):
+    episodes must fit it (:func:`~lm_gym.envs.text_generation_batch.check_episode_length`)."""
+    return None if generating_model is None else context_length(generating_model.model)
+
+
 class TextGenerationEnv(gym.Env):
     """A language model continues a prompt; a reward callable scores the continuation.
 
@@ -201,6 +208,7 @@ class TextGenerationEnv(gym.Env):
             mode=mode,
             vocab_size=vocab_size,
             shaping=shaping,
+            context_length=generating_context(self.generating_model),
         )
         self.render_mode = render_mode
         self.observation_space = self.task.observation_space()

@@ -18,6 +18,7 @@ import torch
 from gymnasium import spaces
 
 from lm_gym.envs.text_prompts import PromptSet, build_prompts
+from lm_gym.utils.limits import check_at_most, check_fits_context
 from lm_gym.utils.validation import check_choice, check_positive_int
 
 MODES = ("token", "sequence")
@@ -32,6 +33,46 @@ A reward callable may also offer ``with_info(prompts, completions, **kwargs) -> 
 
 Shaping = Callable[[torch.Tensor, torch.Tensor], Any]
 """``shaping(input_ids, attention_mask) -> per-row rewards``, added after every step."""
+
+MAX_EPISODE_TOKENS = 2**17
+"""Most tokens an episode may hold (prompt plus continuation): every env row and observation
+space holds that many ids, and no supported model reads longer sequences."""
+AGENT_BOS_TOKENS = 1
+"""Positions lm_gym's LM agents add in front of an observation (the BOS, ``prepend_bos``)."""
+
+
+def check_episode_length(
+    prompt_tokens: int, max_new_tokens: int, context_length: int | None = None
+) -> None:
+    """Bound an episode's tokens by memory and, when known, by the generating model's context.
+
+    ``prompt_tokens`` is the prompt block's width (the longest prompt), or 0 when it is not
+    known yet. Called from :meth:`TextGenerationTask.build`, before the prompts are cut (for
+    memory) and after (for the context); the family configs call it too, before their models
+    load.
+
+    Raises:
+        ValueError: naming the argument, the limit and why.
+    """
+    check_at_most(
+        "max_new_tokens",
+        max_new_tokens,
+        MAX_EPISODE_TOKENS - prompt_tokens,
+        f"an episode holds prompt_tokens + max_new_tokens ids per row, at most "
+        f"{MAX_EPISODE_TOKENS:,} (prompt_tokens={prompt_tokens})",
+    )
+    check_fits_context(
+        "an episode",
+        {
+            "the agents' BOS": AGENT_BOS_TOKENS,
+            "the longest prompt": prompt_tokens,
+            "max_new_tokens": max_new_tokens,
+        },
+        context_length,
+        "the generating model",
+        f"use max_new_tokens <= {(context_length or 0) - prompt_tokens - AGENT_BOS_TOKENS}, a "
+        "shorter prompt or a model with a longer context",
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +110,7 @@ class TextGenerationTask:
         mode: str = "token",
         vocab_size: int | None = None,
         shaping: Shaping | None = None,
+        context_length: int | None = None,
     ) -> TextGenerationTask:
         """Validate the arguments and cut the prompts out of ``texts``.
 
@@ -89,12 +131,15 @@ class TextGenerationTask:
                 model's output size when it is larger (ids the tokenizer does not know decode to
                 nothing).
             shaping: optional per-step reward added to the episode-end reward.
+            context_length: the generating model's positions, when known: an episode (the
+                agents' BOS, the prompt and ``max_new_tokens``) must fit it.
 
         Raises:
             ValueError / TypeError: for any bad argument, before any work is done.
         """
         check_choice("mode", mode, MODES)
         max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        check_episode_length(prompt_tokens or 0, max_new_tokens)
         if not callable(reward_fn):
             raise TypeError(f"reward_fn must be callable, got {type(reward_fn).__name__}")
         if shaping is not None and not callable(shaping):
@@ -118,6 +163,7 @@ class TextGenerationTask:
         prompts = build_prompts(
             tokenizer, texts, words=prompt_words, tokens=prompt_tokens, pairs=prompt_pairs
         )
+        check_episode_length(prompts.width, max_new_tokens, context_length)
         if prompts.ids.max() >= vocab:
             raise ValueError(f"the tokenizer produced ids >= vocab_size={vocab}")
         if not texts:

@@ -18,7 +18,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from lm_gym.envs.text_generation import check_generating_model
+from lm_gym.envs.text_generation import check_generating_model, generating_context
 from lm_gym.envs.text_generation_batch import (
     GenerationBatch,
     RewardFunction,
@@ -126,6 +126,7 @@ class TextGenerationVectorEnv(VectorEnv):
             mode=mode,
             vocab_size=vocab_size,
             shaping=shaping,
+            context_length=generating_context(self.generating_model),
         )
         self.as_tensors = tensor_device is not None
         device = resolve_device(tensor_device) if self.as_tensors else torch.device("cpu")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,14 +94,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if (args.zero_shot is None) != (args.verbalizers is None):
         raise ValueError("--zero-shot and --verbalizers go together: give both or neither")
     zero_shot = None
-    if args.zero_shot:  # every input file is checked before the model is loaded
+    if args.zero_shot is not None:  # every input file is checked before the model is loaded
         verbalizers = read_verbalizers(args.verbalizers)
         zero_shot = (read_items(args.zero_shot, verbalizers.mapping), verbalizers)
-    pairs = read_minimal_pairs(args.pairs) if args.pairs else None
-    if args.text:
+    pairs = read_minimal_pairs(args.pairs) if args.pairs is not None else None
+    if args.text is not None:
         from lm_gym.corpora.loaders import load_texts
 
-        texts = load_texts(args.text)
+        texts = load_texts(args.text, argument="--text")
     model, tokenizer = load_model(args.model, device=args.device)
     results = evaluate_lm(
         model,
@@ -115,7 +116,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     scorer = Scorer(model, tokenizer)
     if pairs is not None:
         results["pairs_file"] = minimal_pair_accuracy(scorer, pairs)
-    if args.text:
+    if args.text is not None:
         results["text_file"] = {"perplexity": scorer.corpus_perplexity(texts)}
     print(json.dumps(results, indent=2, ensure_ascii=False))
     return 0
@@ -158,6 +159,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out_dir=args.out,
         env_kwargs=json.loads(args.env_kwargs),
         agent_kwargs=json.loads(args.agent_kwargs),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        checkpoint_every=args.checkpoint_every,
     )
     return 0
 
@@ -207,7 +211,10 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lm-gym`` (exposed for tests and docs)."""
+    from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY
+
     parser = argparse.ArgumentParser(prog="lm-gym", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     prepare = commands.add_parser("prepare", help="build the offline default models now")
@@ -274,6 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs", help="folder for logs and the saved agent")
     run.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
     run.add_argument("--agent-kwargs", default="{}", help="JSON object of agent config")
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the existing run folder from its last checkpoint (same settings)",
+    )
+    existing.add_argument(
+        "--overwrite", action="store_true", help="delete the existing run folder and start again"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=DEFAULT_CHECKPOINT_EVERY,
+        metavar="N",
+        help=f"save checkpoint.pt every N timesteps (default {DEFAULT_CHECKPOINT_EVERY}; 0: never)",
+    )
     run.set_defaults(func=_cmd_run)
 
     reward = commands.add_parser(
@@ -315,16 +338,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setting_of(path: str | None, args: argparse.Namespace) -> str:
+    """`` (check <setting>)`` for a file under the cache or the ``--out`` folder, else ``""``."""
+    if not path:
+        return ""
+    from lm_gym.utils.cache import CACHE_VARIABLE, cache_root
+
+    target = Path(path).absolute()
+    places = [(cache_root(), CACHE_VARIABLE)]
+    if getattr(args, "out", None):
+        places.append((Path(args.out), "--out"))
+    for folder, setting in places:
+        if target.is_relative_to(folder.absolute()):
+            return f" (check {setting})"
+    return ""
+
+
+def user_error_message(error: BaseException, args: argparse.Namespace) -> str | None:
+    """The one-line message for an error the user caused, or ``None`` for a bug.
+
+    User errors are lm_gym's own (all ``ValueError`` subclasses: ``CorpusError``,
+    ``ModelLoadError``, ``LocationError`` ...), unknown names (a ``KeyError`` that carries a
+    sentence; a bare ``KeyError('metrics')`` is a bug), a missing file, and a file or folder
+    the system refuses (an ``OSError`` naming it: permission denied, not a folder ...).
+    """
+    if isinstance(error, KeyError):
+        message = error.args[0] if len(error.args) == 1 else None
+        if not isinstance(message, str) or " " not in message:
+            return None
+    elif isinstance(error, ValueError | FileNotFoundError):
+        message = str(error)
+    elif isinstance(error, OSError) and error.filename is not None:
+        reason = error.strerror or type(error).__name__
+        message = f"{reason}: {error.filename}{_setting_of(str(error.filename), args)}"
+    else:
+        return None
+    return " ".join(message.split()) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``lm-gym`` console script."""
+    """Entry point of the ``lm-gym`` console script.
+
+    An error the user caused (see :func:`user_error_message`) is printed as one line,
+    ``lm-gym <command>: error: ...``, with exit code 2; ``--debug`` prints its traceback too.
+    Anything else is a bug and ends with its traceback.
+    """
     args = build_parser().parse_args(argv)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # per-file "Loading weights" bars drown lm_gym's output
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:
-        print(f"lm-gym {args.command}: error: {error}", file=sys.stderr)
+    except Exception as error:
+        message = user_error_message(error, args)
+        if message is None:
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(f"lm-gym {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

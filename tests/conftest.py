@@ -10,6 +10,7 @@
 * **The tiny LM** (``tiny_lm_dir``, ``tiny_lm``): one GPT-2 built by
   :func:`support.train_tiny_lm`, shared by the whole session.
 * **The agent toys** (``toys``): see ``tests/toys.py``.
+* **Read-only folders** (``make_read_only``), for the errors of an unwritable cache or output.
 
 Shared constants and builders live in ``tests/support.py`` (import them as ``support``).
 """
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -64,3 +67,28 @@ def toys() -> ModuleType:
     import toys as module
 
     return module
+
+
+@pytest.fixture
+def make_read_only() -> Callable[[Path], Path]:
+    """A function making a folder (created if missing) read-only until the test ends.
+
+    Root ignores permissions, so as root the folder is made immutable (``chattr +i``); the
+    test is skipped where that is not allowed either.
+    """
+    undo: list[list[str]] = []
+
+    def make(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+                pytest.skip("running as root without chattr +i: no way to make a folder read-only")
+            undo.append(["chattr", "-i", str(folder)])
+        else:
+            folder.chmod(0o555)
+            undo.append(["chmod", "755", str(folder)])
+        return folder
+
+    yield make
+    for command in undo:
+        subprocess.run(command, check=True)

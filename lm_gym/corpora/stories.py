@@ -344,4 +344,3 @@ def generate_story_texts(n: int, seed: int = 0) -> list[str]:
 def story_prompts(n: int, seed: int = 0) -> list[str]:
     """``n`` story beginnings (each story's first one or two sentences)."""
     return [story.prompt for story in generate_stories(n, seed)]
-

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,9 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from lm_gym.corpora.loaders import jsonl_records
 from lm_gym.models.clm import bos_id
 from lm_gym.utils.device import autocast, resolve_device
-from lm_gym.utils.validation import check_positive_int
+from lm_gym.utils.validation import check_positive_int, check_text
 
 PHENOMENON_FIELDS = ("UID", "linguistics_term")
 """Record fields naming a minimal pair's phenomenon, in order of preference (BLiMP's names)."""
@@ -383,25 +383,26 @@ def minimal_pair_accuracy(scorer: Scorer, pairs: Iterable[dict] | str | Path) ->
 def read_minimal_pairs(path: str | Path) -> list[dict]:
     """Read and check a BLiMP-style JSONL file of minimal pairs (blank lines are skipped).
 
+    The file is read with lm_gym's shared loaders (a byte-order mark and any line ending are
+    fine; see :mod:`lm_gym.corpora.loaders`), so ``lm-gym eval --pairs`` refuses a bad or empty
+    file before any model is loaded.
+
     Raises:
         FileNotFoundError: when the file does not exist.
-        ValueError: for a line that is not valid UTF-8 JSON or not a well-formed pair.
+        ValueError: for a line that is not UTF-8 JSON or not a well-formed pair (naming the
+            file and line), or a file without any pair.
     """
+    if isinstance(path, str) and not path.strip():
+        raise ValueError("the minimal-pair file is an empty path; give a JSONL file")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no minimal-pair file at {path}")
     records = []
-    with path.open("rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            where = f"{path}:{number}"
-            try:
-                line = raw.decode("utf-8").strip()
-                record = json.loads(line) if line else None
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                raise ValueError(f"{where}: not a UTF-8 JSON line ({error})") from error
-            if record is not None:
-                _checked_pair(record, where)
-                records.append(record)
+    for number, record in jsonl_records(path):
+        _checked_pair(record, f"{path}, line {number}")
+        records.append(record)
+    if not records:
+        raise ValueError(f"{path}: no minimal pairs (an empty file or only blank lines)")
     return records
 
 
@@ -412,6 +413,7 @@ def _checked_pair(record, where: str) -> tuple[str, str, str]:
     for field in ("sentence_good", "sentence_bad"):
         if not isinstance(record.get(field), str):
             raise ValueError(f"{where}: field {field!r} missing or not a string in {record!r}")
+        check_text(f"{where}: field {field!r}", record[field])
     phenomenon = next((record[f] for f in PHENOMENON_FIELDS if record.get(f)), "unspecified")
     return record["sentence_good"], record["sentence_bad"], str(phenomenon)
 

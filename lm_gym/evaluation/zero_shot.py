@@ -25,19 +25,18 @@ utterance a statement (``.``), a question (``?``) or an exclamation (``!``)?
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from lm_gym.corpora.loaders import jsonl_records
+from lm_gym.corpora.loaders import jsonl_records, read_json
 from lm_gym.corpora.parentese import generate_parentese
 from lm_gym.evaluation.scoring import Scorer
+from lm_gym.utils.validation import check_text
 
 DEFAULT_TEMPLATE = "{text} {verbalizer}"
 """How an item and a verbaliser are written out when the verbaliser file gives no template."""
@@ -69,6 +68,7 @@ class Verbalizers:
                     f"verbalizers: the verbaliser of label {label!r} must be a string, "
                     f"got {type(verbalizer).__name__}"
                 )
+            check_text(f"verbalizers: the verbaliser of label {label!r}", verbalizer)
         if not isinstance(self.template, str):
             raise ValueError(f"verbalizers: template must be a string, got {self.template!r}")
         fields = [name for _, name, _, _ in string.Formatter().parse(self.template) if name]
@@ -91,6 +91,9 @@ class Verbalizers:
 def read_verbalizers(source: str | os.PathLike | Mapping) -> Verbalizers:
     """Verbalisers from a JSON file or an already-parsed mapping (formats: module docstring).
 
+    The file is read with lm_gym's shared JSON reader (:func:`lm_gym.corpora.loaders.read_json`:
+    a byte-order mark is fine, nesting is limited, lone surrogates are refused).
+
     Raises:
         FileNotFoundError: when the file does not exist.
         ValueError: for a file that is not a UTF-8 JSON object or a malformed mapping.
@@ -98,14 +101,7 @@ def read_verbalizers(source: str | os.PathLike | Mapping) -> Verbalizers:
     if isinstance(source, Mapping):
         data, where = dict(source), "verbalizers"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"no verbaliser file at {path}")
-        try:
-            data = json.loads(path.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: not a UTF-8 JSON file ({error})") from error
-        where = str(path)
+        data, where = read_json(source, argument="the verbaliser file"), str(source)
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
     if "verbalizers" in data:
@@ -139,7 +135,7 @@ def read_items(
     """
     known = None if labels is None else set(labels)
     items = []
-    for number, record in jsonl_records(Path(path)):
+    for number, record in jsonl_records(path):
         where = f"{path}, line {number}"
         text, label = record.get("text"), record.get("label")
         if not isinstance(text, str):
@@ -189,6 +185,7 @@ def zero_shot_accuracy(
             raise ValueError(
                 f"item {number}: expected (text, one of {labels}), got {(text, label)!r}"
             )
+        check_text(f"item {number}", text)
     candidates = [
         verbalizers.render(text, verbalizers.mapping[label])
         for text, _ in items

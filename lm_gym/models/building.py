@@ -26,7 +26,32 @@ from lm_gym.models.clm import train_clm
 from lm_gym.models.recipes import RECIPES, Recipe, RewardRecipe, cache_key, recipe_corpus
 from lm_gym.models.tokenization import train_sentencepiece_tokenizer
 from lm_gym.utils.cache import cache_root, get_or_build, is_valid_entry
+from lm_gym.utils.device import torch_threads
 from lm_gym.version import __version__
+
+BUILD_THREADS = 1
+"""Torch threads of every recipe build. Float32 reductions are split across threads, so the
+thread count changes the trained weights (measured: ``baby-en-micro`` and ``storyteller-micro``
+built with 1 and with 2 threads differ); pinned, a build gives the same weights on any machine
+with the same library versions. ``lm-gym prepare`` runs independent builds in parallel
+processes instead."""
+
+VERSIONED_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "numpy")
+"""Libraries whose versions are recorded in every build's manifest (they decide the weights)."""
+
+
+def build_environment() -> dict[str, str]:
+    """What a build's weights depend on besides the recipe: library versions, threads."""
+    import importlib.metadata
+    import platform
+
+    versions = {name: importlib.metadata.version(name) for name in VERSIONED_PACKAGES}
+    return {
+        "lm_gym": __version__,
+        "python": platform.python_version(),
+        **versions,
+        "torch_threads": str(BUILD_THREADS),
+    }
 
 
 def special_token_ids(tokenizer: Any) -> dict[str, Any]:
@@ -100,6 +125,11 @@ def new_recipe_model(recipe: Recipe, tokenizer: Any) -> torch.nn.Module:
 
 
 def _build(recipe: Recipe, corpus: list[str], folder: Path, progress: bool) -> dict:
+    with torch_threads(BUILD_THREADS):
+        return _train_recipe(recipe, corpus, folder, progress)
+
+
+def _train_recipe(recipe: Recipe, corpus: list[str], folder: Path, progress: bool) -> dict:
     start = time.perf_counter()
     torch.manual_seed(recipe.seed)
     tokenizer = train_sentencepiece_tokenizer(corpus, recipe.vocab_size, seed=recipe.seed)
@@ -121,6 +151,7 @@ def _build(recipe: Recipe, corpus: list[str], folder: Path, progress: bool) -> d
     return {
         "recipe": dataclasses.asdict(recipe),
         "lm_gym_version": __version__,
+        "build_environment": build_environment(),
         "final_loss": sum(losses[-20:]) / len(losses[-20:]),
         "build_seconds": round(time.perf_counter() - start, 1),
     }

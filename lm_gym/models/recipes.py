@@ -31,9 +31,10 @@ from lm_gym.corpora.parentese import generate_parentese
 from lm_gym.corpora.stories import generate_story_texts
 from lm_gym.version import __version__
 
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 """Bump whenever how a recipe is built changes (tokenizer training, architectures, training
-loop): it is part of the cache key, so every cached model is rebuilt with the new code."""
+loop, threads): it is part of the cache key, so every cached model is rebuilt with the new
+code. 3: builds pin one torch thread (weights no longer depend on the machine's cores)."""
 
 
 @dataclass(frozen=True)
@@ -276,5 +277,3 @@ def cache_key(recipe: Recipe, corpus: list[str], depends_on: Sequence[str] = ())
         digest.update(f"\n{name}".encode())
     digest.update(f"{BUILD_VERSION}/{__version__}".encode())
     return digest.hexdigest()[:16]
-
-

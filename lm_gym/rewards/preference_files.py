@@ -7,7 +7,8 @@
      "corruptions": [str | null, ...]}                                        # a BWS tuple
 
 ``corruption`` and ``corruptions`` are optional labels (``corruptions`` has one entry per
-item). ``prompt`` may be empty; ``chosen``, ``rejected`` and every item must be non-empty and
+item). ``prompt`` may be empty; ``chosen``, ``rejected`` and every item must be non-empty,
+valid Unicode text (no lone surrogates, which would crash the tokenizer in training) and
 different from each other; ``best`` and ``worst`` are different 0-based indices into ``items``.
 A BWS tuple of n items becomes 2n - 3 pairs: the best item over every other item, and every
 other item over the worst. :func:`load_preferences` reads a file of either kind of line (or a
@@ -25,6 +26,7 @@ from typing import Any
 
 from lm_gym.corpora.loaders import CorpusError, jsonl_records, write_jsonl
 from lm_gym.rewards.preferences import BWSTuple, PreferencePair
+from lm_gym.utils.validation import check_text
 
 
 def to_record(judgement: PreferencePair | BWSTuple) -> dict[str, Any]:
@@ -57,7 +59,7 @@ def _text(record: Mapping[str, Any], key: str, *, allow_empty: bool = False) -> 
         raise ValueError(f"{key!r} must be a string, got {type(value).__name__}")
     if not allow_empty and not value.strip():
         raise ValueError(f"{key!r} is empty")
-    return value
+    return check_text(repr(key), value)
 
 
 def _label(value: Any, what: str) -> str | None:
@@ -85,6 +87,7 @@ def _parse_bws(record: Mapping[str, Any]) -> BWSTuple:
     for i, item in enumerate(items):
         if not isinstance(item, str) or not item.strip():
             raise ValueError(f"'items'[{i}] must be a non-empty string, got {item!r}")
+        check_text(f"'items'[{i}]", item)
     if len(set(items)) != len(items):
         raise ValueError("'items' holds the same text twice")
     best, worst = _index(record, "best", len(items)), _index(record, "worst", len(items))
@@ -130,7 +133,7 @@ def read_preference_file(path: str | os.PathLike[str]) -> list[PreferencePair | 
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     judgements = []
-    for number, record in jsonl_records(Path(path)):
+    for number, record in jsonl_records(path):
         try:
             judgements.append(parse_record(record))
         except ValueError as error:

@@ -30,6 +30,7 @@ from lm_gym.models.clm import encode_sentences
 from lm_gym.models.loading import LM, ModelLoadError
 from lm_gym.rewards.preferences import PreferencePair
 from lm_gym.utils.device import autocast
+from lm_gym.utils.validation import check_text
 
 POOLINGS = ("mean", "last")
 """How token scores become a text's score: ``"mean"`` over its tokens or the ``"last"`` token's
@@ -130,12 +131,16 @@ def score_continuations(
 
 
 def check_pairs(pairs: Sequence[PreferencePair]) -> None:
-    """Refuse an empty list or anything that is not a :class:`PreferencePair`."""
+    """Refuse an empty list, anything that is not a :class:`PreferencePair`, and texts that are
+    not valid Unicode (a lone surrogate would crash the tokenizer in the middle of training)."""
     if not pairs:
         raise ValueError("cannot train a reward model on an empty list of pairs")
     wrong = next((p for p in pairs if not isinstance(p, PreferencePair)), None)
     if wrong is not None:
         raise TypeError(f"pairs must be PreferencePair objects, got {type(wrong).__name__}")
+    for index, pair in enumerate(pairs):
+        for field in ("prompt", "chosen", "rejected"):
+            check_text(f"pair {index} {field}", getattr(pair, field))
 
 
 def pairwise_accuracy(

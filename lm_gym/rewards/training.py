@@ -30,7 +30,14 @@ from tqdm.auto import tqdm
 from transformers import GPT2ForSequenceClassification, PreTrainedModel
 
 from lm_gym.corpora.stories import Story, generate_stories
-from lm_gym.models.building import build_recipe, gpt2_config, recipe_entry, special_token_ids
+from lm_gym.models.building import (
+    BUILD_THREADS,
+    build_environment,
+    build_recipe,
+    gpt2_config,
+    recipe_entry,
+    special_token_ids,
+)
 from lm_gym.models.clm import SentenceBatches, optimizer_step, warmup_cosine_schedule
 from lm_gym.models.loading import LM
 from lm_gym.models.recipes import RECIPES, Recipe, RewardRecipe, cache_key, recipe_corpus
@@ -56,6 +63,7 @@ from lm_gym.rewards.reward_scores import (
     score_continuations,
 )
 from lm_gym.utils.cache import get_or_build
+from lm_gym.utils.device import torch_threads
 from lm_gym.utils.validation import check_optional_int
 from lm_gym.version import __version__
 
@@ -334,6 +342,7 @@ def build_reward_model(
     return {
         "recipe": dataclasses.asdict(recipe),
         "lm_gym_version": __version__,
+        "build_environment": build_environment(),
         "train_pairs": len(pairs),
         "train_pairs_by_corruption": {k: len(v) for k, v in pairs_by_corruption(pairs).items()},
         "heldout_accuracy": pairwise_accuracy(reward, heldout_story_preferences(recipe)),
@@ -412,7 +421,9 @@ def build_reward_recipe(name: str, *, progress: bool = True) -> Path:
         raise ValueError(f"{name!r} is a language-model recipe: build it with build_recipe")
     base = build_recipe(recipe.base, progress=progress) if recipe.base else None
     key = cache_key(recipe, recipe_corpus(recipe), [base.name] if base else [])
-    return get_or_build(
-        recipe_entry(name, key),
-        lambda folder: build_reward_model(folder, recipe, base=base, progress=progress),
-    )
+
+    def build(folder: Path) -> dict:
+        with torch_threads(BUILD_THREADS):
+            return build_reward_model(folder, recipe, base=base, progress=progress)
+
+    return get_or_build(recipe_entry(name, key), build)

@@ -1,11 +1,22 @@
-"""The on-disk cache of built offline models: atomic writes and integrity checks.
+"""The on-disk cache of built offline models: atomic, locked builds and integrity checks.
 
 A cache entry is a folder ``$LM_GYM_CACHE/models/<name>-<key>/`` holding a ``save_pretrained``
 model and tokenizer plus ``lm_gym_manifest.json``, which records the size and SHA-256 of every
-other file. An entry is built in a temporary sibling folder and renamed into place only when it
-is complete, so a process killed mid-build leaves at most a ``.tmp-*`` folder that is never
-loaded. An entry whose files do not match its manifest (a truncated weights file, say) is
-treated as absent and rebuilt.
+other file. The cache heals itself:
+
+* an entry is built in a temporary sibling folder (see :mod:`lm_gym.utils.files`) and renamed
+  into place only when it is complete, so a process killed mid-build leaves at most a temporary
+  folder that is never loaded (and is removed by the next build of that entry);
+* an entry whose files do not match its manifest (a truncated weights file, say), whose
+  manifest is not one lm_gym wrote, or whose path is a file or a broken symlink is treated as
+  absent: it is rebuilt and the bad path replaced;
+* a build holds a lock on its entry (:func:`lm_gym.utils.locks.exclusive_lock`): a second
+  process asking for the same entry waits for the first and then uses its entry, instead of
+  training the model again and replacing the first one's entry under it. The lock of a build
+  whose process was killed is taken over by the next build.
+
+Entries are created with the user's umask, so a cache shared by a group is readable by all of
+it. A cache that is only read (every entry valid) needs no write access at all.
 """
 
 from __future__ import annotations
@@ -15,16 +26,26 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import sys
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from lm_gym.utils.files import (
+    LocationError,
+    naming_setting,
+    remove_stale_temporaries,
+    temporary_sibling,
+)
+from lm_gym.utils.locks import exclusive_lock
 
 MANIFEST = "lm_gym_manifest.json"
+CACHE_VARIABLE = "LM_GYM_CACHE"
 
 
 def cache_root() -> Path:
     """The cache folder: ``$LM_GYM_CACHE``, else ``~/.cache/lm_gym``."""
-    return Path(os.environ.get("LM_GYM_CACHE") or Path.home() / ".cache" / "lm_gym")
+    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "lm_gym")
 
 
 def _sha256(path: Path) -> str:
@@ -38,74 +59,135 @@ def _sha256(path: Path) -> str:
 def write_manifest(folder: Path, metadata: dict) -> None:
     """Record every file of ``folder`` (size and hash) with ``metadata`` in its manifest."""
     files = {
-        str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": _sha256(p)}
+        p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)}
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name != MANIFEST
     }
     (folder / MANIFEST).write_text(json.dumps({"metadata": metadata, "files": files}, indent=2))
 
 
-def is_valid_entry(folder: Path) -> bool:
-    """True when ``folder`` has a manifest and every file it lists is intact."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        for name, facts in manifest["files"].items():
-            path = folder / name
-            if path.stat().st_size != facts["size"] or _sha256(path) != facts["sha256"]:
-                return False
-    except (OSError, ValueError, KeyError, TypeError):
+def _well_formed(manifest: Any) -> bool:
+    """True for a manifest as :func:`write_manifest` writes it: metadata, and at least one file
+    named by a relative path inside the entry with an integer size and a SHA-256."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("metadata"), dict):
         return False
-    return bool(manifest["files"])
-
-
-def read_metadata(folder: Path) -> dict:
-    """The metadata stored in an entry's manifest."""
-    return json.loads((folder / MANIFEST).read_text())["metadata"]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
         return False
-    except PermissionError:
-        return True
+    for name, facts in files.items():
+        parts = PurePosixPath(name).parts
+        if not name or name.startswith("/") or ".." in parts or "\\" in name:
+            return False
+        if not isinstance(facts, dict):
+            return False
+        size, digest = facts.get("size"), facts.get("sha256")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return False
+        if not isinstance(digest, str) or len(digest) != 64:
+            return False
     return True
 
 
-def _remove_orphaned_builds(entry: Path) -> None:
-    """Delete temporary folders of ``entry`` left by builds whose process has died."""
-    for tmp in entry.parent.glob(f".tmp-{entry.name}-*"):
-        pid = tmp.name[len(f".tmp-{entry.name}-") :].split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
+def _read_manifest(folder: Path) -> dict | None:
+    """The manifest of ``folder`` when it is readable and well formed, else ``None``."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return manifest if _well_formed(manifest) else None
+
+
+def is_valid_entry(folder: Path) -> bool:
+    """True when ``folder`` has a well-formed manifest and every file it lists is intact.
+
+    Never raises for a bad entry: a malformed manifest, a missing file, a path that is a file
+    or a symlink loop all make it ``False``.
+    """
+    manifest = _read_manifest(Path(folder))
+    if manifest is None:
+        return False
+    try:
+        for name, facts in manifest["files"].items():
+            path = Path(folder) / name
+            if path.stat().st_size != facts["size"] or _sha256(path) != facts["sha256"]:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def read_metadata(folder: Path) -> dict:
+    """The metadata stored in an entry's manifest.
+
+    Raises:
+        ValueError: the entry has no well-formed manifest.
+    """
+    manifest = _read_manifest(Path(folder))
+    if manifest is None:
+        raise ValueError(f"{folder} is not a valid lm_gym cache entry (no well-formed {MANIFEST})")
+    return manifest["metadata"]
+
+
+def _clear(path: Path) -> None:
+    """Remove whatever is at ``path``: a folder, a file, a symlink (even a looping one)."""
+    if not os.path.lexists(path):
+        return
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    if os.path.lexists(path):
+        raise LocationError(
+            f"cannot replace the invalid cache entry {path}: delete it by hand (or set "
+            f"{CACHE_VARIABLE} to another folder)"
+        )
+
+
+def _cache_location(entry: Path) -> contextlib.AbstractContextManager[None]:
+    """Errors creating or writing ``entry``'s folder name ``$LM_GYM_CACHE``."""
+    return naming_setting(CACHE_VARIABLE, entry.parent.parent, "the model cache")
+
+
+def _note(line: str) -> None:
+    print(f"lm_gym: {line}", file=sys.stderr, flush=True)
 
 
 def get_or_build(entry: Path, build: Callable[[Path], dict]) -> Path:
-    """Return ``entry`` if valid; otherwise build it atomically and return it.
+    """Return ``entry`` if valid; otherwise build it atomically, under its lock, and return it.
 
     Args:
         entry: the final folder of the cache entry.
         build: writes the entry's files into the (temporary) folder it is given and returns
             metadata for the manifest.
+
+    Raises:
+        LocationError: the cache folder cannot be created or written (the message names
+            ``LM_GYM_CACHE``).
     """
     if is_valid_entry(entry):
         return entry
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphaned_builds(entry)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{entry.name}-{os.getpid()}-", dir=entry.parent))
-    try:
-        metadata = build(tmp)
-        write_manifest(tmp, metadata)
-        if entry.exists():  # invalid (corrupted or half-deleted) entry: replace it
-            shutil.rmtree(entry, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        with _cache_location(entry):
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(
+                exclusive_lock(
+                    entry.parent / f".{entry.name}.lock",
+                    what=f"the cache entry {entry.name}, which it is building",
+                    on_wait=_note,
+                )
+            )
+        if is_valid_entry(entry):  # built by the process we waited for
+            return entry
+        with _cache_location(entry):
+            remove_stale_temporaries(entry)
+            tmp = temporary_sibling(entry)
+            tmp.mkdir()
         try:
-            os.rename(tmp, entry)
-        except OSError:
-            # Another process finished the same entry first; keep theirs if it is valid.
-            if not is_valid_entry(entry):
-                raise
-    finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(tmp)
+            metadata = build(tmp)
+            with _cache_location(entry):
+                write_manifest(tmp, metadata)
+                _clear(entry)  # an invalid entry: corrupted, half-deleted, a file, a bad link
+                os.rename(tmp, entry)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return entry

@@ -126,3 +126,22 @@ def check_keywords(what: str, given: Iterable[str], valid: Collection[str]) -> N
             f"{what} got unknown keyword{'s' if len(unknown) > 1 else ''} {names}{hints}; "
             f"valid keywords: {', '.join(sorted(valid))}"
         )
+
+
+def check_text(name: str, value: Any) -> str:
+    """``value`` when it is a string that can be encoded as UTF-8, else a ``ValueError``.
+
+    A string holding a lone surrogate (``"\\ud800"``, from a bad JSON escape or a file decoded
+    with ``errors="surrogateescape"``) passes every ``isinstance`` check and then crashes the
+    tokenizer in the middle of training; this refuses it where it enters, naming it.
+    """
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{name} must be a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} is not valid Unicode text: it holds the lone surrogate "
+            f"{value[error.start]!r} at character {error.start}"
+        ) from None
+    return value

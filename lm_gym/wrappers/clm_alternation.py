@@ -217,7 +217,7 @@ def _schedule_for(
             "(only lm_gym text-generation envs provide them)"
         )
     if isinstance(texts, str):
-        texts = load_texts(texts)
+        texts = load_texts(texts, argument="corpus")
     return CLMSchedule(model, tokenizer, list(texts), optimizer, **kwargs)
 
 

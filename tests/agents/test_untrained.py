@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lm_gym.agents import LMSampleAgent, RandomAgent
+from lm_gym.agents import LMSampleAgent, RandomAgent, make_agent
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 
 
@@ -65,3 +65,23 @@ def test_lm_sample_generates_whole_continuations_in_sequence_mode(toys):
     obs, _ = env.reset(seed=0)
     single = {key: value[0] for key, value in obs.items()}
     assert agent.predict(single).shape == (5,)
+
+
+@pytest.mark.parametrize(
+    ("agent_name", "mode"), [("ppo", "token"), ("lm-sample", "token"), ("reinforce", "sequence")]
+)
+def test_an_env_whose_observations_outgrow_the_policy_models_context_is_refused(
+    toys, agent_name, mode
+):
+    lm = toys.tiny_lm()  # 64 positions; the env has no generating model to check against
+    env = TextGenerationVectorEnv(
+        lm.tokenizer,
+        toys.toy_texts(),
+        lambda p, c, **k: [0.0] * len(p),
+        num_envs=2,
+        prompt_tokens=3,
+        max_new_tokens=150,
+        mode=mode,
+    )
+    with pytest.raises(ValueError, match=r"needs 154 positions \(BOS 1 \+ input_ids 153\).* 64"):
+        make_agent(agent_name, env, model=lm, verbose=0)

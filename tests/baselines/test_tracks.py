@@ -78,9 +78,13 @@ def test_result_files_are_matched_to_their_spec(tmp_path):
     assert results.finished_result(tmp_path, spec)["metrics"] == outcome["metrics"]
     other = RunSpec("Bambino-v0", {"tau": 71.0}, "random", {"num_envs": 2}, 0, 32, 3)
     assert results.finished_result(tmp_path, other) is None
-    path.write_text(path.read_text()[:20])  # a truncated file is not a result
-    assert results.finished_result(tmp_path, spec) is None
-    assert results.load_results(tmp_path) == []
+    path.write_text(path.read_text()[:20])  # a truncated file is not a result: it is named
+    with pytest.raises(results.ResultFileError, match=f"{path} is not a complete"):
+        results.finished_result(tmp_path, spec)
+    with pytest.raises(results.ResultFileError, match=f"{path} is not a complete"):
+        results.load_results(tmp_path)
+    path.unlink()
+    assert results.finished_result(tmp_path, spec) is None and results.load_results(tmp_path) == []
 
 
 def test_non_finite_metrics_are_never_written(tmp_path):

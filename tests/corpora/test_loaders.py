@@ -1,4 +1,5 @@
-"""Corpus loading from text, BabyLM and JSONL files and folders; JSONL round trips."""
+"""Corpus loading from text, BabyLM and JSONL files and folders; JSONL round trips; the
+shared line and JSON readers (line endings, BOM, depth, lone surrogates); empty paths."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import pytest
 from lm_gym.corpora.loaders import (
     CorpusError,
     corpus_files,
+    jsonl_records,
     load_texts,
+    parse_json,
     read_jsonl,
+    read_lines,
+    resolve_texts,
     write_jsonl,
 )
 
@@ -158,3 +163,66 @@ def test_write_jsonl_failure_leaves_existing_file_untouched(tmp_path, records, e
         write_jsonl(records, target)
     assert read_jsonl(target) == [{"old": True}]
     assert os.listdir(tmp_path) == ["keep.jsonl"]
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_path_is_an_error_naming_the_argument(tmp_path, monkeypatch, empty):
+    # Path("") is the current folder: an empty corpus argument would read every text file here.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "private_notes.txt").write_text("not a corpus\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="corpus is an empty path"):
+        resolve_texts(empty, lambda: ["default"], name="corpus", item="utterance")
+    with pytest.raises(CorpusError, match="prompts is an empty path"):
+        resolve_texts(empty, lambda: ["default"], name="prompts", item="story beginning")
+    with pytest.raises(CorpusError, match="path is an empty path"):
+        load_texts(empty)
+    with pytest.raises(CorpusError, match="empty path"):
+        read_jsonl(empty)
+    assert resolve_texts(".", lambda: [], name="corpus", item="utterance") == ["not a corpus"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"one\ntwo\nthree\n",
+        b"one\r\ntwo\r\nthree\r\n",
+        b"one\rtwo\rthree\r",  # classic Mac line endings: three lines, not one
+        b"\xef\xbb\xbfone\rtwo\r\nthree",  # a BOM, mixed endings, no final newline
+    ],
+)
+def test_every_line_ending_and_a_bom_read_the_same_lines(tmp_path, content):
+    file = tmp_path / "corpus.txt"
+    file.write_bytes(content)
+    assert load_texts(file) == ["one", "two", "three"]
+    assert [line for _, line in read_lines(file)] == ["one", "two", "three"]
+    jsonl = tmp_path / "corpus.jsonl"
+    for word in (b"one", b"two", b"three"):
+        content = content.replace(word, b'{"text": "' + word + b'"}')
+    jsonl.write_bytes(content)
+    assert load_texts(jsonl) == ["one", "two", "three"]
+    assert [n for n, _ in jsonl_records(jsonl)] == [1, 2, 3]
+
+
+def test_a_lone_surrogate_is_refused_with_file_and_line(tmp_path):
+    file = tmp_path / "corpus.jsonl"
+    file.write_text('{"text": "fine"}\n{"text": "bad \\ud800 escape"}\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"corpus\.jsonl, line 2: not valid Unicode text"):
+        load_texts(file)
+    pair = tmp_path / "emoji.jsonl"
+    pair.write_text('{"text": "a surrogate pair is fine: \\ud83d\\ude00"}\n', encoding="utf-8")
+    assert load_texts(pair) == ["a surrogate pair is fine: \U0001f600"]
+    with pytest.raises(ValueError, match=r"corpus\[1\] is not valid Unicode text"):
+        resolve_texts(["ok", "bad \ud800"], lambda: [], name="corpus", item="utterance")
+
+
+def test_deeply_nested_json_is_a_clear_error_not_a_recursion_error(tmp_path):
+    file = tmp_path / "deep.jsonl"
+    file.write_text('{"text": "ok"}\n{"x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    with pytest.raises(CorpusError, match=r"deep\.jsonl, line 2: JSON nested deeper than 64"):
+        load_texts(file)
+    brackets_in_a_string = tmp_path / "flat.jsonl"
+    brackets_in_a_string.write_text(json.dumps({"text": "[" * 500}) + "\n")
+    assert load_texts(brackets_in_a_string) == ["[" * 500]
+    with pytest.raises(CorpusError, match="nested deeper"):
+        parse_json("[" * 65 + "]" * 65, "here")
+    assert parse_json("[" * 64 + "]" * 64, "here") is not None

@@ -223,3 +223,10 @@ def test_tau_calibration_from_the_baby_samples():
         calibrate_tau(np.array([np.nan]))
     with pytest.raises(ValueError):
         calibrate_tau(perplexities, "exp")
+
+
+def test_max_new_tokens_is_bounded_before_models_load_and_by_the_babys_context():
+    with pytest.raises(ValueError, match="max_new_tokens=100000000 is above its limit"):
+        gym.make("Bambino-v0", baby_model="no-such-model", max_new_tokens=10**8)
+    with pytest.raises(ValueError, match="needs 156 positions .* at most 64"):
+        gym.make("Bambino-v0", max_new_tokens=150, **MICRO_MODELS)

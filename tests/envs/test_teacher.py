@@ -393,3 +393,16 @@ def test_students_of_a_vector_step_are_independent():
         alone.train_on(*rows, 5)
         gap = (group.perplexity(*rows)[index] - alone.perplexity(*rows)[0]).abs().max()
         assert float(gap) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"pool_size": 10**7}, "pool_size=10000000 is above its limit of 10,000: every reset"),
+        ({"exam_size": 10**6}, "exam_size=1000000 is above its limit of 10,000"),
+        ({"student_steps": 10**9}, "student_steps=1000000000 is above its limit of 100,000"),
+    ],
+)
+def test_sizes_are_bounded_before_any_task_is_drawn(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TeacherSelectionEnv("parentese", **{**FAST, **kwargs})

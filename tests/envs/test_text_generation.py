@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from lm_gym import check_env
-from lm_gym.envs import TextGenerationEnv
+from lm_gym.envs import TextGenerationEnv, TextGenerationVectorEnv
 from lm_gym.models import LM
 
 K, NEW = 4, 6
@@ -267,3 +267,30 @@ def test_the_reference_continuation_is_cut_to_whole_words_that_fit(tokenizer, le
     assert " sees the ball in the garden".startswith(reference) and reference
     assert len(word_ids(tokenizer, reference)) <= 3  # room for EOS
     assert reference.endswith(tuple(texts[0].split()))  # a whole word
+
+
+@pytest.mark.parametrize("env_class", [TextGenerationEnv, TextGenerationVectorEnv])
+def test_episode_length_is_bounded_by_memory_and_the_generating_models_context(
+    tiny_lm, sentences, length_reward, env_class
+):
+    model, tokenizer = tiny_lm  # 64 positions
+    lm = LM(model, tokenizer)
+    with pytest.raises(ValueError, match=r"max_new_tokens=100000000 is above its limit of 131,068"):
+        env_class(tokenizer, sentences, length_reward, prompt_tokens=K, max_new_tokens=10**8)
+    too_long = (
+        r"needs 65 positions \(the agents' BOS 1 \+ the longest prompt 4 \+ "
+        r"max_new_tokens 60\)"
+    )
+    with pytest.raises(ValueError, match=too_long + ".* at most 64 .* max_new_tokens <= 59"):
+        env_class(
+            tokenizer,
+            sentences,
+            length_reward,
+            prompt_tokens=K,
+            max_new_tokens=60,
+            generating_model=lm,
+        )
+    fits = env_class(
+        tokenizer, sentences, length_reward, prompt_tokens=K, max_new_tokens=59, generating_model=lm
+    )
+    assert fits.task.length == 63

@@ -236,10 +236,10 @@ def test_minimal_pair_accuracy_from_records_and_from_jsonl(scorer, tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"sentence_good": "a", "sentence_bad": "b"}\n{"sentence_good": "a"}\n', ":2: field"),
-        (b'{"sentence_good": "a", "sentence_bad": "b"}\n\nnot json\n', ":3: not a UTF-8 JSON"),
-        (b'["sentence_good", "sentence_bad"]\n', ":1: a minimal pair must be a JSON object"),
-        (b'{"sentence_good": "\xff", "sentence_bad": "b"}\n', ":1: not a UTF-8 JSON"),
+        (b'{"sentence_good": "a", "sentence_bad": "b"}\n{"sentence_good": "a"}\n', "line 2: field"),
+        (b'{"sentence_good": "a", "sentence_bad": "b"}\n\nnot json\n', "line 3: invalid JSON"),
+        (b'["sentence_good", "sentence_bad"]\n', "line 1: expected a JSON object"),
+        (b'{"sentence_good": "\xff", "sentence_bad": "b"}\n', "line 1: not UTF-8"),
     ],
 )
 def test_malformed_jsonl_names_the_line(scorer, tmp_path, content, message):
@@ -333,3 +333,46 @@ def test_non_finite_log_probability_raises_naming_the_text(tiny_lm):
                 {"sentence_good": broken, "sentence_bad": fine},
             ],
         )
+
+
+PAIR = b'{"sentence_good": "The dog runs.", "sentence_bad": "The dog run.", "UID": "x"}'
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xef\xbb\xbf" + PAIR + b"\n" + PAIR + b"\n",  # a byte-order mark (Windows editors)
+        PAIR + b"\r\n" + PAIR + b"\r\n",
+        PAIR + b"\r" + PAIR + b"\r",  # lone CRs: two lines, not one
+    ],
+)
+def test_minimal_pair_files_accept_a_bom_and_every_line_ending(tmp_path, content):
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(content)
+    assert read_minimal_pairs(path) == [json.loads(PAIR)] * 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "no minimal pairs"),
+        (b"\n\r\n  \n", "no minimal pairs"),
+        (
+            PAIR + b'\n{"sentence_good": "\\ud800", "sentence_bad": "b"}\n',
+            "line 2: not valid Unicode",
+        ),
+        (b'{"sentence_good": ' + b"[" * 200 + b"]" * 200 + b"}\n", "line 1: JSON nested deeper"),
+    ],
+)
+def test_empty_and_broken_minimal_pair_files_are_refused_when_read(tmp_path, content, message):
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message) as caught:
+        read_minimal_pairs(path)
+    assert str(path) in str(caught.value)
+
+
+def test_in_memory_pairs_with_a_lone_surrogate_are_refused(scorer):
+    pairs = [{"sentence_good": "the cat .", "sentence_bad": "the \udc80 cat ."}]
+    with pytest.raises(ValueError, match="pair 0: field 'sentence_bad' is not valid Unicode"):
+        minimal_pair_accuracy(scorer, pairs)

@@ -109,7 +109,7 @@ def test_non_utf8_items_name_the_line(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "not a UTF-8 JSON"),
+        ("{not json", "invalid JSON"),
         ('["a", "b"]', "expected a JSON object"),
         ('{"a": "yes"}', "two labels or more"),
         ('{"a": "yes", "b": 3}', "must be a string"),
@@ -142,3 +142,34 @@ def test_builtin_sentence_type_task_is_balanced_and_deterministic():
         SENTENCE_TYPES, 20
     )
     assert not any(text[-1:] in ".?!" for text, _ in items)
+
+
+def test_verbaliser_and_item_files_accept_a_bom_and_every_line_ending(tmp_path):
+    verbalizers = tmp_path / "v.json"
+    verbalizers.write_bytes(b'\xef\xbb\xbf{\r"x": "yes",\r\n"y": "no"\r}')
+    assert read_verbalizers(verbalizers).mapping == {"x": "yes", "y": "no"}
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(b'\xef\xbb\xbf{"text": "a", "label": "x"}\r{"text": "b", "label": "y"}\r')
+    assert read_items(items, ["x", "y"]) == [("a", "x"), ("b", "y")]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"x": "yes", "y": "\\udfff"}', "not valid Unicode text"),
+        ('{"x": ' + "[" * 100 + "]" * 100 + ', "y": "no"}', "JSON nested deeper"),
+    ],
+)
+def test_bad_text_and_deep_nesting_in_a_verbaliser_file(tmp_path, content, message):
+    path = tmp_path / "v.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as caught:
+        read_verbalizers(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_lone_surrogate_in_an_items_file_names_its_line(tmp_path):
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n{"text": "\\ud800", "label": "x"}\n')
+    with pytest.raises(ValueError, match=r"items\.jsonl, line 2: not valid Unicode text"):
+        read_items(path)

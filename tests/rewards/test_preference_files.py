@@ -100,3 +100,40 @@ def test_user_file_with_extra_keys_and_empty_prompt_loads(tmp_path):
         PreferencePair("q", "y", "z"),
         PreferencePair("q", "x", "z"),
     ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"prompt": "p", "chosen": "bad \\ud800", "rejected": "b"}',
+        '{"prompt": "p", "items": ["a", "\\udc00 b"], "best": 0, "worst": 1}',
+        '{"prompt": "\\ud800", "chosen": "a", "rejected": "b"}',
+    ],
+)
+def test_a_lone_surrogate_is_refused_with_file_and_line_before_training(tmp_path, line):
+    # It would pass every type check and then crash the tokenizer in the middle of training.
+    path = tmp_path / "prefs.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + line + "\n")
+    with pytest.raises(CorpusError, match=rf"{path.name}, line 2: .*not valid Unicode text"):
+        load_preferences(path)
+
+
+def test_in_memory_pairs_with_a_lone_surrogate_are_refused():
+    from lm_gym.rewards.reward_scores import check_pairs
+
+    with pytest.raises(ValueError, match="pair 1 chosen is not valid Unicode text"):
+        check_pairs([PreferencePair("p", "a", "b"), PreferencePair("p", "x\ud800", "b")])
+
+
+def test_a_bom_and_every_line_ending_are_accepted(tmp_path):
+    path = tmp_path / "prefs.jsonl"
+    line = json.dumps(GOOD).encode()
+    path.write_bytes(b"\xef\xbb\xbf" + line + b"\r" + line + b"\r\n" + line + b"\n")
+    assert len(load_preferences(path)) == 3
+
+
+def test_deeply_nested_json_is_a_clear_error(tmp_path):
+    path = tmp_path / "prefs.jsonl"
+    path.write_text('{"prompt": ' + "[" * 50_000 + "]" * 50_000 + "}\n")
+    with pytest.raises(CorpusError, match="line 1: JSON nested deeper than 64 levels"):
+        load_preferences(path)
