@@ -97,8 +97,7 @@ def final_kl_to_initial(
     kls = []
     for _ in range(batches):
         rollout = collect_token_rollout(env, trained, generator)
-        k = rollout.prompt_ids.shape[1]
-        initial_logprobs = trained.logprobs_under(initial, rollout.sequences, k)
+        initial_logprobs = trained.logprobs_under(initial, rollout.sequences, rollout.prompt_mask)
         kls.append(((rollout.logprobs - initial_logprobs) * rollout.mask).sum(1))
     return float(torch.cat(kls).mean())
 
