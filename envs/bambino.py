@@ -218,7 +218,8 @@ class BambinoEnv(TextGenerationEnv):
     ## Rewards
     0 until the episode ends, then the parent's judgement of the continuation given the prompt.
     ``reward_form="slor"`` (default): its per-word SLOR, ``(log P_parent(continuation, EOS |
-    prompt) - log P_unigram(continuation)) / words`` squashed into ``(-bound, bound)``, with the
+    prompt) - log P_unigram(continuation)) / words`` squashed into ``(-bound, bound)`` (a
+    continuation without a word earns ``-bound``), with the
     unigram model estimated on the env's corpus: fluent Italian that fits the prompt scores
     high, whatever its words' frequency and length; empty or punctuation-only text, repeated or
     shuffled words and the prompt copied score low (``lm-gym audit-reward Bambino-v0``).

@@ -23,7 +23,7 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     # The reference follows the CLM blocks (r_rl=1: one after every batch), so the penalty KL
     # is that of a freshly taken reference (0 up to rounding); the KL to the initial baby is not.
     assert abs(row["charts/kl"]) < 1e-3 < abs(row["charts/kl_initial"])
-    assert -10 <= row["rollout/batch_rew_mean"] <= 10  # the slor reward's range (clip = 10)
+    assert -20 <= row["rollout/batch_rew_mean"] <= 20  # the slor reward's range (bound = 20)
     assert wrapped.schedule.clm_steps >= 2 * agent.iteration
     path = agent.save(tmp_path / "ppo.pt")
 
@@ -68,7 +68,7 @@ def test_leaderboard_floors_run_by_name_on_bambino(tmp_path, agent):
         progress_bar=False,
     )
     final = result.history[-1]
-    assert -10 <= final["rollout/ep_rew_mean"] <= 10 and result.agent.num_timesteps >= 64
+    assert -20 <= final["rollout/ep_rew_mean"] <= 20 and result.agent.num_timesteps >= 64
 
 
 def test_sb3_ppo_runs_a_few_hundred_steps_on_bambino(tmp_path):

@@ -171,17 +171,17 @@ def test_slor_is_the_parent_log_probability_over_a_unigram_per_word(tiny_lm):
     assert info["ppl_word"][0] == pytest.approx(math.exp(-logprob / 4), rel=1e-6)
 
 
-def test_slor_counts_a_text_without_words_as_one_and_stays_bounded(slor, tiny_lm):
+def test_slor_gives_a_text_without_words_the_floor_and_stays_bounded(slor, tiny_lm):
     model, tokenizer = tiny_lm
     prompt = "my friends want"
     eos = Scorer(model, tokenizer, add_eos=True).token_logprobs([prompt])[0][-1]
-    rewards, info = slor.with_info([prompt], [""])
-    assert info["slor"][0] == pytest.approx(eos, rel=1e-6)  # log P(EOS | prompt), one "word"
-    assert rewards[0] == pytest.approx(slor.bound * math.tanh(eos / slor.bound))
-    tight = ParentReward(tiny_lm, unigram_corpus=["a"], bound=0.5, device="cpu")
-    assert tight.reward_range == (-0.5, 0.5)
-    worse, bad = tight([prompt] * 2, [" dogs dogs dogs dogs dogs", ""])
-    assert -0.5 < worse < bad < 0.5  # no flat region: worse text still earns less
+    rewards, info = slor.with_info([prompt] * 2, ["", " ."])
+    assert info["slor"][0] == pytest.approx(eos, rel=1e-6)  # log P(EOS | prompt), reported
+    assert rewards == [-slor.bound, -slor.bound]  # but saying nothing earns the floor
+    tight = ParentReward(tiny_lm, unigram_corpus=["a"], bound=5.0, device="cpu")
+    assert tight.reward_range == (-5.0, 5.0)
+    worse, bad = tight([prompt] * 2, [" dogs dogs dogs dogs dogs", " the ball ."])
+    assert -5.0 < worse < bad < 5.0  # no flat region: worse text still earns less
 
 
 def test_slor_needs_a_unigram_corpus_unless_the_parent_is_a_recipe(tiny_lm):
