@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
-from lm_gym.agents import Reinforce, SubsetPolicy
+from lm_gym.agents import Reinforce, SubsetPolicy, plackett_luce_log_prob
+from lm_gym.agents.subset_policy import summed_log_prob
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 
 
@@ -21,9 +25,9 @@ def test_gumbel_top_1_samples_from_the_softmax():
     torch.testing.assert_close(frequencies, torch.softmax(torch.arange(3.0), 0), atol=0.015, rtol=0)
 
 
-def test_subsets_have_k_distinct_items_and_summed_log_probabilities():
+def test_subsets_have_k_distinct_items_and_the_papers_summed_log_probability():
     torch.manual_seed(0)
-    policy = SubsetPolicy(embedding_dim=4, subset_size=3)
+    policy = SubsetPolicy(embedding_dim=4, subset_size=3, log_prob="sum")
     embeddings = torch.randn(5, 8, 4)
     indices = policy.sample(embeddings, torch.Generator().manual_seed(1))
     action = SubsetPolicy.to_action(indices, 8)
@@ -41,6 +45,63 @@ def test_subsets_have_k_distinct_items_and_summed_log_probabilities():
     np.testing.assert_allclose(entropy.detach().numpy(), expected_entropy, rtol=1e-5)
     deterministic = policy.sample(embeddings, torch.Generator(), deterministic=True)
     torch.testing.assert_close(deterministic, torch.as_tensor(scores).topk(3, dim=1).indices)
+
+
+def _draw_probabilities(scores: np.ndarray, k: int) -> dict[tuple[int, ...], float]:
+    """Every ordered draw of k items without replacement and its probability, by definition:
+    each draw picks among the items left with probability proportional to exp(score)."""
+    weights = np.exp(scores.astype(np.float64))
+    out = {}
+    for draw in itertools.permutations(range(len(scores)), k):
+        probability, left = 1.0, list(range(len(scores)))
+        for item in draw:
+            probability *= weights[item] / weights[left].sum()
+            left.remove(item)
+        out[draw] = probability
+    return out
+
+
+@pytest.mark.parametrize(("num_items", "k"), [(4, 2), (5, 3)])
+def test_plackett_luce_log_probability_matches_brute_force_enumeration(num_items, k):
+    scores = torch.tensor([0.3, -1.2, 1.5, 0.0, 0.8][:num_items])
+    probabilities = _draw_probabilities(scores.numpy(), k)
+    assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-12)
+    draws = torch.tensor(list(probabilities))
+    log_prob = plackett_luce_log_prob(scores.expand(len(draws), -1), draws)
+    np.testing.assert_allclose(
+        log_prob.exp().numpy(), np.array(list(probabilities.values())), rtol=1e-5
+    )
+    # The policy's Gumbel-top-k samples, in draw order, come with exactly these frequencies.
+    policy = SubsetPolicy(embedding_dim=1, subset_size=k)
+    with torch.no_grad():
+        policy.scorer.weight.fill_(1.0)
+        policy.scorer.bias.zero_()
+    samples = 200_000
+    picks = policy.sample(scores.reshape(1, -1, 1).expand(samples, -1, -1), torch.Generator())
+    counts = collections.Counter(map(tuple, picks.tolist()))
+    assert set(counts) <= set(probabilities)  # k distinct items every time
+    for draw, probability in probabilities.items():
+        frequency = counts[draw] / samples
+        assert abs(frequency - probability) < 4.5 * np.sqrt(probability / samples) + 1e-4
+    # The policy's own log_prob is the Plackett-Luce one by default.
+    own, _ = policy.log_prob(scores.reshape(1, -1, 1).expand(len(draws), -1, -1), draws)
+    torch.testing.assert_close(own, log_prob)
+
+
+def test_only_the_plackett_luce_score_function_is_unbiased():
+    """The expected REINFORCE gradient, computed exactly over every draw, equals the true
+    gradient of the expected reward with the Plackett-Luce log-probability, not with the sum."""
+    scores = torch.tensor([0.5, -0.3, 1.0, 0.0, -1.0], dtype=torch.float64, requires_grad=True)
+    reward = torch.tensor([1.0, 0.0, 0.2, 0.7, 0.4], dtype=torch.float64)
+    draws = torch.tensor(list(itertools.permutations(range(5), 3)))
+    batch = scores.expand(len(draws), -1)
+    exact_log_prob = plackett_luce_log_prob(batch, draws)
+    returns = reward[draws].mean(1)
+    true_gradient = torch.autograd.grad((exact_log_prob.exp() * returns).sum(), scores)[0]
+    weights = exact_log_prob.exp().detach() * returns
+    for log_prob, unbiased in ((plackett_luce_log_prob, True), (summed_log_prob, False)):
+        estimate = torch.autograd.grad((weights * log_prob(batch, draws)).sum(), scores)[0]
+        assert torch.allclose(estimate, true_gradient, atol=1e-10) == unbiased
 
 
 def test_reinforce_teacher_learns_to_pick_the_best_items(toys):

@@ -55,10 +55,10 @@ def test_reinforce_teacher_updates_its_subset_policy():
     env = gym.make_vec("TeacherDomains-v0", num_envs=4, **FAST)
     teacher = make_agent("reinforce-teacher", env, seed=0, verbose=0, batch_size=4)
     assert isinstance(teacher, ReinforceTeacher)
-    before = teacher.model.scorer.weight.detach().clone()
+    before = teacher.model.subset.scorer.weight.detach().clone()
     teacher.learn(env, total_timesteps=8, progress_bar=False)
     assert teacher.num_timesteps == 8 and teacher.iteration == 2
-    assert not np.allclose(before.numpy(), teacher.model.scorer.weight.detach().numpy())
+    assert not np.allclose(before.numpy(), teacher.model.subset.scorer.weight.detach().numpy())
     obs, _ = env.reset(seed=9)
     action = teacher.predict(obs, deterministic=True)
     assert action.shape == (4, 100) and (action.sum(1) == 10).all()
