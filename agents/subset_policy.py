@@ -63,35 +63,39 @@ _LOG_PROBS = {"plackett_luce": plackett_luce_log_prob, "sum": summed_log_prob}
 class PoolEncoder(nn.Module):
     """The teacher's own sentence encoder over token ids: a bag of embeddings and of bigrams.
 
-    Each token gets a trainable embedding; a width-2 convolution with a ReLU turns every pair
-    of neighbouring tokens into ``channels`` features, so the encoder sees local word order
-    (e.g. whether neighbours repeat, which a bag of embeddings cannot). A sentence's feature
-    vector is its mean token embedding next to its mean pair features, over real tokens only
-    (``<s>`` and ``</s>`` included, padding left out). It is trained with the scorer.
+    Each token ``t`` gets a trainable embedding ``e_t``. A sentence's feature vector is its mean
+    token embedding next to the mean over neighbouring pairs of ``e_t * (W e_{t+1})``
+    (elementwise), a bilinear bigram feature: ``W`` starts as the identity, where the feature
+    measures how alike neighbours are (a repeated token gives ``e_t ** 2``, positive in every
+    dimension, so "x x y y" and "x y x y" differ at once although they hold the same tokens);
+    training can make ``W`` asymmetric, so the feature can also tell "x y" from "y x". Means run
+    over real tokens only (``<s>`` and ``</s>`` included, padding left out). The encoder is
+    trained with the scorer.
 
     Args:
         vocab_size: number of token ids.
-        dim: embedding size.
-        channels: pair features.
+        dim: embedding size; the features have ``2 * dim`` entries.
     """
 
-    def __init__(self, vocab_size: int, dim: int = 16, channels: int = 32) -> None:
+    def __init__(self, vocab_size: int, dim: int = 16) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, dim)
-        self.pairs = nn.Conv1d(dim, channels, kernel_size=2)
-        self.out_dim = dim + channels
+        self.next = nn.Linear(dim, dim, bias=False)
+        with torch.no_grad():
+            self.next.weight.copy_(torch.eye(dim))
+        self.out_dim = 2 * dim
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``(..., N, dim + channels)`` features of ``(..., N, L)`` right-padded rows."""
+        """``(..., N, 2 * dim)`` features of ``(..., N, L)`` right-padded rows."""
         shape = input_ids.shape
         ids = input_ids.reshape(-1, shape[-1]).long()
         mask = attention_mask.reshape(-1, shape[-1]).to(self.embedding.weight.dtype)
         tokens = self.embedding(ids)  # (R, L, dim)
         mean_token = (tokens * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-        pairs = torch.relu(self.pairs(tokens.transpose(1, 2)))  # (R, channels, L - 1)
-        both = mask[:, 1:] * mask[:, :-1]
-        mean_pair = (pairs * both.unsqueeze(1)).sum(-1) / both.sum(1, keepdim=True).clamp(min=1)
-        return torch.cat([mean_token, mean_pair], dim=-1).reshape(*shape[:-1], self.out_dim)
+        bigrams = tokens[:, :-1] * self.next(tokens[:, 1:])  # (R, L - 1, dim)
+        both = (mask[:, 1:] * mask[:, :-1]).unsqueeze(-1)
+        mean_bigram = (bigrams * both).sum(1) / both.sum(1).clamp(min=1)
+        return torch.cat([mean_token, mean_bigram], dim=-1).reshape(*shape[:-1], self.out_dim)
 
 
 class SubsetPolicy(nn.Module):

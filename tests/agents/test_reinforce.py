@@ -5,12 +5,17 @@ from __future__ import annotations
 import collections
 import itertools
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
-from lm_gym.agents import Reinforce, SubsetPolicy, plackett_luce_log_prob
+import lm_gym.registration  # noqa: F401  (registers the teacher ids)
+from lm_gym.agents import PoolEncoder, Reinforce, SubsetPolicy, plackett_luce_log_prob
+from lm_gym.agents.reinforce import whiten
 from lm_gym.agents.subset_policy import summed_log_prob
+from lm_gym.corpora import structures_task
+from lm_gym.envs.students import WordVocabulary
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 
 
@@ -166,3 +171,88 @@ def test_subset_agent_save_and_load_round_trip(toys, tmp_path):
     )
     for a, b in zip(agent.policy.parameters(), loaded.policy.parameters()):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+def _weights_after_training(env, **config) -> list[torch.Tensor]:
+    agent = Reinforce(env, batch_size=8, seed=0, verbose=0, **config)
+    agent.learn(env, 8 * 6, progress_bar=False)
+    return [p.detach().clone() for p in agent.policy.parameters()]
+
+
+def test_whitened_advantages_make_updates_independent_of_the_reward_scale(toys):
+    """With whitening (the default) rewards 1e6 * r - 3e6 train exactly as r does; with the raw
+    moving-baseline advantages they do not (the entropy term's weight changes)."""
+    for normalize, same in ((True, True), (False, False)):
+        plain = _weights_after_training(toys.SubsetBandit(), normalize_advantages=normalize)
+        scaled_env = gym.wrappers.TransformReward(toys.SubsetBandit(), lambda r: 1e6 * r - 3e6)
+        scaled = _weights_after_training(scaled_env, normalize_advantages=normalize)
+        close = all(torch.allclose(a, b, atol=1e-5) for a, b in zip(plain, scaled))
+        assert close == same
+
+
+def test_whiten_centres_and_scales_a_batch():
+    out = whiten(np.array([1.0, 2.0, 3.0, 6.0]))
+    assert out.mean() == pytest.approx(0.0, abs=1e-12) and out.std() == pytest.approx(1.0)
+    np.testing.assert_array_equal(whiten(np.full(4, -7.5)), np.zeros(4))
+
+
+def test_pool_encoder_sees_word_order_and_ignores_padding():
+    torch.manual_seed(0)
+    encoder = PoolEncoder(vocab_size=8, dim=4)
+    # <s>=2 a=4 b=5 </s>=3: "a b a b" and "a a b b" hold the same tokens in another order.
+    rows = torch.tensor([[2, 4, 5, 4, 5, 3, 0], [2, 4, 4, 5, 5, 3, 0]])
+    mask = (rows != 0).long()
+    features = encoder(rows, mask)
+    assert features.shape == (2, 8)
+    torch.testing.assert_close(features[0, :4], features[1, :4])  # same mean embedding
+    assert not torch.allclose(features[0, 4:], features[1, 4:])  # different neighbours
+    wider = torch.nn.functional.pad(rows, (0, 5))
+    torch.testing.assert_close(encoder(wider, (wider != 0).long()), features)
+
+
+def test_subset_features_follow_the_observation(toys):
+    teacher_env = gym.make("TeacherStructures-v0", embedding="bag", student_steps=1)
+    assert isinstance(Reinforce(teacher_env, verbose=0).policy.encoder, PoolEncoder)
+    chosen = Reinforce(teacher_env, subset_features="embeddings", verbose=0)
+    assert chosen.policy.encoder is None
+    toy = toys.SubsetBandit()  # embeddings only
+    assert Reinforce(toy, verbose=0).policy.encoder is None
+    with pytest.raises(TypeError, match="input_ids"):
+        Reinforce(toy, subset_features="encoder", verbose=0)
+    with pytest.raises(ValueError, match="subset_log_prob"):
+        Reinforce(toy, subset_log_prob="exact", verbose=0)
+
+
+class _StructurePicking(gym.Env):
+    """Pick 10 of a Task 2 pool (new every episode); the reward is the share of S1 picked.
+    Only word order tells S1 (x y x y) from S2 (x x y y): every token is as frequent in both."""
+
+    def __init__(self) -> None:
+        self.vocabulary = WordVocabulary(structures_task().vocabulary)
+        self.budget = 10
+        self.action_space = gym.spaces.MultiBinary(100)
+        self.observation_space = gym.spaces.Dict(
+            {
+                "input_ids": gym.spaces.Box(0, len(self.vocabulary) - 1, (100, 10), np.int64),
+                "attention_mask": gym.spaces.MultiBinary((100, 10)),
+            }
+        )
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.task = structures_task(seed=int(self.np_random.integers(2**31)))
+        ids, mask = self.vocabulary.encode(self.task.pool, 10)
+        return {"input_ids": ids.numpy(), "attention_mask": mask.numpy().astype(np.int8)}, {}
+
+    def step(self, action):
+        share = float(np.asarray(self.task.pool_labels)[np.asarray(action) == 1].mean())
+        return self.reset()[0], share, True, False, {}
+
+
+def test_the_teachers_encoder_learns_a_choice_only_word_order_reveals():
+    env = _StructurePicking()
+    agent = Reinforce(env, batch_size=16, learning_rate=0.05, seed=0, verbose=0)
+    agent.learn(env, 16 * 16, progress_bar=False)
+    rewards = [row["rollout/batch_rew_mean"] for row in agent.logger.history]
+    assert np.mean(rewards[:2]) < 0.3  # about the pool's 0.2 at first
+    assert np.mean(rewards[-3:]) > 0.75
