@@ -317,7 +317,8 @@ def markdown_table(summary: dict) -> str:
     """The ablation as a markdown table: ours (mean ± std over seeds) beside the paper's."""
     lines = [
         "| arm | L2 (it) minimal pairs | L1 (en) minimal pairs | it sentence type (zero-shot) "
-        "| ppl it | ppl en | PPO batches | CLM batches | paper UINAUIL (L2) | paper BLiMP (L1) |",
+        "| ppl it (per token) | ppl en (per token) | PPO batches | CLM batches "
+        "| paper UINAUIL (L2) | paper BLiMP (L1) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, arm in summary["arms"].items():
