@@ -237,9 +237,15 @@ class CLMSchedule:
         """Restore a state saved by :meth:`state_dict`.
 
         Raises:
-            ValueError: when one schedule keeps a twin and the other does not.
+            ValueError: when one schedule keeps a twin and the other does not, or the state
+                predates the twin.
         """
-        saved = state.get("reference") is not None
+        if "reference" not in state:
+            raise ValueError(
+                "the saved CLM schedule predates the CLM-only twin (reference_model): a run "
+                "saved by an earlier lm_gym cannot resume with this one"
+            )
+        saved = state["reference"] is not None
         if saved != (self.reference is not None):
             raise ValueError(
                 f"the saved CLM schedule was made with keep_reference={saved}, this one with "

@@ -194,6 +194,9 @@ def test_checkpoint_and_resume_give_the_same_result(tiny_lm_dir, tiny_lm, reset_
     without_twin = CLMAlternation(env_for(tokenizer), model, batch_size=8, keep_reference=False)
     with pytest.raises(ValueError, match="keep_reference=True"):
         without_twin.load_state_dict(checkpoint["clm"])
+    older = {k: v for k, v in checkpoint["clm"].items() if not k.startswith("reference")}
+    with pytest.raises(ValueError, match="predates"):
+        resumed.load_state_dict(older)
 
 
 DROPOUT = {"resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1}
