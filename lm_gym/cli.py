@@ -117,7 +117,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if pairs is not None:
         results["pairs_file"] = minimal_pair_accuracy(scorer, pairs)
     if args.text is not None:
-        results["text_file"] = {"perplexity": scorer.corpus_perplexity(texts)}
+        results["text_file"] = scorer.corpus_perplexities(texts)
     print(json.dumps(results, indent=2, ensure_ascii=False))
     return 0
 

@@ -8,6 +8,8 @@ in both languages.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lm_gym.corpora.parentese import generate_parentese
@@ -23,20 +25,39 @@ from lm_gym.models.loading import load_model
 
 
 def _table(results: dict[str, dict]) -> str:
+    """Held-out perplexity per token and per word (the one that compares models with different
+    tokenizers), tokens per word, and minimal-pair accuracy, per model and language."""
     lines = [
-        "| model | ppl en | ppl it | minimal pairs en | minimal pairs it |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| model | ppl/token en | ppl/word en | tokens/word en | ppl/token it | ppl/word it "
+        "| tokens/word it | minimal pairs en | minimal pairs it |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, result in results.items():
-        lines.append(
-            f"| {name} | {result['en']['perplexity']:.2f} | {result['it']['perplexity']:.2f} | "
-            f"{result['en']['minimal_pairs']:.3f} | {result['it']['minimal_pairs']:.3f} |"
-        )
+        cells = [name]
+        for lang in ("en", "it"):
+            metrics = result[lang]
+            cells += [
+                f"{metrics['perplexity']:,.2f}",
+                f"{metrics['perplexity_per_word']:,.2f}",
+                f"{metrics['tokens_per_word']:.2f}",
+            ]
+        cells += [f"{result[lang]['minimal_pairs']:.3f}" for lang in ("en", "it")]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def run_demo(samples: int = 8, seed: int = 0, baby: str = "baby-en", parent: str = "parent-it"):
-    """Print generations of ``baby`` on Italian prompts, their parent scores, and evaluations."""
+def run_demo(
+    samples: int = 8,
+    seed: int = 0,
+    baby: str = "baby-en",
+    parent: str = "parent-it",
+    **eval_kwargs: Any,
+) -> dict[str, dict]:
+    """Print generations of ``baby`` on Italian prompts, their parent scores, and evaluations.
+
+    ``eval_kwargs`` go to :func:`lm_gym.evaluation.evaluate.evaluate_lm` (sizes of the
+    evaluation). Returns the evaluation of each model by name.
+    """
     baby_model, baby_tokenizer = load_model(baby)
     parent_model, parent_tokenizer = load_model(parent)
     texts = generate_parentese("it", samples, seed=HELDOUT_SEED + seed)
@@ -54,6 +75,6 @@ def run_demo(samples: int = 8, seed: int = 0, baby: str = "baby-en", parent: str
         f"\n  median parent perplexity: baby samples {np.median(perplexities):.1f}, "
         f"real Italian {np.median(references):.1f}\n"
     )
-    results = {name: evaluate_model(name) for name in (baby, parent)}
+    results = {name: evaluate_model(name, **eval_kwargs) for name in (baby, parent)}
     print(_table(results))
     return results

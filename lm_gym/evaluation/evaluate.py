@@ -2,7 +2,9 @@
 
 Per language (English, Italian):
 
-* held-out perplexity on parentese utterances that no recipe trains on;
+* held-out perplexity on parentese utterances that no recipe trains on, per token and per
+  word (only the latter compares models with different tokenizers; see
+  :mod:`lm_gym.evaluation.scoring`), and the tokens per word of the model's tokenizer;
 * minimal-pair accuracy, overall and per phenomenon (BLiMP-style, built-in pairs);
 * zero-shot sentence-type accuracy (statement / question / exclamation, see
   :func:`lm_gym.zero_shot.sentence_type_task`), scored the way GLUE / UINAUIL are scored zero-shot;
@@ -184,8 +186,9 @@ def evaluate_lm(
         seed: seeds the sampled continuations.
 
     Returns:
-        ``{lang: {"perplexity", "minimal_pairs", "by_phenomenon", "sentence_type",
-        "distinct_1", "distinct_2", "repetition_rate"}, "words_seen": int | None}``, plus
+        ``{lang: {"perplexity", "perplexity_per_word", "tokens_per_word", "minimal_pairs",
+        "by_phenomenon", "sentence_type", "distinct_1", "distinct_2", "repetition_rate"},
+        "words_seen": int | None}``, plus
         ``"zero_shot"`` (see :func:`lm_gym.zero_shot.zero_shot_accuracy`) for a user task.
 
     Raises:
@@ -209,7 +212,7 @@ def evaluate_lm(
         heldout = heldout_parentese(lang, max(n_heldout, n_samples))
         pairs = minimal_pair_accuracy(scorer, builtin_minimal_pairs(lang, n_pairs))
         result = {
-            "perplexity": scorer.corpus_perplexity(list(heldout[:n_heldout])),
+            **scorer.corpus_perplexities(list(heldout[:n_heldout])),
             "minimal_pairs": pairs["accuracy"],
             "by_phenomenon": pairs["by_phenomenon"],
         }

@@ -28,6 +28,7 @@ _EXPORTS = {
     "PreferencePair": "lm_gym.rewards.preferences",
     "BWSTuple": "lm_gym.rewards.preferences",
     "bws_to_pairs": "lm_gym.rewards.preferences",
+    "split_by_prompt": "lm_gym.rewards.preferences",
     "builtin_preferences": "lm_gym.rewards.preferences",
     "make_preference_pairs": "lm_gym.rewards.preferences",
     "make_bws_tuples": "lm_gym.rewards.preferences",

@@ -181,7 +181,7 @@ def test_slor_gives_a_text_without_words_the_floor_and_stays_bounded(slor, tiny_
     tight = ParentReward(tiny_lm, unigram_corpus=["a"], bound=5.0, device="cpu")
     assert tight.reward_range == (-5.0, 5.0)
     first, second = tight([prompt] * 2, [" dogs dogs dogs dogs dogs", " the ball ."])
-    assert -5.0 < min(first, second) and max(first, second) < 5.0 and first != second
+    assert min(first, second) > -5.0 and max(first, second) < 5.0 and first != second
 
 
 def test_slor_needs_a_unigram_corpus_unless_the_parent_is_a_recipe(tiny_lm):
