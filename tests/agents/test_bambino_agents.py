@@ -17,12 +17,15 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     env = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO_MODELS)
     agent = PPO(env, num_minibatches=2, verbose=0)
     wrapped = CLMAlternation(env, agent.model, r_clm=2, r_rl=1, batch_size=16)
-    agent.learn(wrapped, 2 * 8 * 8, progress_bar=False)
-    row = agent.logger.history[-1]
+    agent.learn(wrapped, 4 * 8 * 8, progress_bar=False)
+    rows = agent.logger.history
+    row = rows[-1]
     assert row["rollout/ppl_median"] > 1 and np.isfinite(row["charts/kl"])
-    # The reference is the wrapper's CLM-only twin: the penalty KL is PPO's own drift, much
-    # smaller than the KL to the initial baby, which the CLM updates moved.
-    assert 0 < row["charts/kl"] < row["charts/kl_initial"]
+    # The reference is the wrapper's CLM-only twin: the penalty KL is PPO's own drift, smaller
+    # than the KL to the initial baby, which the CLM updates moved (means over the batches:
+    # one batch's estimate is noisy).
+    penalty = np.mean([r["charts/kl"] for r in rows[1:]])
+    assert 0 < penalty < np.mean([r["charts/kl_initial"] for r in rows[1:]])
     assert -20 <= row["rollout/batch_rew_mean"] <= 20  # the slor reward's range (bound = 20)
     assert wrapped.schedule.clm_steps >= 2 * agent.iteration
     path = agent.save(tmp_path / "ppo.pt")
