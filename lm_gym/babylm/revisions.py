@@ -218,7 +218,11 @@ def curves(report: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
 
 
 def plot_revisions(report: dict[str, Any], path: str | os.PathLike) -> Path | None:
-    """One panel per measure against words exposed (log axis); ``None`` without matplotlib."""
+    """Each measure against words exposed (log axis); ``None`` without matplotlib.
+
+    The summary measures share the first row; each per-phenomenon panel gets a row of its
+    own, with its legend beside it.
+    """
     try:
         import matplotlib
 
@@ -233,28 +237,29 @@ def plot_revisions(report: dict[str, Any], path: str | os.PathLike) -> Path | No
         return None
     data = curves(report)
     words = data.pop("words")["x"]
-    panels = {name: series for name, series in data.items() if series}
-    columns = 3
-    rows = max(1, -(-len(panels) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
-    for axis, (name, series) in zip(axes.flat, panels.items()):
-        thin = "phenomenon" in name
+    summary = {name: series for name, series in data.items() if series and "phenom" not in name}
+    phenomena = {name: series for name, series in data.items() if series and "phenom" in name}
+    figure = plt.figure(figsize=(15, 3.6 * (1 + len(phenomena))))
+    grid = figure.add_gridspec(1 + len(phenomena), 3)
+    axes = [figure.add_subplot(grid[0, column]) for column in range(len(summary))]
+    axes += [figure.add_subplot(grid[row + 1, :2]) for row in range(len(phenomena))]
+    for axis, (name, series) in zip(axes, {**summary, **phenomena}.items()):
+        detailed = name in phenomena
         for label, values in series.items():
-            axis.plot(
-                words, values, marker="" if thin else "o", lw=0.9 if thin else 1.8, label=label
-            )
+            axis.plot(words, values, marker="." if detailed else "o", label=label)
         axis.set_xscale("log")
         if name == "perplexity per word":
             axis.set_yscale("log")
         axis.set_title(name)
         axis.set_xlabel("words exposed")
-        axis.legend(fontsize=6 if thin else 8, ncol=2 if thin else 1)
         axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(panels) :]:
-        axis.set_visible(False)
+        if detailed:
+            axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        else:
+            axis.legend(fontsize=8)
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
     return path

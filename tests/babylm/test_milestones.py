@@ -22,6 +22,7 @@ from lm_gym.babylm import (
     read_revision,
     revision_name,
 )
+from lm_gym.cli import main
 from lm_gym.evaluation.scoring import Scorer
 from lm_gym.wrappers import CLMAlternation, WordCounter
 
@@ -190,3 +191,20 @@ def test_milestones_need_a_word_ledger(toys, tmp_path):
     agent = PPO(env, num_envs=2, verbose=0)
     with pytest.raises(ValueError, match="wrap the env in lm_gym.wrappers.WordCounter"):
         agent.learn(env, 10, callback=MilestoneCallback(tmp_path, "1k"), progress_bar=False)
+
+
+def test_the_command_line_takes_a_budget_and_milestones(toys, tmp_path, capsys):
+    base = ["run", toys.register_toy_env(), "--agent", "ppo", "--timesteps", "5000"]
+    base += ["--out", str(tmp_path), "--agent-kwargs", '{"num_envs": 4, "verbose": 0}']
+    base += ["--env-kwargs", json.dumps({"clm_alternation": CLM})]
+    code = main([*base, "--budget", '{"exposed": "600"}', "--milestones", "200,400,800"])
+    assert code == 0
+    run_dir = next(tmp_path.iterdir())
+    words = json.loads((run_dir / "run.json").read_text())["words"]
+    assert words["exposed"] <= 600 and "word budget reached" in words["stopped_by_budget"]
+    assert [r["revision"] for _, r in list_revisions(run_dir / "revisions")] == [
+        "chck_200",
+        "chck_400",
+    ]
+    assert main([*base, "--budget", "strict-tiny", "--overwrite"]) == 2
+    assert "unknown budget 'strict-tiny'" in capsys.readouterr().err
