@@ -42,7 +42,7 @@ from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
 from lm_gym.babylm.ledger import BudgetExhausted, WordBudget, ledger_of
-from lm_gym.babylm.milestones import MilestoneCallback, parse_milestones
+from lm_gym.babylm.milestones import MilestoneCallback, parse_milestones, student_of
 from lm_gym.utils.files import atomic_write_text
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
@@ -255,6 +255,8 @@ def train_agent(
         )
     if clm:
         env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
+    if milestones is not None:
+        student_of(built, env)  # an agent without a student LM fails before the run folder
     if checkpoint is not None:
         built.restore(checkpoint, env)
         print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")

@@ -178,6 +178,20 @@ class VectorWordCounter(_LedgerAccess, VectorWrapper):
         self._bounds = _EpisodeBounds(env, self.word_ledger)
         _attach(env, self.word_ledger)
 
+    # Gymnasium's VectorWrapper does not pass these through; agents call them on the env
+    # they were given (the fixed teachers read each sub-env's ``pool_labels``).
+    def get_attr(self, name: str) -> tuple:
+        """``get_attr`` of the wrapped vector env."""
+        return self.env.get_attr(name)
+
+    def set_attr(self, name: str, values: Any) -> None:
+        """``set_attr`` of the wrapped vector env."""
+        self.env.set_attr(name, values)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple:
+        """``call`` of the wrapped vector env."""
+        return self.env.call(name, *args, **kwargs)
+
     def _counters(self, info: dict[str, Any]) -> dict[str, Any]:
         every = np.ones(self.num_envs, dtype=bool)
         for key, value in (

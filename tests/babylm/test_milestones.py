@@ -208,3 +208,17 @@ def test_the_command_line_takes_a_budget_and_milestones(toys, tmp_path, capsys):
     ]
     assert main([*base, "--budget", "strict-tiny", "--overwrite"]) == 2
     assert "unknown budget 'strict-tiny'" in capsys.readouterr().err
+
+
+def test_milestones_need_a_student_language_model(tmp_path):
+    with pytest.raises(ValueError, match="milestones save the student language model"):
+        train_agent(
+            "TeacherDomains-v0",
+            "oracle-teacher",
+            4,
+            out_dir=tmp_path,
+            env_kwargs={"embedding": "bag", "num_students": 1, "device": "cpu"},
+            progress_bar=False,
+            milestones="1k",
+        )
+    assert not list(tmp_path.iterdir())  # refused before the run folder was made

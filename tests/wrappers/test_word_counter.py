@@ -3,6 +3,7 @@ independent count of every text the run trained on, showed and generated."""
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -201,3 +202,17 @@ def test_the_clm_wrapper_charges_the_same_ledger_whichever_wraps_the_other(toys)
         == counts[1]
         == words(t for b in replayed_clm_batches(toys.toy_texts(), 2) for t in b)
     )
+
+
+def test_teacher_envs_count_nothing_and_pass_sub_env_attributes_through():
+    kwargs = {"embedding": "bag", "num_students": 1, "device": "cpu"}
+    base = gym.make_vec("TeacherDomains-v0", num_envs=2, **kwargs)
+    env = WordCounter(base)
+    env.reset(seed=0)
+    labels = env.get_attr("pool_labels")  # what the fixed teachers read
+    assert [list(x) for x in labels] == [list(x) for x in base.get_attr("pool_labels")]
+    action = np.zeros((2, len(labels[0])), dtype=np.int8)
+    for row, x in enumerate(labels):  # the first 10 exam-type sentences of each pool
+        action[row, np.flatnonzero(np.asarray(x))[:10]] = 1
+    env.step(action)
+    assert ledger_of(env).summary()["exposed"] == ledger_of(env).generated == 0
