@@ -67,12 +67,15 @@ AUTHORS_ALPHA, AUTHORS_BETA, AUTHORS_TAU = 5.0, 0.001, 150.0
 INVERSE_MIN_GAP = 1.0
 """Default guard of eq. (1): ``PPL - tau`` is clamped to at least this many perplexity units."""
 
-SLOR_SCALE = 20.0
+SLOR_SCALE = 40.0
 """Default scale of the ``slor`` form, in nats per word (the reward is ``tanh(SLOR / scale)``):
 real continuations stay far from the reward's bounds (the audit checks), one broken word
 cannot dominate a batch, and the spread of a beginner's attempts stays visible (the untrained
-``baby-en``'s samples have SLORs from about -53 to -1, median -11.8, under ``parent-it``). A
-hard clip at 10 was tried first: more than half of those samples sat on it, with no reward
+``baby-en``'s samples have SLORs from about -53 to -1, median -11.8, under ``parent-it``, so
+they fall on the steep part of ``tanh``). Measured with PPO alone on the untrained baby (seeds
+0-2, 30,720 tokens, PPO defaults): at scale 20 the share of "." went 49/46/48% -> 40/48/48%,
+at scale 40 49/46/48% -> 20/30/35% with longer continuations (1.26-1.31 -> 1.42-1.61 words).
+A hard clip at 10 was tried first: more than half of those samples sat on it, with no reward
 difference for PPO to follow."""
 
 MAX_LOG_PERPLEXITY = 700.0

@@ -82,7 +82,7 @@ def test_an_episode_ends_with_the_parent_reward(tmp_path):
         assert reward == 0.0
     _, reward, terminated, _, info = env.step(tokenizer.eos_token_id)
     assert terminated and info["completion"].strip() == "la mamma"
-    assert reward == pytest.approx(np.tanh(info["slor"] / 20.0))
+    assert reward == pytest.approx(np.tanh(info["slor"] / 40.0))
     assert np.isfinite(info["ppl"]) and np.isfinite(info["ppl_word"])
 
 

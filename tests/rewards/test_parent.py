@@ -166,7 +166,7 @@ def test_slor_is_the_parent_log_probability_over_a_unigram_per_word(tiny_lm):
     reward = ParentReward(tiny_lm, unigram_corpus=english_sentences(400), device="cpu")
     rewards, info = reward.with_info([prompt], [completion])
     expected = (logprob - unigram) / 3  # three words: the, ball, today
-    assert rewards[0] == pytest.approx(math.tanh(expected / 20.0), rel=1e-6)
+    assert rewards[0] == pytest.approx(math.tanh(expected / 40.0), rel=1e-6)
     assert info["slor"][0] == pytest.approx(expected, rel=1e-6)
     assert info["ppl_word"][0] == pytest.approx(math.exp(-logprob / 4), rel=1e-6)
 
