@@ -160,10 +160,10 @@ RECIPES: dict[str, Recipe] = {
             "gpt2",
             vocab_size=650,
             n_layer=1,
-            n_embd=32,
+            n_embd=64,
             n_head=2,
-            corpus_size=3_000,
-            train_steps=120,
+            corpus_size=10_000,
+            train_steps=400,
         ),
     )
 }
