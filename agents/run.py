@@ -17,6 +17,11 @@ a resumed run must repeat) and completed when it ends.
 One env keyword is handled here rather than by the env: ``clm_alternation`` (``true`` or a dict
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
 also trained with CLM updates between RL episodes, as in BAMBINO-LM.
+
+Under torchrun (``lm-gym run --nproc N``) every rank calls this function: it joins the process
+group first (:func:`lm_gym.utils.distributed.init_distributed`), rank 0 prepares the run folder
+for all, every rank trains its own envs (``timesteps`` counts all ranks' steps), and rank 0
+alone logs and writes ``run.json``, the checkpoints and the agent.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from typing import Any
 import gymnasium as gym
 
 import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
+from lm_gym.agents.base import BaseAgent
 from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.utils import distributed
 from lm_gym.utils.files import atomic_write_text
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
@@ -199,7 +206,16 @@ def train_agent(
     _check_args(
         env_id, timesteps, seed, env_kwargs, agent_kwargs, resume, overwrite, checkpoint_every
     )
+    distributed.init_distributed(device)
+    main = distributed.is_main_process()
     factory = get_agent_spec(agent).load()
+    if distributed.world_size() > 1 and not (
+        isinstance(factory, type) and issubclass(factory, BaseAgent)
+    ):
+        raise ValueError(
+            f"agent {agent!r} cannot train on several processes (only lm_gym's BaseAgent "
+            "subclasses reduce their updates across ranks): run it in one process"
+        )
     safe_id = env_id.replace(":", "_").replace("/", "_")
     run_dir = Path(out_dir) / f"{safe_id}__{agent}__seed{seed}"
     settings = {
@@ -209,7 +225,9 @@ def train_agent(
         "env_kwargs": env_kwargs,
         "agent_kwargs": agent_kwargs,
     }
-    checkpoint = _prepare_run_dir(run_dir, settings, resume, overwrite, factory)
+    checkpoint = distributed.run_on_main_process(
+        _prepare_run_dir, run_dir, settings, resume, overwrite, factory
+    )
     env_kwargs = dict(env_kwargs)
     clm = env_kwargs.pop(CLM_KEY, None)
     config = dict(agent_kwargs)
@@ -228,13 +246,14 @@ def train_agent(
         env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
     if checkpoint is not None:
         built.restore(checkpoint, env)
-        print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
-    else:
+        if main:
+            print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
+    elif main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_summary(run_dir, {**settings, "timesteps": timesteps, "finished": False})
     logger = Logger(
-        run_dir,
-        LOG_FORMATS,
+        run_dir if main else None,
+        LOG_FORMATS if main else (),
         resume=checkpoint is not None,
         resume_step=int(getattr(built, "num_timesteps", 0)),
     )
@@ -242,7 +261,7 @@ def train_agent(
         built.set_logger(logger)
     learn_kwargs: dict[str, Any] = {}
     if _accepts(built.learn, "progress_bar"):
-        learn_kwargs["progress_bar"] = progress_bar
+        learn_kwargs["progress_bar"] = progress_bar and main
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
     if checkpoint_every and _accepts(built.learn, "callback"):
@@ -251,12 +270,15 @@ def train_agent(
         )
     built.learn(env, total_timesteps=timesteps, **learn_kwargs)
     agent_file = Path(built.save(run_dir / AGENT_FILE) or run_dir / AGENT_FILE)
-    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     logger.close()
+    if not main:  # rank 0 writes for all (the save above gathered what it needs)
+        return RunResult(run_dir, built, agent_file, list(logger.history))
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     summary = {
         **settings,
         "timesteps": timesteps,
         "device": device,
+        "processes": distributed.world_size(),
         "num_timesteps": int(getattr(built, "num_timesteps", timesteps)),
         "seconds": round(time.perf_counter() - started, 2),
         "final_metrics": logger.history[-1] if logger.history else {},
