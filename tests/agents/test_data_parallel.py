@@ -14,15 +14,23 @@ padding column; the test checks that too, so the exclusion hides nothing.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
+import subprocess
+import sys
 import warnings
 
+import gymnasium as gym
 import parallel_scenarios as scenarios
 import pytest
 import torch
 import torch.nn.functional as F
 from ranks import run_ranks
+from support import MICRO_MODELS
 
+from lm_gym.cli import main
+from lm_gym.models.clm import SentenceBatches
 from lm_gym.utils import distributed
 
 ZERO_GRADIENT = "self_attn.k_proj.bias"
@@ -156,3 +164,39 @@ def test_resuming_on_another_number_of_processes_is_refused(launch):
         loaded = type(agent).load(folder / "lockstep.pt", scenarios.lockstep_ppo()[1])
     assert any("does not continue the saved run" in str(w.message) for w in caught)
     assert loaded.num_timesteps == 2 * 2 * 4 * 5  # loading to use the agent works
+
+
+def test_lm_gym_run_on_two_processes_trains_n_tokens_in_all_and_writes_once(tmp_path):
+    env = gym.make_vec("Bambino-v0", num_envs=1, max_new_tokens=4, **MICRO_MODELS)
+    corpus = env.unwrapped.task.texts  # (making it also builds the micro recipes, once)
+    env_kwargs = {**MICRO_MODELS, "max_new_tokens": 4, "clm_alternation": {"batch_size": 4}}
+    agent_kwargs = {"num_envs": 4, "min_new_tokens": 4}  # every episode is 4 tokens
+    command = [sys.executable, "-m", "lm_gym.cli", "run", "Bambino-v0", "--agent", "ppo"]
+    command += ["--timesteps", "80", "--nproc", "2", "--out", str(tmp_path)]
+    command += ["--env-kwargs", json.dumps(env_kwargs), "--agent-kwargs", json.dumps(agent_kwargs)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    run_dir = tmp_path / "Bambino-v0__ppo__seed0"
+    files = sorted(p.relative_to(run_dir).parts[0] for p in run_dir.rglob("*") if p.is_file())
+    assert files == ["agent.pt", "progress.csv", "run.json", "tensorboard"]  # one of each
+    with (run_dir / "progress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    steps = [float(row["time/total_timesteps"]) for row in rows]
+    assert steps == [32.0, 64.0, 96.0]  # 2 ranks x 4 rows x 4 tokens an iteration, 80 in all
+    assert done.stdout.count("time/iterations") == 3  # rank 0 alone prints
+    summary = json.loads((run_dir / "run.json").read_text())
+    assert summary["num_timesteps"] == 96 and summary["processes"] == 2
+    clm_steps = int(float(rows[-1]["rollout/clm_steps_mean"]))
+    stream = SentenceBatches(corpus, 2 * 4, seed=0)  # one stream of global batches
+    words = sum(len(text.split()) for _ in range(clm_steps) for text in stream.next_batch())
+    assert float(rows[-1]["rollout/words_seen_mean"]) == words
+
+
+def test_nproc_must_be_spelled_in_full_and_positive(capsys, tmp_path):
+    base = ["run", "Bambino-v0", "--agent", "ppo", "--timesteps", "8", "--out", str(tmp_path)]
+    assert main([*base, "--npr", "2"]) == 2
+    assert "spell --nproc in full" in capsys.readouterr().err
+    assert main([*base, "--nproc", "0"]) == 2
+    assert "--nproc must be >= 1" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
