@@ -7,6 +7,8 @@
 * :func:`lockstep` trains PPO inside CLM alternation and REINFORCE for a few iterations,
   recording a digest of the parameters after every update, saves a checkpoint half way and
   resumes it in a fresh agent.
+* :func:`ppo_throughput` serves one PPO iteration at a time to the throughput benchmark
+  (``tests/benchmarks/test_bench_data_parallel.py``), timing its phases.
 
 Prompts of the toy env vary in length (some start with words the toy tokenizer spells in
 bytes), so the ranks' prompt blocks and horizons differ and the gathered batch is padded.
@@ -15,18 +17,24 @@ bytes), so the ranks' prompt blocks and horizons differ and the gathered batch i
 from __future__ import annotations
 
 import hashlib
+import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 import toys
 
+import lm_gym.agents.ppo as ppo_module
 from lm_gym.agents import PPO, Reinforce, collect_token_rollout
 from lm_gym.agents.base import torch_generator
 from lm_gym.agents.callbacks import Callback
 from lm_gym.agents.rollout import TokenRollout
 from lm_gym.envs import TextGenerationVectorEnv
+from lm_gym.utils import distributed
 from lm_gym.utils.distributed import rank, world_size
 from lm_gym.wrappers import CLMAlternation, CLMSchedule
 
@@ -240,3 +248,64 @@ def everything(folder: Path) -> dict[str, Any]:
         "clm": clm_fixed_batch(folder),
         "lockstep": lockstep(folder),
     }
+
+
+# ---------------------------------------------------------------------- throughput
+class PhaseTimes:
+    """Wall-clock and CPU seconds spent in named phases (CPU time excludes waiting)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def timed(self, name: str, function: Callable) -> Callable:
+        """``function``, adding its time to phase ``name`` at every call."""
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
+
+        return wrapper
+
+    def take(self) -> dict[str, dict[str, float]]:
+        """The times so far, then start again."""
+        times = {"wall": self.wall, "cpu": self.cpu}
+        self.wall, self.cpu = {}, {}
+        return times
+
+
+def ppo_throughput(folder: Path) -> Callable[[], dict[str, Any]]:
+    """One PPO iteration on Bambino-v0 per call (settings in ``folder/bench.json``: the
+    models, ``num_envs`` per rank and ``new_tokens`` per episode, every episode that long).
+
+    Each call returns the tokens of the iteration (all ranks) and the seconds of its phases on
+    this rank: collection, waiting for the other ranks after it, scoring, gathering the scored
+    batch, the gradient all-reduces, and the whole iteration.
+    """
+    settings = json.loads((folder / "bench.json").read_text())
+    tokens = settings["new_tokens"]
+    env = gym.make_vec(
+        "Bambino-v0", num_envs=settings["num_envs"], max_new_tokens=tokens, **settings["models"]
+    )
+    agent = PPO(env, seed=0, verbose=0, device="cpu", min_new_tokens=tokens)
+    times = PhaseTimes()
+    agent._collect = times.timed("collect", agent._collect)
+    agent._all_ranks_collected = times.timed("wait_for_ranks", agent._all_ranks_collected)
+    agent._score_rollout = times.timed("score", agent._score_rollout)
+    ppo_module.gather_token_batch = times.timed("gather", ppo_module.gather_token_batch)
+    distributed.all_reduce_gradients = times.timed(
+        "all_reduce_gradients", distributed.all_reduce_gradients
+    )
+    learn = times.timed("iteration", agent.learn)
+    budget = world_size() * settings["num_envs"] * tokens
+
+    def iteration() -> dict[str, Any]:
+        times.take()
+        learn(env, budget, progress_bar=False)
+        return {"tokens": agent.num_timesteps, **times.take()}
+
+    return iteration

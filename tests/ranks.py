@@ -7,10 +7,16 @@ process group with :func:`lm_gym.utils.distributed.init_distributed`, calls
 ``folder/rank<r>.pt``; the results come back in rank order. Starting the processes directly
 skips torchrun's own start-up (a second or two per launch), and a failing rank's stderr is
 shown in the error.
+
+``serve_ranks("name", 2, folder)`` keeps the ranks running for a benchmark:
+``parallel_scenarios.<name>(folder)`` returns a step function, and every ``step()`` of the
+returned :class:`ServingRanks` has each rank call it once (the ranks' collectives keep them
+together) and waits for all of them, so its time is one step of the whole group.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -31,12 +37,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run_ranks(scenario: str, world_size: int, folder: Path) -> list[Any]:
-    """Run ``parallel_scenarios.<scenario>(folder)`` on ``world_size`` ranks; their results.
-
-    Raises:
-        RuntimeError: when a rank fails or the launch times out, with the ranks' stderr.
-    """
+def _start(mode: str, scenario: str, world_size: int, folder: Path) -> list[subprocess.Popen]:
+    """Start the ranks; their stderr goes to ``folder/rank<r>.log``."""
     port = _free_port()
     processes = []
     for rank in range(world_size):
@@ -51,31 +53,89 @@ def run_ranks(scenario: str, world_size: int, folder: Path) -> list[Any]:
             "OMP_NUM_THREADS": "1",
             "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
         }
-        log = open(folder / f"rank{rank}.log", "w")  # noqa: SIM115  (closed below)
-        command = [sys.executable, str(Path(__file__)), scenario, str(folder)]
-        processes.append((subprocess.Popen(command, env=env, stderr=log, stdout=log), log))
+        with open(folder / f"rank{rank}.log", "w") as log:
+            command = [sys.executable, str(Path(__file__)), mode, scenario, str(folder)]
+            pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+            processes.append(
+                subprocess.Popen(
+                    command, env=env, stderr=log, **(pipes if mode == "serve" else {"stdout": log})
+                )
+            )
+    return processes
+
+
+def _failure(scenario: str, processes: list[subprocess.Popen], folder: Path) -> RuntimeError:
+    for process in processes:
+        process.kill()
+    logs = "\n".join(
+        f"--- rank {r} ---\n" + (folder / f"rank{r}.log").read_text()[-3000:]
+        for r in range(len(processes))
+    )
+    return RuntimeError(f"scenario {scenario!r} failed on {len(processes)} ranks:\n{logs}")
+
+
+def run_ranks(scenario: str, world_size: int, folder: Path) -> list[Any]:
+    """Run ``parallel_scenarios.<scenario>(folder)`` on ``world_size`` ranks; their results.
+
+    Raises:
+        RuntimeError: when a rank fails or the launch times out, with the ranks' stderr.
+    """
+    processes = _start("run", scenario, world_size, folder)
     failed = False
-    for process, log in processes:
+    for process in processes:
         try:
             failed |= process.wait(timeout=TIMEOUT) != 0
         except subprocess.TimeoutExpired:
             failed = True
-        log.close()
     if failed:
-        for process, _ in processes:
-            process.kill()
-        logs = "\n".join(
-            f"--- rank {r} ---\n" + (folder / f"rank{r}.log").read_text()[-3000:]
-            for r in range(world_size)
-        )
-        raise RuntimeError(f"scenario {scenario!r} failed on {world_size} ranks:\n{logs}")
+        raise _failure(scenario, processes, folder)
     return [
         torch.load(folder / f"rank{r}.pt", weights_only=False)  # the test's own files
         for r in range(world_size)
     ]
 
 
-def _main(scenario: str, folder: str) -> None:
+class ServingRanks:
+    """Ranks that each run one step whenever :meth:`step` asks (see the module docstring)."""
+
+    def __init__(self, scenario: str, world_size: int, folder: Path) -> None:
+        self.scenario, self.folder = scenario, folder
+        self.processes = _start("serve", scenario, world_size, folder)
+
+    def step(self) -> list[Any]:
+        """One step on every rank; each rank's (JSON) result."""
+        for process in self.processes:
+            process.stdin.write("step\n")
+            process.stdin.flush()
+        results = []
+        for process in self.processes:
+            line = process.stdout.readline()
+            if not line.startswith("@@ "):
+                raise _failure(self.scenario, self.processes, self.folder)
+            results.append(json.loads(line[3:]))
+        return results
+
+    def close(self) -> None:
+        """Let the ranks finish."""
+        for process in self.processes:
+            process.stdin.close()
+        for process in self.processes:
+            process.wait(timeout=TIMEOUT)
+
+    def __enter__(self) -> ServingRanks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_ranks(scenario: str, world_size: int, folder: Path) -> ServingRanks:
+    """Start ``world_size`` ranks serving the step function ``parallel_scenarios.<scenario>``
+    returns (use as a context manager)."""
+    return ServingRanks(scenario, world_size, folder)
+
+
+def _main(mode: str, scenario: str, folder: str) -> None:
     import parallel_scenarios
     import torch.distributed as dist
 
@@ -84,9 +144,14 @@ def _main(scenario: str, folder: str) -> None:
     torch.set_num_threads(1)
     init_distributed("cpu")
     result = getattr(parallel_scenarios, scenario)(Path(folder))
-    torch.save(result, Path(folder) / f"rank{rank()}.pt")
-    dist.destroy_process_group()
+    if mode == "serve":
+        for _ in sys.stdin:  # one line a step; the loop ends when the test closes stdin
+            print("@@", json.dumps(result()), flush=True)
+    else:
+        torch.save(result, Path(folder) / f"rank{rank()}.pt")
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
-    _main(*sys.argv[1:3])
+    _main(*sys.argv[1:4])
