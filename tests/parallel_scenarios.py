@@ -241,12 +241,26 @@ def lockstep(folder: Path) -> dict[str, Any]:
     }
 
 
+def main_process_error(folder: Path) -> str:
+    """The error every rank raises when work done on rank 0 alone fails there."""
+
+    def refuse() -> None:
+        raise ValueError(f"refused on rank {rank()}")
+
+    try:
+        distributed.run_on_main_process(refuse)
+    except ValueError as error:
+        return str(error)
+    return "no error"
+
+
 def everything(folder: Path) -> dict[str, Any]:
     """Every scenario above, in one launch (each launch costs seconds of imports)."""
     return {
         "ppo": ppo_fixed_batch(folder),
         "clm": clm_fixed_batch(folder),
         "lockstep": lockstep(folder),
+        "error": main_process_error(folder),
     }
 
 

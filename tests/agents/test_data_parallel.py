@@ -152,6 +152,11 @@ def test_a_resumed_run_continues_bit_identically_and_only_rank_0_writes(launch):
     assert sorted(p.name for p in folder.glob("lockstep*")) == ["lockstep.pt"]
 
 
+def test_an_error_on_rank_0_is_raised_on_every_rank(launch):
+    (first, second), _ = launch
+    assert first["error"] == second["error"] == "refused on rank 0"
+
+
 def test_resuming_on_another_number_of_processes_is_refused(launch):
     _, folder = launch
     agent, wrapped = scenarios.lockstep_ppo()
