@@ -8,8 +8,13 @@ spent::
     batch = agent._collect(env)        # act in the env; None when a callback stopped training
     callback.on_rollout_end()
     agent._update(batch)               # learn from the batch (or only record its statistics)
-    logger: time/iterations, dump(num_timesteps)
+    logger: time/iterations, words/... (the word ledger), dump(num_timesteps)
     callback.on_iteration_end()        # the agent's state is whole here: checkpoints save
+
+A word budget (:class:`~lm_gym.wrappers.WordCounter`) ends the loop too: its
+:class:`~lm_gym.babylm.ledger.BudgetExhausted` comes from the collection before the refused
+CLM batch or env step happens; the partial batch is dropped, the message printed, and the
+callbacks' ``on_training_end`` runs as after any stop.
 
 A concrete agent sets ``config_class`` and writes ``predict``, its collection (whose every env
 step goes through :meth:`BaseAgent._count_steps`, which counts timesteps, moves the progress
@@ -21,11 +26,14 @@ generator and environment states needed for bit-identical resumption.
 loop on its own env; ranks meet only at collectives, in the same order on every rank: after
 each collection they add up the timesteps they took (``num_timesteps`` counts the steps of all
 ranks, so a budget of N timesteps is N in all) and agree to stop when any rank's callback asked
-to; the agents' updates reduce their gradients and statistics; :meth:`BaseAgent.save` gathers
-what differs between ranks. Each rank seeds its env's first reset apart
-(:meth:`BaseAgent._reset_seed`) and samples from its own generator (:meth:`BaseAgent.rank_seed`),
-while the weights, and every draw that must agree (minibatch order), use the config's seed.
-Only rank 0 prints, shows progress and writes checkpoints. One process runs exactly as before.
+to or its share of the word budget refused a step (every rank then stops before the same
+update); after each update they sum their word ledgers (:attr:`BaseAgent.run_ledger`: what is
+logged and what milestones read); the agents' updates reduce their gradients and statistics;
+:meth:`BaseAgent.save` gathers what differs between ranks. Each rank seeds its env's first
+reset apart (:meth:`BaseAgent._reset_seed`) and samples from its own generator
+(:meth:`BaseAgent.rank_seed`), while the weights, and every draw that must agree (minibatch
+order), use the config's seed. Only rank 0 prints, shows progress and writes checkpoints.
+One process runs exactly as before.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import dataclasses
 import importlib
 import inspect
 import os
+import sys
 import warnings
 from abc import ABC, abstractmethod
 from collections import deque
@@ -59,6 +68,7 @@ from lm_gym.agents.checkpoint import (
 )
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.protocol import build_config, env_spaces, is_vector_env
+from lm_gym.babylm.ledger import BudgetExhausted, WordLedger, ledger_of
 from lm_gym.utils import distributed
 from lm_gym.utils.device import resolve_device
 
@@ -85,6 +95,8 @@ class BaseAgent(ABC):
         iteration: collect-and-update iterations so far (one logged row each).
         world_size, rank: the data-parallel process group when the agent was made (1 and 0
             in one process); it must not change before ``learn``.
+        run_ledger: the env's word ledger (:class:`~lm_gym.wrappers.WordCounter`) as of the
+            latest iteration, summed over ranks under data parallelism (``None`` without one).
     """
 
     config_class: ClassVar[type]
@@ -103,6 +115,7 @@ class BaseAgent(ABC):
         self.iteration = 0
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         self.env: Any = None
+        self.run_ledger: WordLedger | None = None
         self._seeded_env: Any = None
         self._vector_view: tuple[Any, Any] | None = None
         verbose = getattr(self.config, "verbose", 1)
@@ -180,16 +193,27 @@ class BaseAgent(ABC):
             env, total_timesteps, callback, reset_num_timesteps, progress_bar
         )
         callback = self._callback
+        ledger = ledger_of(self.env)
+        self.run_ledger = self._sum_ledger(ledger)
         callback.on_training_start(locals())
         while self.num_timesteps < self._total_timesteps:
             start = self.num_timesteps
-            batch = self._collect(training_env)
+            refusal = None
+            try:
+                batch = self._collect(training_env)
+            except BudgetExhausted as stop:  # refused before it happened: the state is whole
+                batch, refusal = None, stop
             if not self._all_ranks_collected(batch is not None, start):
+                self._stopped(ledger, refusal)
                 break
             callback.on_rollout_end()
             self._update(batch)
             self.iteration += 1
             self.logger.record("time/iterations", self.iteration)
+            self.run_ledger = self._sum_ledger(ledger)
+            if self.run_ledger is not None:
+                for key, value in self.run_ledger.metrics().items():
+                    self.logger.record(key, value)
             self.logger.dump(self.num_timesteps)
             callback.on_iteration_end()
             if not self._continue_training:
@@ -272,6 +296,31 @@ class BaseAgent(ABC):
         self.num_timesteps = start + steps
         self._progress.update(steps - own)
         return stopped == 0
+
+    def _sum_ledger(self, ledger: WordLedger | None) -> WordLedger | None:
+        """The run's word ledger: ``ledger`` itself in one process; under data parallelism a
+        copy holding the sum of every rank's counts (one all-reduce, on every rank)."""
+        if ledger is None or self.world_size == 1:
+            return ledger
+        return ledger.reduced(
+            lambda counts: distributed.all_reduce_sum(torch.tensor(counts)).tolist()
+        )
+
+    def _stopped(self, ledger: WordLedger | None, refusal: BudgetExhausted | None) -> None:
+        """After the ranks agreed to stop before an update: the budget's refusal, if a rank
+        had one, goes into the run ledger (summed again: the dropped batch's finished
+        episodes were charged) and is printed once."""
+        name = type(self).__name__
+        if self.world_size > 1:
+            refusals = distributed.all_gather_objects(refusal)
+            refused = [rank for rank, stop in enumerate(refusals) if stop is not None]
+            refusal = refusals[refused[0]] if refused else None
+            name += f" (rank {refused[0]})" if refused else ""
+            self.run_ledger = self._sum_ledger(ledger)
+            if self.run_ledger is not None:
+                self.run_ledger.refusal = refusal
+        if refusal is not None and self.rank == 0:
+            print(f"{name}: {refusal}", file=sys.stderr)
 
     def _count_steps(self, steps: int) -> bool:
         """Count ``steps`` env steps (timesteps and progress bar), then call the callback.

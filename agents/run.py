@@ -18,10 +18,16 @@ One env keyword is handled here rather than by the env: ``clm_alternation`` (``t
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
 also trained with CLM updates between RL episodes, as in BAMBINO-LM.
 
+Every run keeps a word ledger (:class:`lm_gym.wrappers.WordCounter`: words the student was
+exposed to, by source, words it generated, epochs), logged as ``words/...``, saved in
+checkpoints and written to ``run.json``; ``budget`` stops the run at BabyLM's limits and
+``milestones`` saves the student at each one under ``revisions/`` (see :mod:`lm_gym.babylm`).
+
 Under torchrun (``lm-gym run --nproc N``) every rank calls this function: it joins the process
 group first (:func:`lm_gym.utils.distributed.init_distributed`), rank 0 prepares the run folder
-for all, every rank trains its own envs (``timesteps`` counts all ranks' steps), and rank 0
-alone logs and writes ``run.json``, the checkpoints and the agent.
+for all, every rank trains its own envs (``timesteps`` counts all ranks' steps) and counts its
+own words against its share of the budget, and rank 0 alone logs and writes ``run.json`` (the
+words summed over ranks), the milestones, the checkpoints and the agent.
 """
 
 from __future__ import annotations
@@ -42,16 +48,21 @@ from lm_gym.agents.base import BaseAgent
 from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.babylm.ledger import BudgetExhausted, WordBudget, ledger_of
+from lm_gym.babylm.milestones import MilestoneCallback, parse_milestones, student_of
 from lm_gym.utils import distributed
 from lm_gym.utils.files import atomic_write_text
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.wrappers.word_counter import WordCounter
 
 LOG_FORMATS = ("stdout", "csv", "tensorboard")
 CLM_KEY = "clm_alternation"
 CHECKPOINT_FILE = "checkpoint.pt"
 AGENT_FILE = "agent.pt"
+REVISIONS_DIR = "revisions"
+"""Where ``milestones`` puts the student's revision folders (``chck_1M``, ..., ``main``)."""
 SETTINGS = ("env_id", "agent", "seed", "env_kwargs", "agent_kwargs")
 """The ``run.json`` fields a resumed run must repeat (it may change timesteps and device)."""
 
@@ -68,6 +79,8 @@ class RunResult:
     """Where the agent was saved."""
     history: list[dict[str, float]] = field(default_factory=list)
     """The logged metric rows (empty for agents that log through their own logger)."""
+    words: dict[str, Any] | None = None
+    """The word ledger's summary (``None`` for an env that is not a Gymnasium env)."""
 
 
 def _accepts(factory: Any, name: str) -> bool:
@@ -176,6 +189,8 @@ def train_agent(
     resume: bool = False,
     overwrite: bool = False,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    budget: Any = None,
+    milestones: Any = None,
 ) -> RunResult:
     """Train agent ``agent`` on ``env_id`` for ``timesteps`` steps; log and save everything.
 
@@ -195,6 +210,12 @@ def train_agent(
             Without a run folder the run starts afresh.
         overwrite: delete an existing run folder first.
         checkpoint_every: save ``checkpoint.pt`` every this many timesteps (0: never).
+        budget: BabyLM word budget (:meth:`lm_gym.babylm.WordBudget.parse`: ``"strict"``,
+            ``"strict-small"``, ``"strict-small/1000"``, or explicit numbers); the run stops
+            at it. ``None``: words are counted, never refused.
+        milestones: save the student under ``revisions/`` at these milestones of words
+            exposed and at the end as ``main`` (:func:`lm_gym.babylm.milestones.
+            parse_milestones`: ``"official"``, ``"strict-small/1000"``, ``"10k,20k"``).
 
     Raises:
         ValueError: for bad arguments, an unknown env, or an existing run folder without
@@ -206,6 +227,9 @@ def train_agent(
     _check_args(
         env_id, timesteps, seed, env_kwargs, agent_kwargs, resume, overwrite, checkpoint_every
     )
+    budget = WordBudget.parse(budget)
+    if milestones is not None:
+        parse_milestones(milestones, budget)  # a bad schedule fails before anything is built
     distributed.init_distributed(device)
     main = distributed.is_main_process()
     factory = get_agent_spec(agent).load()
@@ -242,8 +266,16 @@ def train_agent(
     else:
         env = gym.make(env_id, **env_kwargs)
     built = factory(env, **config)
+    if isinstance(env, gym.Env | gym.vector.VectorEnv):
+        env = WordCounter(env, budget=budget)
+    elif budget is not None or milestones is not None:
+        raise ValueError(
+            f"agent {agent!r} trains on a non-Gymnasium env: it takes no budget or milestones"
+        )
     if clm:
         env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
+    if milestones is not None:
+        student_of(built, env)  # an agent without a student LM fails before the run folder
     if checkpoint is not None:
         built.restore(checkpoint, env)
         if main:
@@ -264,15 +296,27 @@ def train_agent(
         learn_kwargs["progress_bar"] = progress_bar and main
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
-    if checkpoint_every and _accepts(built.learn, "callback"):
-        learn_kwargs["callback"] = CheckpointCallback(
-            checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
+    callbacks = []
+    if milestones is not None:
+        callbacks.append(MilestoneCallback(run_dir / REVISIONS_DIR, milestones))
+    if checkpoint_every:
+        callbacks.append(
+            CheckpointCallback(
+                checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
+            )
         )
-    built.learn(env, total_timesteps=timesteps, **learn_kwargs)
+    if callbacks and _accepts(built.learn, "callback"):
+        learn_kwargs["callback"] = callbacks
+    try:
+        built.learn(env, total_timesteps=timesteps, **learn_kwargs)
+    except BudgetExhausted as stop:  # agents outside BaseAgent's loop stop here
+        print(f"{agent}: {stop}")
     agent_file = Path(built.save(run_dir / AGENT_FILE) or run_dir / AGENT_FILE)
     logger.close()
+    ledger = getattr(built, "run_ledger", None) or ledger_of(env)  # summed over ranks
+    words = ledger.summary() if ledger is not None else None
     if not main:  # rank 0 writes for all (the save above gathered what it needs)
-        return RunResult(run_dir, built, agent_file, list(logger.history))
+        return RunResult(run_dir, built, agent_file, list(logger.history), words)
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     summary = {
         **settings,
@@ -284,8 +328,10 @@ def train_agent(
         "final_metrics": logger.history[-1] if logger.history else {},
         "agent_file": agent_file.name,
         "lm_gym_version": __version__,
+        "words": words,
+        "milestones": milestones,
         "finished": True,
     }
     _write_summary(run_dir, summary)
     print(f"run saved to {run_dir}")
-    return RunResult(run_dir, built, agent_file, list(logger.history))
+    return RunResult(run_dir, built, agent_file, list(logger.history), words)

@@ -21,6 +21,10 @@ sampling and its update). Schedules:
 
 ``info`` (and the reset info) report ``clm_steps``, ``words_seen`` and, after the first CLM
 update, ``clm_loss`` (the latest). Padding never counts in the loss (:func:`lm_gym.clm.clm_loss`).
+With a :class:`~lm_gym.wrappers.WordCounter` in the stack (inside or around this wrapper) every
+CLM batch is charged to its word ledger before the update, and a batch that would cross the
+ledger's budget is refused with :class:`~lm_gym.babylm.ledger.BudgetExhausted`: not drawn, not
+trained on, the remaining CLM slots still due.
 
 The wrappers also declare ``trained_model`` (the module they update), ``model_updates`` (how
 many updates they made to it so far), ``reference_model`` and ``words_seen``, read through any
@@ -49,6 +53,8 @@ global batch. ``clm_steps``, ``words_seen`` (words of the global batches) and ``
 count for the whole run, and the schedule's state is the same on every rank. An RL slot must
 then end where a batch of episodes does (``rl_batch_size`` a multiple of ``num_envs``), so the
 ranks' CLM steps never fall within a rollout on one rank and after the update on another.
+Each rank charges its word ledger with its own part of every CLM batch (the ranks' ledgers add
+up to the global batch), and a batch one rank's share of the budget refuses is refused by all.
 """
 
 from __future__ import annotations
@@ -64,7 +70,9 @@ import torch
 from gymnasium.vector import VectorEnv, VectorWrapper
 from torch import nn
 
+from lm_gym.babylm.ledger import BudgetExhausted, WordLedger, ledger_of
 from lm_gym.corpora.loaders import load_texts
+from lm_gym.corpora.words import count_words
 from lm_gym.models.clm import SentenceBatches, clm_loss, encode_sentences
 from lm_gym.utils import distributed
 from lm_gym.utils.device import autocast
@@ -147,6 +155,7 @@ class CLMSchedule:
         self.clm_steps = 0
         self.words_seen = 0
         self.clm_loss: float | None = None
+        self.ledger: WordLedger | None = None
 
     def kind(self, slot: int) -> str:
         """``"clm"``, ``"rl"`` or (``clm_only``'s RL slots) ``"both"``."""
@@ -168,12 +177,12 @@ class CLMSchedule:
         """
         if not self.due:
             return
-        self.due = False
         while self.kind(self.slot) == "clm":
             self.clm_step()
             self.slot += 1
         if self.kind(self.slot) == "both":
             self.clm_step()
+        self.due = False  # only now: a refused CLM batch leaves the remaining slots due
 
     def episodes_finished(self, count: int) -> None:
         """Count finished episodes; when an RL slot is full, the CLM slots after it fall due.
@@ -189,21 +198,40 @@ class CLMSchedule:
             self.slot += 1
             self.due = True
 
+    def attach_ledger(self, ledger: WordLedger) -> None:
+        """Charge every CLM batch to ``ledger`` (corpus ``clm``) from now on, refusing one that
+        would cross its budget (:meth:`clm_step`)."""
+        ledger.register_corpus("clm", self.stream.texts)
+        self.ledger = ledger
+
     def clm_step(self) -> float:
         """One CLM update of the model (and of its twin) on the next corpus batch; its loss.
 
         Under data parallelism the batch is this rank's share of the global batch, and the
         loss returned is the global batch's.
+
+        Raises:
+            BudgetExhausted: when the batch would cross the ledger's budget (under data
+                parallelism: when this rank's part would cross its share on any rank, so every
+                rank refuses it); the batch is then not drawn (the corpus stream stays where it
+                was) and nothing is updated.
         """
         if self.world_size != distributed.world_size():
             raise RuntimeError(
                 f"the CLM schedule was made for {self.world_size} process(es) but runs in "
                 f"{distributed.world_size()}: join the process group before wrapping the env"
             )
+        position = self.stream.state_dict()
         batch = self.stream.next_batch()
+        own = slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
+        if self.ledger is not None:
+            try:
+                self._charge(batch[own], len(batch))
+            except BudgetExhausted:
+                self.stream.load_state_dict(position)
+                raise
         input_ids, attention_mask = encode_sentences(self.tokenizer, batch, self.max_length)
         targets = attention_mask[:, 1:].sum()  # the global batch's loss tokens
-        own = slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
         input_ids, attention_mask = input_ids[own], attention_mask[own]
         width = int(attention_mask.sum(1).max())  # drop the columns only other ranks need
         input_ids, attention_mask = input_ids[:, :width], attention_mask[:, :width]
@@ -215,6 +243,21 @@ class CLMSchedule:
         self.words_seen += sum(len(text.split()) for text in batch)
         self.clm_loss = loss
         return self.clm_loss
+
+    def _charge(self, texts: list[str], sentences: int) -> None:
+        """Charge this rank's ``texts`` of a CLM batch of ``sentences`` to the ledger, unless a
+        rank's ledger refuses its part: then every rank raises (one vote, an all-reduce)."""
+        what = f"CLM batch {self.clm_steps + 1} ({sentences} sentences)"
+        words = sum(count_words(text) for text in texts)
+        refusal = None
+        try:
+            self.ledger.check(exposed=words, consumed={"clm": words}, what=what)
+        except BudgetExhausted as error:
+            refusal = error
+        if not distributed.agree(refusal is None):
+            refusals = distributed.all_gather_objects(refusal)
+            raise refusal or next(error for error in refusals if error is not None)
+        self.ledger.expose("clm", texts, corpus="clm", what=what)
 
     def _update(
         self,
@@ -367,6 +410,11 @@ class _ScheduleAccess:
         """Words of CLM text this wrapper has trained :attr:`trained_model` on so far."""
         return self.schedule.words_seen
 
+    def attach_word_ledger(self, ledger: WordLedger) -> None:
+        """Charge the CLM batches to ``ledger`` (called by a ``WordCounter`` around this
+        wrapper; one inside it is found when this wrapper is made)."""
+        self.schedule.attach_ledger(ledger)
+
     def state_dict(self) -> dict[str, Any]:
         """See :meth:`CLMSchedule.state_dict`."""
         return self.schedule.state_dict()
@@ -420,6 +468,8 @@ class CLMAlternation(_ScheduleAccess, gym.Wrapper):
             rl_batch_size=rl_batch_size or 1,
             **schedule_kwargs,
         )
+        if (ledger := ledger_of(env)) is not None:
+            self.schedule.attach_ledger(ledger)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self.schedule.catch_up()
@@ -458,6 +508,8 @@ class VectorCLMAlternation(_ScheduleAccess, VectorWrapper):
         self.schedule = _schedule_for(
             env, model, optimizer, tokenizer, corpus, rl_batch_size=rl_batch_size, **schedule_kwargs
         )
+        if (ledger := ledger_of(env)) is not None:
+            self.schedule.attach_ledger(ledger)
 
     def _with_counters(self, info: dict[str, Any]) -> dict[str, Any]:
         every = np.ones(self.num_envs, dtype=bool)
