@@ -7,6 +7,9 @@
 * :func:`lockstep` trains PPO inside CLM alternation and REINFORCE for a few iterations,
   recording a digest of the parameters after every update, saves a checkpoint half way and
   resumes it in a fresh agent.
+* :func:`word_budget` trains PPO under a word budget whose share runs out on rank 1 one
+  iteration before rank 0's, with milestones, recording the ranks' own and summed ledgers;
+  :func:`clm_budget` offers one CLM batch whose part only one rank's share refuses.
 * :func:`ppo_throughput` serves one PPO iteration at a time to the throughput benchmark
   (``tests/benchmarks/test_bench_data_parallel.py``), timing its phases.
 
@@ -33,10 +36,12 @@ from lm_gym.agents import PPO, Reinforce, collect_token_rollout
 from lm_gym.agents.base import torch_generator
 from lm_gym.agents.callbacks import Callback
 from lm_gym.agents.rollout import TokenRollout
+from lm_gym.babylm import BudgetExhausted, MilestoneCallback, WordLedger
+from lm_gym.corpora.words import count_words
 from lm_gym.envs import TextGenerationVectorEnv
 from lm_gym.utils import distributed
 from lm_gym.utils.distributed import rank, world_size
-from lm_gym.wrappers import CLMAlternation, CLMSchedule
+from lm_gym.wrappers import CLMAlternation, CLMSchedule, WordCounter
 
 FIXED_EPISODES = 32
 """Episodes (and CLM sentences) of the fixed batch; each of 2 ranks updates on 16."""
@@ -241,6 +246,86 @@ def lockstep(folder: Path) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------- word budgets
+BUDGET_ITERATIONS = 2
+"""Updates before the budget stops the run: each rank exposes ``num_envs`` prompts of 2 words
+an iteration, and the budget leaves rank 1 (the smaller share of an odd limit) one word short
+of a third iteration while rank 0's share still admits it."""
+BUDGET_EXPOSED = 2 * LOCKSTEP["num_envs"] * 2 * (BUDGET_ITERATIONS + 1) - 1
+"""Shares: ``num_envs * 2 * 3`` words for rank 0, one fewer for rank 1."""
+MILESTONES = [8, 16, 40]
+"""Words exposed in all: 16 after the first update, 32 after the second, 40 at the stop."""
+
+
+class Ledgers(Callback):
+    """Records this rank's own word counts and the run's summed ones after every update."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.own: list[tuple[int, int]] = []
+        self.run: list[tuple[int, int]] = []
+
+    def _on_iteration_end(self) -> None:
+        own, run = self.agent.env.word_ledger, self.agent.run_ledger
+        self.own.append((own.exposed, own.generated))
+        self.run.append((run.exposed, run.generated))
+
+
+def word_budget(folder: Path) -> dict[str, Any]:
+    """PPO on the toy env inside a :class:`WordCounter` with an exposure budget of
+    :data:`BUDGET_EXPOSED` words and :data:`MILESTONES` saved under ``folder/revisions``."""
+    env = variable_prompt_env(LOCKSTEP["num_envs"], LOCKSTEP["max_new_tokens"])
+    agent = PPO(
+        env, seed=0, verbose=0, num_minibatches=2, min_new_tokens=LOCKSTEP["max_new_tokens"]
+    )
+    counted = WordCounter(env, budget={"exposed": BUDGET_EXPOSED})
+    ledgers = Ledgers()
+    milestones = MilestoneCallback(folder / "revisions", MILESTONES)
+    agent.learn(counted, 10_000, [ledgers, milestones], progress_bar=False)
+    own = counted.word_ledger
+    return {
+        "iteration": agent.iteration,
+        "num_timesteps": agent.num_timesteps,
+        "own": ledgers.own,
+        "run": ledgers.run,
+        "own_final": own.state_dict()["counts"],
+        "own_limit": own.limits.exposed,
+        "own_refusal": None if own.refusal is None else str(own.refusal),
+        "run_final": agent.run_ledger.summary(),
+        "saved": milestones.saved,
+        "weights": digest(agent.policy),
+    }
+
+
+def clm_budget(folder: Path) -> dict[str, Any]:
+    """A CLM step whose global batch of 32 sentences splits into parts of different word
+    counts, under an exposure budget whose share (the same on both ranks) admits the smaller
+    part only: the rank with the larger part refuses, and so must the other."""
+    schedule = clm_schedule(FIXED_EPISODES // world_size())
+    position = schedule.stream.state_dict()
+    batch = schedule.stream.next_batch()  # a look at the batch the step will draw
+    schedule.stream.load_state_dict(position)
+    half = len(batch) // 2
+    parts = [sum(count_words(text) for text in part) for part in (batch[:half], batch[half:])]
+    ledger = WordLedger({"exposed": 2 * min(parts)})
+    schedule.attach_ledger(ledger)
+    before = digest(schedule.model)
+    try:
+        schedule.clm_step()
+        error = None
+    except BudgetExhausted as refusal:
+        error = str(refusal)
+    return {
+        "parts": parts,
+        "error": error,
+        "own_refused": ledger.refusal is not None,
+        "exposed": ledger.exposed,
+        "clm_steps": schedule.clm_steps,
+        "unchanged": digest(schedule.model) == before,
+        "stream_kept": schedule.stream.next_batch() == batch,
+    }
+
+
 def main_process_error(folder: Path) -> str:
     """The error every rank raises when work done on rank 0 alone fails there."""
 
@@ -261,6 +346,8 @@ def everything(folder: Path) -> dict[str, Any]:
         "clm": clm_fixed_batch(folder),
         "lockstep": lockstep(folder),
         "error": main_process_error(folder),
+        "word_budget": word_budget(folder),
+        "clm_budget": clm_budget(folder),
     }
 
 

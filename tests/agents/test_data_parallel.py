@@ -152,6 +152,52 @@ def test_a_resumed_run_continues_bit_identically_and_only_rank_0_writes(launch):
     assert sorted(p.name for p in folder.glob("lockstep*")) == ["lockstep.pt"]
 
 
+def test_words_seen_are_summed_over_ranks_and_a_budget_stops_both_at_the_same_update(launch):
+    (first, second), folder = launch
+    one, two = first["word_budget"], second["word_budget"]
+    iterations = scenarios.BUDGET_ITERATIONS
+    # After every update both ranks see the same run ledger: the sum of their own ledgers.
+    assert one["run"] == two["run"] and len(one["run"]) == iterations
+    for own_0, own_1, run in zip(one["own"], two["own"], one["run"]):
+        assert run == (own_0[0] + own_1[0], own_0[1] + own_1[1])
+    prompts = scenarios.LOCKSTEP["num_envs"] * 2  # prompts of 2 words, one per row
+    assert [own[0] for own in one["own"]] == [prompts * i for i in (1, 2)]
+    assert one["own"] != two["own"]  # the ranks generated different words
+    # Rank 1's share ran out first: it refused the first step of a third iteration, rank 0's
+    # share admitted that iteration; both stopped before its update, at the same count.
+    assert one["own_limit"] == two["own_limit"] + 1 == prompts * (iterations + 1)
+    assert one["own_refusal"] is None
+    assert "words exposed" in two["own_refusal"] and "rank 1's share" in two["own_refusal"]
+    assert one["iteration"] == two["iteration"] == iterations
+    assert one["num_timesteps"] == two["num_timesteps"]
+    assert one["weights"] == two["weights"]
+    final_0, final_1 = one["run_final"], two["run_final"]
+    assert final_0 == final_1 and final_0["stopped_by_budget"] == two["own_refusal"]
+    assert final_0["exposed"] == one["own_final"]["exposed/prompts"] + prompts * iterations
+    assert final_0["exposed"] <= final_0["budget"]["exposed"] == scenarios.BUDGET_EXPOSED
+    # Rank 0 alone saves the milestones, at the run's exposure (16, 32, then 40 at the stop).
+    assert one["saved"] == ["chck_8", "chck_16", "chck_40", "main"] and two["saved"] == []
+    exposed = [
+        json.loads((folder / "revisions" / name / "lm_gym_revision.json").read_text())[
+            "words_exposed"
+        ]
+        for name in one["saved"]
+    ]
+    assert exposed == [one["run"][0][0], one["run"][0][0], final_0["exposed"], final_0["exposed"]]
+
+
+def test_a_clm_batch_one_ranks_share_refuses_is_refused_on_every_rank(launch):
+    (first, second), _ = launch
+    one, two = first["clm_budget"], second["clm_budget"]
+    larger = int(one["parts"][1] > one["parts"][0])
+    assert one["parts"][0] != one["parts"][1]  # the parts differ, so one rank alone refuses
+    assert [one["own_refused"], two["own_refused"]] == [larger == 0, larger == 1]
+    assert one["error"] == two["error"] and f"rank {larger}'s share" in one["error"]
+    for result in (one, two):
+        assert result["exposed"] == result["clm_steps"] == 0
+        assert result["unchanged"] and result["stream_kept"]
+
+
 def test_an_error_on_rank_0_is_raised_on_every_rank(launch):
     (first, second), _ = launch
     assert first["error"] == second["error"] == "refused on rank 0"
