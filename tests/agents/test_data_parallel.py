@@ -242,6 +242,9 @@ def test_lm_gym_run_on_two_processes_trains_n_tokens_in_all_and_writes_once(tmp_
     stream = SentenceBatches(corpus, 2 * 4, seed=0)  # one stream of global batches
     words = sum(len(text.split()) for _ in range(clm_steps) for text in stream.next_batch())
     assert float(rows[-1]["rollout/words_seen_mean"]) == words
+    # run.json's one word ledger: each rank charged its half of every CLM batch, summed.
+    assert summary["words"]["exposed_by_source"]["clm"] == words
+    assert summary["words"]["exposed"] == float(rows[-1]["words/exposed"]) > words
 
 
 def test_nproc_must_be_spelled_in_full_and_positive(capsys, tmp_path):
