@@ -8,7 +8,7 @@ spent::
     batch = agent._collect(env)        # act in the env; None when a callback stopped training
     callback.on_rollout_end()
     agent._update(batch)               # learn from the batch (or only record its statistics)
-    logger: time/iterations, words/... (the env's word ledger), dump(num_timesteps)
+    logger: time/iterations, words/... (the word ledger), dump(num_timesteps)
     callback.on_iteration_end()        # the agent's state is whole here: checkpoints save
 
 A word budget (:class:`~lm_gym.wrappers.WordCounter`) ends the loop too: its
@@ -21,6 +21,19 @@ step goes through :meth:`BaseAgent._count_steps`, which counts timesteps, moves 
 bar and asks the callback whether to go on) and its update, plus the ``_state_dict`` /
 ``_load_state_dict`` pair that :meth:`BaseAgent.save` and :meth:`BaseAgent.load` wrap with the
 generator and environment states needed for bit-identical resumption.
+
+**Data parallelism.** Under torchrun (:mod:`lm_gym.utils.distributed`) every rank runs this same
+loop on its own env; ranks meet only at collectives, in the same order on every rank: after
+each collection they add up the timesteps they took (``num_timesteps`` counts the steps of all
+ranks, so a budget of N timesteps is N in all) and agree to stop when any rank's callback asked
+to or its share of the word budget refused a step (every rank then stops before the same
+update); after each update they sum their word ledgers (:attr:`BaseAgent.run_ledger`: what is
+logged and what milestones read); the agents' updates reduce their gradients and statistics;
+:meth:`BaseAgent.save` gathers what differs between ranks. Each rank seeds its env's first
+reset apart (:meth:`BaseAgent._reset_seed`) and samples from its own generator
+(:meth:`BaseAgent.rank_seed`), while the weights, and every draw that must agree (minibatch
+order), use the config's seed. Only rank 0 prints, shows progress and writes checkpoints.
+One process runs exactly as before.
 """
 
 from __future__ import annotations
@@ -30,8 +43,10 @@ import importlib
 import inspect
 import os
 import sys
+import warnings
 from abc import ABC, abstractmethod
 from collections import deque
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -47,12 +62,14 @@ from lm_gym.agents.checkpoint import (
     global_rng_state,
     load_checkpoint,
     load_env_state,
+    merge_env_states,
     plain_data,
     set_global_rng_state,
 )
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.protocol import build_config, env_spaces, is_vector_env
-from lm_gym.babylm.ledger import BudgetExhausted, ledger_of
+from lm_gym.babylm.ledger import BudgetExhausted, WordLedger, ledger_of
+from lm_gym.utils import distributed
 from lm_gym.utils.device import resolve_device
 
 CHECKPOINT_FORMAT = "lm_gym.agent/2"
@@ -76,11 +93,18 @@ class BaseAgent(ABC):
             declared attributes (``trained_model``, ``words_seen``, ...) are read from it.
         num_timesteps: env steps taken so far (over every ``learn`` call unless reset).
         iteration: collect-and-update iterations so far (one logged row each).
+        world_size, rank: the data-parallel process group when the agent was made (1 and 0
+            in one process); it must not change before ``learn``.
+        run_ledger: the env's word ledger (:class:`~lm_gym.wrappers.WordCounter`) as of the
+            latest iteration, summed over ranks under data parallelism (``None`` without one).
     """
 
     config_class: ClassVar[type]
     vectorizes_single_envs: ClassVar[bool] = False
     """True for agents that run a single env as a vector env of one row."""
+    rank_state_keys: ClassVar[tuple[str, ...]] = ("generator",)
+    """Keys of :meth:`_state_dict` that differ between the ranks of a data-parallel run (each
+    rank samples from its own generator); checkpoints keep them for every rank."""
 
     def __init__(
         self, env: Any, config: Any = None, *, logger: Logger | None = None, **overrides: Any
@@ -89,11 +113,14 @@ class BaseAgent(ABC):
         self.observation_space, self.action_space, self.num_envs = env_spaces(env)
         self.num_timesteps = 0
         self.iteration = 0
+        self.world_size, self.rank = distributed.world_size(), distributed.rank()
         self.env: Any = None
+        self.run_ledger: WordLedger | None = None
         self._seeded_env: Any = None
         self._vector_view: tuple[Any, Any] | None = None
         verbose = getattr(self.config, "verbose", 1)
-        self.logger = logger or Logger(formats=("stdout",) if verbose else ())
+        printing = verbose and self.rank == 0
+        self.logger = logger or Logger(formats=("stdout",) if printing else ())
         self.episode_returns: deque[float] = deque(maxlen=100)
         self.episode_lengths: deque[float] = deque(maxlen=100)
         self.rng = np.random.default_rng(self.config.seed)
@@ -153,6 +180,7 @@ class BaseAgent(ABC):
             env: the env or vector env to train on (its action space must be the agent's).
             total_timesteps: the budget; with ``reset_num_timesteps=False`` (resuming) the
                 count continues from the agent's and this is the overall target, as in SB3.
+                Under data parallelism it counts the steps of all ranks together.
             callback: ``None``, a :class:`~lm_gym.agents.callbacks.Callback`, a list of them or
                 a function ``f(locals_, globals_) -> bool``; returning ``False`` stops training.
             reset_num_timesteps: start counting timesteps and iterations from 0.
@@ -165,23 +193,26 @@ class BaseAgent(ABC):
             env, total_timesteps, callback, reset_num_timesteps, progress_bar
         )
         callback = self._callback
-        callback.on_training_start(locals())
         ledger = ledger_of(self.env)
+        self.run_ledger = self._sum_ledger(ledger)
+        callback.on_training_start(locals())
         while self.num_timesteps < self._total_timesteps:
+            start = self.num_timesteps
+            refusal = None
             try:
                 batch = self._collect(training_env)
             except BudgetExhausted as stop:  # refused before it happened: the state is whole
-                print(f"{type(self).__name__}: {stop}", file=sys.stderr)
-                break
-            if batch is None:
+                batch, refusal = None, stop
+            if not self._all_ranks_collected(batch is not None, start):
+                self._stopped(ledger, refusal)
                 break
             callback.on_rollout_end()
             self._update(batch)
             self.iteration += 1
             self.logger.record("time/iterations", self.iteration)
-            # Under data-parallel training, the ledger's all-reduce goes here (ledger.reduced).
-            if ledger is not None:
-                for key, value in ledger.metrics().items():
+            self.run_ledger = self._sum_ledger(ledger)
+            if self.run_ledger is not None:
+                for key, value in self.run_ledger.metrics().items():
                     self.logger.record(key, value)
             self.logger.dump(self.num_timesteps)
             callback.on_iteration_end()
@@ -214,6 +245,13 @@ class BaseAgent(ABC):
             raise ValueError(
                 f"env action space {action_space} differs from the agent's {self.action_space}"
             )
+        if (self.world_size, self.rank) != (distributed.world_size(), distributed.rank()):
+            raise RuntimeError(
+                f"{type(self).__name__} was made as rank {self.rank} of {self.world_size} "
+                f"processes but learns as rank {distributed.rank()} of "
+                f"{distributed.world_size()}: join the process group (init_distributed) before "
+                "making the agent"
+            )
         if reset_num_timesteps:
             self.num_timesteps = 0
             self.iteration = 0
@@ -227,7 +265,7 @@ class BaseAgent(ABC):
             initial=min(self.num_timesteps, self._total_timesteps),
             desc=f"{type(self).__name__}",
             unit="step",
-            disable=not progress_bar,
+            disable=not progress_bar or self.rank != 0,
             leave=False,
         )
         return self._training_env(env)
@@ -243,6 +281,46 @@ class BaseAgent(ABC):
     @abstractmethod
     def _update(self, batch: Any) -> None:
         """Learn from ``batch`` and record the iteration's metrics (the loop dumps them)."""
+
+    def _all_ranks_collected(self, collected: bool, start: int) -> bool:
+        """After a collection: add the other ranks' timesteps to ``num_timesteps`` (which
+        counted this rank's since ``start``) and go on only if every rank collected a batch.
+
+        In one process this is ``collected``.
+        """
+        if self.world_size == 1:
+            return collected
+        own = self.num_timesteps - start
+        totals = distributed.all_reduce_sum(torch.tensor([own, int(not collected)]))
+        steps, stopped = totals.tolist()
+        self.num_timesteps = start + steps
+        self._progress.update(steps - own)
+        return stopped == 0
+
+    def _sum_ledger(self, ledger: WordLedger | None) -> WordLedger | None:
+        """The run's word ledger: ``ledger`` itself in one process; under data parallelism a
+        copy holding the sum of every rank's counts (one all-reduce, on every rank)."""
+        if ledger is None or self.world_size == 1:
+            return ledger
+        return ledger.reduced(
+            lambda counts: distributed.all_reduce_sum(torch.tensor(counts)).tolist()
+        )
+
+    def _stopped(self, ledger: WordLedger | None, refusal: BudgetExhausted | None) -> None:
+        """After the ranks agreed to stop before an update: the budget's refusal, if a rank
+        had one, goes into the run ledger (summed again: the dropped batch's finished
+        episodes were charged) and is printed once."""
+        name = type(self).__name__
+        if self.world_size > 1:
+            refusals = distributed.all_gather_objects(refusal)
+            refused = [rank for rank, stop in enumerate(refusals) if stop is not None]
+            refusal = refusals[refused[0]] if refused else None
+            name += f" (rank {refused[0]})" if refused else ""
+            self.run_ledger = self._sum_ledger(ledger)
+            if self.run_ledger is not None:
+                self.run_ledger.refusal = refusal
+        if refusal is not None and self.rank == 0:
+            print(f"{name}: {refusal}", file=sys.stderr)
 
     def _count_steps(self, steps: int) -> bool:
         """Count ``steps`` env steps (timesteps and progress bar), then call the callback.
@@ -269,18 +347,36 @@ class BaseAgent(ABC):
 
         An env is seeded once, the first time this agent resets it; later iterations and
         ``learn`` calls continue its prompt stream, and a loaded agent continues the stream
-        restored from the checkpoint.
+        restored from the checkpoint. Under data parallelism rank ``r`` adds ``r * num_envs``:
+        vector envs seed their row ``i`` with ``seed + i``, so this keeps every row of every
+        rank apart (``seed + r`` would give row ``i`` of rank 1 the stream of row ``i + 1`` of
+        rank 0).
         """
         if self._seeded_env is self.env:
             return None
         self._seeded_env = self.env
-        return self.config.seed
+        return self.config.seed + self.rank * int(getattr(self.env, "num_envs", 1))
+
+    def rank_seed(self) -> int:
+        """The seed of this rank's sampling generators: the config seed plus the rank."""
+        return self.config.seed + self.rank
 
     # ------------------------------------------------------------------ metrics
     def _record_episodes(self, returns: Any, lengths: Any) -> None:
         """Add finished episodes (returns and lengths as sequences) to the running stats."""
         self.episode_returns.extend(float(r) for r in returns)
         self.episode_lengths.extend(float(n) for n in lengths)
+
+    def _gather_episodes(
+        self, returns: np.ndarray, lengths: np.ndarray, end_info: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The returns, lengths and episode-end info of the episodes of all ranks, so logged
+        means cover the whole batch (the arguments themselves in one process)."""
+        arrays = {"returns": returns, "lengths": lengths}
+        arrays.update({f"info/{key}": value for key, value in end_info.items()})
+        gathered, _ = distributed.gather_rows(arrays)
+        info = {key[5:]: value for key, value in gathered.items() if key.startswith("info/")}
+        return gathered["returns"], gathered["lengths"], info
 
     def _record_end_info(self, end_info: dict[str, np.ndarray]) -> None:
         """Log the mean of each numeric episode-end info (e.g. the parent's ``ppl``).
@@ -315,9 +411,16 @@ class BaseAgent(ABC):
         Config fields holding objects (an in-memory ``model``) are saved as ``None`` and
         named in ``config_objects``: :meth:`load` asks for them again.
 
+        Under data parallelism every rank must call it (it gathers the ranks' generator and env
+        states, which differ); rank 0 alone writes the file, with a ``world_size`` and each
+        rank's own states beside rank 0's.
+
         Returns:
             The path written.
         """
+        ranks = distributed.all_gather_objects(self._rank_state()) if self.world_size > 1 else None
+        if self.rank != 0:
+            return Path(path)
         config, objects = {}, []
         for field in dataclasses.fields(self.config):
             try:
@@ -338,7 +441,20 @@ class BaseAgent(ABC):
             "state": self._state_dict(),
             "env": env_state(self._training_env(self.env)) if self.env is not None else None,
         }
+        if ranks is not None:
+            checkpoint["world_size"] = self.world_size
+            checkpoint["ranks"] = ranks
         return atomic_torch_save(checkpoint, path)
+
+    def _rank_state(self) -> dict:
+        """What a checkpoint keeps per rank: generators and this rank's part of the env."""
+        state = self._state_dict()
+        env = self._training_env(self.env) if self.env is not None else None
+        return {
+            "global_rng": global_rng_state(),
+            "env": env_state(env, rank_only=True) if env is not None else None,
+            "state": {key: state[key] for key in self.rank_state_keys if key in state},
+        }
 
     @classmethod
     def _read_checkpoint(cls, path: str | os.PathLike) -> dict:
@@ -391,7 +507,7 @@ class BaseAgent(ABC):
             )
         extra = {"model": model} if model is not None else {}
         agent = cls(env, config={**checkpoint["config"], **overrides}, logger=logger, **extra)
-        agent._restore(checkpoint, env, path)
+        agent._restore(checkpoint, env, path, same_world=False)
         return agent
 
     def restore(self, path: str | os.PathLike, env: Any) -> BaseAgent:
@@ -403,8 +519,9 @@ class BaseAgent(ABC):
 
         Raises:
             FileNotFoundError, CheckpointError: as :meth:`load`.
-            ValueError: naming the config fields that differ, or for an env unlike the saved
-                one; the agent is unchanged then.
+            ValueError: naming the config fields that differ, for an env unlike the saved
+                one, or for a checkpoint of a run on another number of processes; the agent
+                is unchanged then.
         """
         checkpoint = self._read_checkpoint(path)
         ours = dataclasses.asdict(self.config)
@@ -421,14 +538,41 @@ class BaseAgent(ABC):
                 for name in differing
             )
             raise ValueError(f"{path} was saved with another config: {details}")
-        self._restore(checkpoint, env, path)
+        self._restore(checkpoint, env, path, same_world=True)
         return self
 
-    def _restore(self, checkpoint: dict, env: Any, path: str | os.PathLike) -> None:
-        """Put the saved env state, counters, generators and agent state into place."""
-        if checkpoint["env"] is not None:
+    def _restore(
+        self, checkpoint: dict, env: Any, path: str | os.PathLike, *, same_world: bool
+    ) -> None:
+        """Put the saved env state, counters, generators and agent state into place.
+
+        A checkpoint of a data-parallel run gives each rank its own generators and env state.
+        ``same_world`` refuses one saved by another number of processes (resuming); otherwise
+        (loading an agent to use it) that is allowed with a warning, each rank taking the
+        states of the saved rank of its number, or rank 0's.
+        """
+        saved_world = int(checkpoint.get("world_size", 1))
+        if saved_world != self.world_size:
+            message = (
+                f"{path} was saved by a run on {saved_world} process(es) and this one has "
+                f"{self.world_size}"
+            )
+            if same_world:
+                raise ValueError(
+                    f"{message}: resume it on {saved_world} (torchrun --nproc_per_node "
+                    f"{saved_world}, or lm-gym run --nproc {saved_world})"
+                )
+            warnings.warn(
+                f"{message}; training it further does not continue the saved run", stacklevel=3
+            )
+        ranks = checkpoint.get("ranks") or [None]
+        own = ranks[self.rank] if self.rank < len(ranks) else ranks[0]
+        saved_env = checkpoint["env"]
+        if own is not None and saved_env is not None and own["env"] is not None:
+            saved_env = merge_env_states(saved_env, own["env"])
+        if saved_env is not None:
             try:
-                load_env_state(self._training_env(env), checkpoint["env"])
+                load_env_state(self._training_env(env), saved_env)
             except ValueError as error:
                 raise ValueError(f"{path}: {error}") from error
         self.num_timesteps = checkpoint["num_timesteps"]
@@ -438,9 +582,9 @@ class BaseAgent(ABC):
         self.episode_lengths.clear()
         self.episode_lengths.extend(checkpoint["episode_lengths"])
         self.rng.bit_generator.state = checkpoint["agent_rng"]
-        self._load_state_dict(checkpoint["state"])
+        self._load_state_dict({**checkpoint["state"], **(own["state"] if own else {})})
         self.env = self._seeded_env = env
-        set_global_rng_state(checkpoint["global_rng"])
+        set_global_rng_state(own["global_rng"] if own else checkpoint["global_rng"])
 
 
 def torch_generator(seed: int, device: torch.device) -> torch.Generator:

@@ -200,7 +200,7 @@ def _describe(shape: dict[str, Any]) -> str:
     return f"a vector env {shape['env_class']} of num_envs={shape['num_envs']}{hint}"
 
 
-def env_state(env: Any) -> dict:
+def env_state(env: Any, *, rank_only: bool = False) -> dict:
     """Everything needed to resume ``env`` at the same point of its data stream.
 
     Collects ``state_dict()`` from every layer of the wrapper stack that defines one (the CLM
@@ -208,18 +208,40 @@ def env_state(env: Any) -> dict:
     the innermost environment (and of each sub-environment of a ``SyncVectorEnv``), which is
     where Gymnasium environments draw their prompts from, and the env's shape (base class,
     vector or not, number of envs).
+
+    Args:
+        rank_only: leave out the layers whose state is the same on every rank of a
+            data-parallel run (they declare ``state_same_on_all_ranks = True``, as the CLM
+            alternation wrappers do): a checkpoint keeps those once, and this rank's own
+            part (generators, other layers) beside them (:func:`merge_env_states`).
     """
     layers = _wrapper_stack(env)
     state: dict[str, Any] = {
         "shape": _shape(layers),
-        "layers": {i: layer.state_dict() for i, layer in enumerate(layers) if _has_state(layer)},
+        "layers": {
+            i: layer.state_dict()
+            for i, layer in enumerate(layers)
+            if _has_state(layer)
+            and not (rank_only and getattr(layer, "state_same_on_all_ranks", False))
+        },
     }
     base = layers[-1]
     if isinstance(getattr(base, "_np_random", None), np.random.Generator):
         state["np_random"] = base.np_random.bit_generator.state
     if hasattr(base, "envs"):
-        state["sub_envs"] = [env_state(sub) for sub in base.envs]
+        state["sub_envs"] = [env_state(sub, rank_only=rank_only) for sub in base.envs]
     return state
+
+
+def merge_env_states(shared: dict, own: dict) -> dict:
+    """One rank's full env state: ``own`` (:func:`env_state` with ``rank_only``) completed
+    with the layers it left out, taken from ``shared`` (rank 0's full state)."""
+    merged = {**shared, **own, "layers": {**shared["layers"], **own["layers"]}}
+    if "sub_envs" in own:
+        merged["sub_envs"] = [
+            merge_env_states(a, b) for a, b in zip(shared.get("sub_envs", []), own["sub_envs"])
+        ]
+    return merged
 
 
 def load_env_state(env: Any, state: dict) -> None:

@@ -21,6 +21,14 @@ iteration of it is:
    e. **Adapt** the KL coefficient towards the target, after logging the iteration's metrics.
 3. **Log and call back**: the loop dumps the metrics row and calls ``on_iteration_end``.
 
+**Data parallelism** (torchrun, :mod:`lm_gym.utils.distributed`): each rank collects
+``num_envs`` episodes and scores them (2a-c, GAE per episode); from the whitening on, every rank
+works on the gathered batch of ``num_envs x world_size`` episodes, as one process would, each
+taking an equal share of every minibatch and summing gradients over ranks
+(:mod:`lm_gym.agents.data_parallel`). Whitening, the KL controller and the logged means thus
+see all episodes, the parameters stay identical on every rank, and the update matches the
+one-process update of the same batch up to float rounding.
+
 The agent works unchanged when the env is wrapped in :class:`lm_gym.wrappers.CLMAlternation`
 with ``agent.model``: the wrapper trains the same weights between episodes (before each
 rollout's first step, after the previous update) and the agent only sees the env.
@@ -53,6 +61,7 @@ import torch
 from torch import nn
 
 from lm_gym.agents.base import BaseAgent, make_adam, torch_generator
+from lm_gym.agents.data_parallel import gather_token_batch, minibatch_share
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.policies import (
     LMPolicy,
@@ -60,8 +69,9 @@ from lm_gym.agents.policies import (
     check_token_space,
     resolve_policy_lm,
 )
-from lm_gym.agents.rollout import TokenRollout, collect_token_rollout
+from lm_gym.agents.rollout import TokenRollout, collect_token_rollout, filler_token
 from lm_gym.models.sampling import sample_tokens
+from lm_gym.utils import distributed
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.validation import check_int, check_positive_int
@@ -163,9 +173,12 @@ class PPOConfig:
 
 
 # ---------------------------------------------------------------------- advantages
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``values`` where ``mask`` is 1."""
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+def masked_mean(
+    values: torch.Tensor, mask: torch.Tensor, count: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` is 1; or their sum over ``count``, the token count of
+    a minibatch of which ``mask`` is one rank's share (data parallelism)."""
+    return (values * mask).sum() / (mask.sum().clamp(min=1.0) if count is None else count)
 
 
 def whiten(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -269,6 +282,7 @@ class PPO(BaseAgent):
             min_new_tokens=cfg.min_new_tokens,
             observation_space=self.observation_space,
         ).to(self.device)
+        distributed.broadcast_module(self.policy)  # every rank starts from rank 0's weights
         self.reference = copy.deepcopy(self.policy.model).eval().requires_grad_(False)
         # The wrapper's twin of the policy's model, when the env of the current learn call
         # has one and reference_follows_env is on (see _setup_learn).
@@ -282,7 +296,7 @@ class PPO(BaseAgent):
         self.kl_controller = KLController(
             cfg.kl_coef, adaptive=cfg.adaptive_kl, target=cfg.kl_target, horizon=cfg.kl_horizon
         )
-        self.generator = torch_generator(cfg.seed, self.device)
+        self.generator = torch_generator(self.rank_seed(), self.device)
 
     @property
     def model(self) -> nn.Module:
@@ -358,7 +372,8 @@ class PPO(BaseAgent):
 
     @torch.no_grad()
     def _score_rollout(self, rollout: TokenRollout) -> dict[str, torch.Tensor]:
-        """Steps 2a-c: reference log-probs, KL-penalised rewards, GAE advantages and returns."""
+        """Steps 2a-c: reference log-probs, KL-penalised rewards, GAE advantages and returns
+        (the advantages not whitened yet: under data parallelism that needs all ranks)."""
         sequences, prompts, mask = rollout.sequences, rollout.prompt_mask, rollout.mask
         logprobs, values = rollout.logprobs, rollout.values
         temperature = self.config.temperature
@@ -376,8 +391,6 @@ class PPO(BaseAgent):
         rewards = rollout.rewards - self.kl_controller.value * kl
         advantages = gae(rewards, values, mask, self.config.gamma, self.config.gae_lambda)
         returns = advantages + values
-        if self.config.normalize_advantages:
-            advantages = whiten(advantages, mask)
         return {
             "sequences": sequences,
             "prompt_mask": prompts,
@@ -391,9 +404,18 @@ class PPO(BaseAgent):
         }
 
     def _update(self, rollout: TokenRollout) -> None:
-        """Step 2: score the rollout, run the clipped-surrogate epochs (2d), log, adapt (2e)."""
+        """Step 2: score the rollout, run the clipped-surrogate epochs (2d), log, adapt (2e).
+
+        Under data parallelism the scored batch is gathered from all ranks first; each rank
+        then computes its share of every minibatch's loss (its rows' sum over the whole
+        minibatch's token count) and the gradients are summed over ranks before clipping.
+        """
         cfg = self.config
-        batch = self._score_rollout(rollout)
+        eos, pad = self.policy.tokenizer.eos_token_id, self.policy.tokenizer.pad_token_id
+        filler = filler_token(self.policy.action_size, eos, pad)
+        batch = gather_token_batch(self._score_rollout(rollout), filler)
+        if cfg.normalize_advantages:
+            batch["advantages"] = whiten(batch["advantages"], batch["mask"])
         kl_initial = batch.pop("kl_initial")
         size = batch["sequences"].shape[0]
         minibatch = max(1, size // cfg.num_minibatches)
@@ -409,57 +431,80 @@ class PPO(BaseAgent):
             order = torch.from_numpy(self.rng.permutation(size)).to(self.device)
             for first in range(0, size - minibatch + 1, minibatch):
                 rows = order[first : first + minibatch]
-                mb = {key: value[rows] for key, value in batch.items()}
-                mask = mb["mask"]
-                logprobs, entropy, values = self.policy.evaluate(
-                    mb["sequences"],
-                    mb["prompt_mask"],
-                    temperature=cfg.temperature,
-                    entropy_grad=cfg.ent_coef > 0,
-                )
-                log_ratio = logprobs - mb["logprobs"]
-                ratio = log_ratio.exp()
-                advantages = mb["advantages"]
-                surrogate = torch.max(
-                    -advantages * ratio,
-                    -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef),
-                )
-                policy_loss = masked_mean(surrogate, mask)
-                clipped = mb["values"] + (values - mb["values"]).clamp(
-                    -cfg.clip_value, cfg.clip_value
-                )
-                value_loss = 0.5 * masked_mean(
-                    torch.max((values - mb["returns"]) ** 2, (clipped - mb["returns"]) ** 2), mask
-                )
-                entropy_mean = masked_mean(entropy, mask)
-                loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
+                count = batch["mask"][rows].sum().clamp(min=1.0)  # the whole minibatch's tokens
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                own = minibatch_share(rows)
+                if len(own):
+                    losses = self._minibatch_losses({k: v[own] for k, v in batch.items()}, count)
+                else:  # fewer rows than ranks: this rank only joins the gradient sum
+                    losses = dict.fromkeys(stats, torch.zeros((), device=self.device))
+                distributed.all_reduce_gradients(self.policy.parameters())
                 nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                with torch.no_grad():
-                    stats["policy_loss"].append(policy_loss.detach())
-                    stats["value_loss"].append(value_loss.detach())
-                    stats["entropy"].append(entropy_mean.detach())
-                    stats["approx_kl"].append(masked_mean((ratio - 1) - log_ratio, mask))
-                    clip_hit = ((ratio - 1).abs() > cfg.clip_coef).float()
-                    stats["clipfrac"].append(masked_mean(clip_hit, mask))
+                for key, value in losses.items():
+                    stats[key].append(value)
         self.policy.eval()
         kl = float(batch["kl"].mean())
         self._log_iteration(rollout, stats, kl, float(kl_initial.mean()))
         self.kl_controller.update(kl, size)
 
+    def _minibatch_losses(
+        self, mb: dict[str, torch.Tensor], count: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Step 2d for one minibatch (this rank's share of it): the clipped-surrogate, value
+        and entropy terms as sums over ``count`` tokens, backpropagated; returns the detached
+        terms and diagnostics (the minibatch's means once summed over ranks)."""
+        cfg = self.config
+        mask = mb["mask"]
+        logprobs, entropy, values = self.policy.evaluate(
+            mb["sequences"],
+            mb["prompt_mask"],
+            temperature=cfg.temperature,
+            entropy_grad=cfg.ent_coef > 0,
+        )
+        log_ratio = logprobs - mb["logprobs"]
+        ratio = log_ratio.exp()
+        advantages = mb["advantages"]
+        surrogate = torch.max(
+            -advantages * ratio,
+            -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef),
+        )
+        policy_loss = masked_mean(surrogate, mask, count)
+        clipped = mb["values"] + (values - mb["values"]).clamp(-cfg.clip_value, cfg.clip_value)
+        value_loss = 0.5 * masked_mean(
+            torch.max((values - mb["returns"]) ** 2, (clipped - mb["returns"]) ** 2), mask, count
+        )
+        entropy_mean = masked_mean(entropy, mask, count)
+        loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy_mean
+        loss.backward()
+        with torch.no_grad():
+            clip_hit = ((ratio - 1).abs() > cfg.clip_coef).float()
+            return {
+                "policy_loss": policy_loss.detach(),
+                "value_loss": value_loss.detach(),
+                "entropy": entropy_mean.detach(),
+                "approx_kl": masked_mean((ratio - 1) - log_ratio, mask, count),
+                "clipfrac": masked_mean(clip_hit, mask, count),
+            }
+
     def _log_iteration(
         self, rollout: TokenRollout, stats: dict, kl: float, kl_initial: float
     ) -> None:
-        """Record the iteration's episode, loss and KL metrics (the loop dumps them)."""
-        self._record_episodes(rollout.returns, rollout.lengths)
+        """Record the iteration's episode, loss and KL metrics (the loop dumps them); episode
+        data and minibatch losses are those of all ranks."""
+        returns, lengths, end_info = self._gather_episodes(
+            rollout.returns, rollout.lengths, rollout.end_info
+        )
+        self._record_episodes(returns, lengths)
         self._record_episode_stats()
-        self.logger.record("rollout/batch_rew_mean", rollout.returns.mean())
-        self._record_end_info(rollout.end_info)
-        means = {key: torch.stack(values).mean() for key, values in stats.items() if values}
-        for key, value in means.items():
-            self.logger.record(f"losses/{key}", float(value))
+        self.logger.record("rollout/batch_rew_mean", returns.mean())
+        self._record_end_info(end_info)
+        stats = {key: values for key, values in stats.items() if values}
+        if stats:
+            table = torch.stack([torch.stack(values) for values in stats.values()])
+            distributed.all_reduce_sum(table)
+            for key, row in zip(stats, table):
+                self.logger.record(f"losses/{key}", float(row.mean()))
         self.logger.record("charts/kl", kl)
         self.logger.record("charts/kl_initial", kl_initial)
         self.logger.record("charts/kl_coef", self.kl_controller.value)

@@ -16,6 +16,11 @@ mean(H)``. By default the advantages ``A`` are the batch's rewards whitened (min
 divided by their standard deviation), so the step size does not depend on the reward's scale;
 with ``normalize_advantages=False`` they are ``R - b``, where the baseline ``b`` is an
 exponential moving average of past batch rewards (initialised to the first batch's mean).
+
+Under data parallelism (torchrun) each rank collects ``batch_size`` episodes, so a batch is
+``batch_size x world_size`` episodes: the whitening, the baseline and the logged means use the
+rewards of all ranks, each rank's loss is its episodes' share of the batch mean, and the
+gradients are summed over ranks, so every rank makes the one-process update of the whole batch.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from lm_gym.agents.base import BaseAgent, make_adam, torch_generator
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.policies import LMPolicy, SequenceLMPolicy, resolve_policy_lm
 from lm_gym.agents.subset_policy import SUBSET_FEATURES, SUBSET_LOG_PROBS, build_subset_policy
+from lm_gym.utils import distributed
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.validation import check_choice, check_positive_int
@@ -54,7 +60,7 @@ class ReinforceConfig:
     num_envs: int = 16
     """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     batch_size: int = 16
-    """Episodes per policy update."""
+    """Episodes per policy update (per rank under data parallelism)."""
     learning_rate: float | None = None
     """Adam learning rate; ``None`` picks 1e-4 for an LM policy, 1e-2 for the subset policy."""
     baseline_decay: float = 0.9
@@ -128,9 +134,10 @@ class Reinforce(BaseAgent):
         torch.manual_seed(cfg.seed)
         self.kind, self.policy = self._build_policy(env, model)
         self.policy.to(self.device)
+        distributed.broadcast_module(self.policy)  # every rank starts from rank 0's weights
         lr = cfg.learning_rate or DEFAULT_LEARNING_RATES[self.kind]
         self.optimizer = make_adam(self.policy.parameters(), lr, self.device)
-        self.generator = torch_generator(cfg.seed, self.device)
+        self.generator = torch_generator(self.rank_seed(), self.device)
         self.baseline: float | None = None
 
     def _build_policy(self, env: Any, model: Any) -> tuple[str, nn.Module]:
@@ -230,23 +237,26 @@ class Reinforce(BaseAgent):
         return rounds
 
     def _update(self, rounds: list[tuple[dict, Any, np.ndarray]]) -> None:
-        """One policy-gradient step on the collected episodes, then the baseline's update."""
+        """One policy-gradient step on the collected episodes (of all ranks), then the
+        baseline's update."""
         cfg = self.config
-        rewards = np.concatenate([r for _, _, r in rounds])
+        own = np.concatenate([r for _, _, r in rounds])
+        gathered, rows = distributed.gather_rows({"rewards": own})
+        rewards = gathered["rewards"]
         if self.baseline is None:
             self.baseline = float(rewards.mean())
-        advantages = torch.as_tensor(
-            whiten(rewards) if cfg.normalize_advantages else rewards - self.baseline,
-            dtype=torch.float32,
-            device=self.device,
-        )
+        advantages = whiten(rewards) if cfg.normalize_advantages else rewards - self.baseline
+        advantages = torch.as_tensor(advantages[rows], dtype=torch.float32, device=self.device)
+        share = own.size / rewards.size  # this rank's part of the batch mean (1 in one process)
         self.policy.train()
         log_probs, entropies = zip(*(self.policy.log_prob(obs, memo) for obs, memo, _ in rounds))
         log_prob, entropy = torch.cat(log_probs), torch.cat(entropies)
-        policy_loss = -(advantages * log_prob).mean()
-        loss = policy_loss - cfg.ent_coef * entropy.mean()
+        policy_loss = -(advantages * log_prob).mean() * share
+        entropy_mean = entropy.mean() * share
+        loss = policy_loss - cfg.ent_coef * entropy_mean
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.all_reduce_gradients(self.policy.parameters())
         nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
         self.policy.eval()
@@ -256,8 +266,10 @@ class Reinforce(BaseAgent):
         self._record_episodes(rewards, np.ones_like(rewards))
         self._record_episode_stats()
         self.logger.record("rollout/batch_rew_mean", rewards.mean())
-        self.logger.record("losses/policy_loss", float(policy_loss.detach()))
-        self.logger.record("losses/entropy", float(entropy.detach().mean()))
+        losses = torch.stack([policy_loss.detach(), entropy_mean.detach()])
+        distributed.all_reduce_sum(losses)
+        self.logger.record("losses/policy_loss", float(losses[0]))
+        self.logger.record("losses/entropy", float(losses[1]))
         self.logger.record("charts/baseline", self.baseline)
 
     def _state_dict(self) -> dict:

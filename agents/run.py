@@ -22,6 +22,12 @@ Every run keeps a word ledger (:class:`lm_gym.wrappers.WordCounter`: words the s
 exposed to, by source, words it generated, epochs), logged as ``words/...``, saved in
 checkpoints and written to ``run.json``; ``budget`` stops the run at BabyLM's limits and
 ``milestones`` saves the student at each one under ``revisions/`` (see :mod:`lm_gym.babylm`).
+
+Under torchrun (``lm-gym run --nproc N``) every rank calls this function: it joins the process
+group first (:func:`lm_gym.utils.distributed.init_distributed`), rank 0 prepares the run folder
+for all, every rank trains its own envs (``timesteps`` counts all ranks' steps) and counts its
+own words against its share of the budget, and rank 0 alone logs and writes ``run.json`` (the
+words summed over ranks), the milestones, the checkpoints and the agent.
 """
 
 from __future__ import annotations
@@ -38,11 +44,13 @@ from typing import Any
 import gymnasium as gym
 
 import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
+from lm_gym.agents.base import BaseAgent
 from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
 from lm_gym.babylm.ledger import BudgetExhausted, WordBudget, ledger_of
 from lm_gym.babylm.milestones import MilestoneCallback, parse_milestones, student_of
+from lm_gym.utils import distributed
 from lm_gym.utils.files import atomic_write_text
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
@@ -219,7 +227,19 @@ def train_agent(
     _check_args(
         env_id, timesteps, seed, env_kwargs, agent_kwargs, resume, overwrite, checkpoint_every
     )
+    budget = WordBudget.parse(budget)
+    if milestones is not None:
+        parse_milestones(milestones, budget)  # a bad schedule fails before anything is built
+    distributed.init_distributed(device)
+    main = distributed.is_main_process()
     factory = get_agent_spec(agent).load()
+    if distributed.world_size() > 1 and not (
+        isinstance(factory, type) and issubclass(factory, BaseAgent)
+    ):
+        raise ValueError(
+            f"agent {agent!r} cannot train on several processes (only lm_gym's BaseAgent "
+            "subclasses reduce their updates across ranks): run it in one process"
+        )
     safe_id = env_id.replace(":", "_").replace("/", "_")
     run_dir = Path(out_dir) / f"{safe_id}__{agent}__seed{seed}"
     settings = {
@@ -229,10 +249,9 @@ def train_agent(
         "env_kwargs": env_kwargs,
         "agent_kwargs": agent_kwargs,
     }
-    budget = WordBudget.parse(budget)
-    if milestones is not None:
-        parse_milestones(milestones, budget)  # a bad schedule fails before anything is built
-    checkpoint = _prepare_run_dir(run_dir, settings, resume, overwrite, factory)
+    checkpoint = distributed.run_on_main_process(
+        _prepare_run_dir, run_dir, settings, resume, overwrite, factory
+    )
     env_kwargs = dict(env_kwargs)
     clm = env_kwargs.pop(CLM_KEY, None)
     config = dict(agent_kwargs)
@@ -259,13 +278,14 @@ def train_agent(
         student_of(built, env)  # an agent without a student LM fails before the run folder
     if checkpoint is not None:
         built.restore(checkpoint, env)
-        print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
-    else:
+        if main:
+            print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
+    elif main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_summary(run_dir, {**settings, "timesteps": timesteps, "finished": False})
     logger = Logger(
-        run_dir,
-        LOG_FORMATS,
+        run_dir if main else None,
+        LOG_FORMATS if main else (),
         resume=checkpoint is not None,
         resume_step=int(getattr(built, "num_timesteps", 0)),
     )
@@ -273,7 +293,7 @@ def train_agent(
         built.set_logger(logger)
     learn_kwargs: dict[str, Any] = {}
     if _accepts(built.learn, "progress_bar"):
-        learn_kwargs["progress_bar"] = progress_bar
+        learn_kwargs["progress_bar"] = progress_bar and main
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
     callbacks = []
@@ -292,14 +312,17 @@ def train_agent(
     except BudgetExhausted as stop:  # agents outside BaseAgent's loop stop here
         print(f"{agent}: {stop}")
     agent_file = Path(built.save(run_dir / AGENT_FILE) or run_dir / AGENT_FILE)
-    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     logger.close()
-    ledger = ledger_of(env)
+    ledger = getattr(built, "run_ledger", None) or ledger_of(env)  # summed over ranks
     words = ledger.summary() if ledger is not None else None
+    if not main:  # rank 0 writes for all (the save above gathered what it needs)
+        return RunResult(run_dir, built, agent_file, list(logger.history), words)
+    (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     summary = {
         **settings,
         "timesteps": timesteps,
         "device": device,
+        "processes": distributed.world_size(),
         "num_timesteps": int(getattr(built, "num_timesteps", timesteps)),
         "seconds": round(time.perf_counter() - started, 2),
         "final_metrics": logger.history[-1] if logger.history else {},

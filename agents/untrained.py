@@ -156,8 +156,9 @@ class _FixedAgent(BaseAgent):
         return EpisodeBatch(np.concatenate(returns), np.concatenate(lengths))
 
     def _update(self, batch: EpisodeBatch) -> None:
-        """Nothing to learn: record the episodes and their running statistics."""
-        self._record_episodes(batch.returns, batch.lengths)
+        """Nothing to learn: record the episodes (of all ranks) and their running statistics."""
+        returns, lengths, _ = self._gather_episodes(batch.returns, batch.lengths, {})
+        self._record_episodes(returns, lengths)
         self._record_episode_stats()
 
     def _batched(self, obs: Any) -> tuple[Any, bool]:
@@ -189,13 +190,14 @@ class RandomAgent(_FixedAgent):
     """Uniform actions: ``action_space.sample()`` (a random k-subset for subset selection)."""
 
     config_class = RandomConfig
+    rank_state_keys = ("space_rng",)
 
     def __init__(
         self, env: Any, config: Any = None, *, logger: Logger | None = None, **overrides: Any
     ) -> None:
         super().__init__(env, config, logger=logger, **overrides)
         self.space = copy.deepcopy(self.action_space)
-        self.space.seed(self.config.seed)
+        self.space.seed(self.rank_seed())
         self.subset_size = None
         if isinstance(self.space, gym.spaces.MultiBinary):
             self.subset_size = self.config.subset_size or get_env_attr(env, "budget", None)
@@ -283,7 +285,7 @@ class LMSampleAgent(_FixedAgent):
             if token_mode
             else SequenceLMPolicy(self.policy, int(space.shape[0]), cfg.temperature)
         )
-        self.generator = torch_generator(cfg.seed, self.device)
+        self.generator = torch_generator(self.rank_seed(), self.device)
 
     def predict(self, obs: Any, deterministic: bool = False) -> Any:
         """The next token (token mode) or a continuation (sequence mode)."""
@@ -321,9 +323,12 @@ class LMSampleAgent(_FixedAgent):
         if isinstance(batch, EpisodeBatch):
             super()._update(batch)
             return
-        self._record_episodes(batch.returns, batch.lengths)
-        self.logger.record("rollout/batch_rew_mean", batch.returns.mean())
-        self._record_end_info(batch.end_info)
+        returns, lengths, end_info = self._gather_episodes(
+            batch.returns, batch.lengths, batch.end_info
+        )
+        self._record_episodes(returns, lengths)
+        self.logger.record("rollout/batch_rew_mean", returns.mean())
+        self._record_end_info(end_info)
         self._record_episode_stats()
 
     def _state_dict(self) -> dict:

@@ -195,8 +195,37 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--nproc N`` (torchrun would take it for its own
+    ``--nproc-per-node`` and stop, ambiguous; its ranks learn their number from it).
+
+    Raises:
+        ValueError: for an abbreviated ``--nproc``, which cannot be told from torchrun's.
+    """
+    kept, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--nproc":
+            skip = True
+        elif not token.startswith("--nproc="):
+            kept.append(token)
+    if any(token.startswith("--np") for token in kept):
+        raise ValueError("spell --nproc in full: torchrun takes an abbreviation for its own")
+    return kept
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from lm_gym.agents.run import train_agent
+    from lm_gym.utils import distributed
+
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
+    launched = distributed.launched_world_size()
+    if args.nproc > 1 and launched == 1:  # start the ranks, which run this command
+        return distributed.launch(args.nproc, "lm_gym.cli", _without_nproc(args.argv))
+    if args.nproc > 1 and launched != args.nproc:
+        raise ValueError(f"--nproc {args.nproc} but torchrun started {launched} processes")
 
     train_agent(
         args.env_id,
@@ -350,6 +379,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timesteps", type=int, required=True)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default=None)
+    run.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train on N processes of this machine, data parallel (launches torchrun; gloo on "
+        "CPU, NCCL on CUDA; several machines: run torchrun yourself, see the README)",
+    )
     run.add_argument("--out", default="runs", help="folder for logs and the saved agent")
     run.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
     run.add_argument("--agent-kwargs", default="{}", help="JSON object of agent config")
@@ -478,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Anything else is a bug and ends with its traceback.
     """
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc relaunches
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # per-file "Loading weights" bars drown lm_gym's output

@@ -30,12 +30,15 @@ so a CLM stop is tight; an env step's is not (the continuations are not written 
 admitted only if its worst case fits (every row ending with the longest prompt and the longest
 continuation the env allows), and the run stops before a step that might cross.
 
-**Data-parallel training**: counts are integers that add up across ranks. Each rank enforces
-:meth:`WordBudget.share` of the budget (the shares add up to the budget, so the global counts
-never exceed it without any communication per step); the global ledger is
-:meth:`WordLedger.reduced` with an all-reduce (SUM) over :meth:`WordLedger.count_vector`. The
-all-reduce belongs where the training loop logs and saves milestones (once per iteration,
-``BaseAgent.learn``), on every rank, before rank 0 writes.
+**Data-parallel training**: counts are integers that add up across ranks: each rank charges
+what it trained on (its episodes, its part of each CLM batch). A ledger made in a process group
+(:mod:`lm_gym.utils.distributed`) enforces its rank's :meth:`WordBudget.share` of the budget
+(:attr:`WordLedger.limits`; the shares add up to the budget, so the global counts never exceed
+it without any communication per step); the global ledger is :meth:`WordLedger.reduced` with
+an all-reduce (SUM) over :meth:`WordLedger.count_vector`, once per iteration where the training
+loop logs and milestones are saved (``BaseAgent.learn``, on every rank, before rank 0 writes).
+A rank's refusal stops every rank before the same update (``BaseAgent.learn``, and
+``CLMSchedule.clm_step`` for a CLM batch, which all ranks draw together).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lm_gym.corpora.words import count_words
+from lm_gym.utils import distributed
 from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.validation import check_int, check_number
 
@@ -207,6 +211,10 @@ class BudgetExhausted(Exception):
             "here and none of it was trained on"
         )
 
+    def __reduce__(self) -> tuple:
+        """Pickle with the constructor's arguments (the ranks of a run exchange refusals)."""
+        return type(self), (self.counter, self.current, self.requested, self.limit, self.what)
+
 
 def _show(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4f}"
@@ -220,6 +228,8 @@ class WordLedger:
 
     Attributes:
         budget: the :class:`WordBudget` (``None``: count, never refuse).
+        limits: what this process enforces: ``budget``, or under data parallelism this rank's
+            :meth:`WordBudget.share` of it (the process group when the ledger is made).
         counts: ``{"exposed/clm", "exposed/prompts", "exposed/teacher", "generated",
             "consumed/<corpus>"...}`` -> words (integers that add up across ranks).
         corpus_words: words in each registered corpus (the same on every rank).
@@ -228,6 +238,9 @@ class WordLedger:
 
     def __init__(self, budget: Any = None) -> None:
         self.budget = WordBudget.parse(budget)
+        self.limits = self.budget
+        if self.budget is not None and distributed.world_size() > 1:
+            self.limits = self.budget.share(distributed.rank(), distributed.world_size())
         self.counts: dict[str, int] = {f"exposed/{source}": 0 for source in SOURCES}
         self.counts["generated"] = 0
         self.corpus_words: dict[str, int] = {}
@@ -278,14 +291,17 @@ class WordLedger:
         consumed: Mapping[str, int] | None = None,
         what: str,
     ) -> None:
-        """Refuse a unit that would add (at most) these words, if it could cross a limit.
+        """Refuse a unit that would add (at most) these words, if it could cross a limit
+        (of :attr:`limits`: this rank's share under data parallelism).
 
         Raises:
             BudgetExhausted: naming the first limit it would cross; ``refusal`` records it.
         """
-        budget = self.budget
+        budget = self.limits
         if budget is None:
             return
+        if budget is not self.budget:
+            what += f" (rank {distributed.rank()}'s share of the budget)"
         checks: list[tuple[str, float, float, float | None]] = [
             ("words exposed", self.exposed, exposed, budget.exposed),
             ("words generated", self.generated, generated, budget.generated),
@@ -401,6 +417,7 @@ class WordLedger:
         if len(summed) != len(names):
             raise ValueError(f"all_reduce returned {len(summed)} counts for {len(names)}")
         total = WordLedger(self.budget)
+        total.limits = self.budget  # the whole run's counts against the whole budget
         total.corpus_words = dict(self.corpus_words)
         total.counts = {name: int(value) for name, value in zip(names, summed)}
         total.refusal = self.refusal

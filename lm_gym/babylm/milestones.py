@@ -18,6 +18,9 @@ training ends, the final model as ``main``. A run stopped by its exposure budget
 the milestones up to the budget's limit that no iteration reached are saved then too, with the
 words actually exposed. Folders are written atomically and a milestone already on disk (a
 resumed run) is kept.
+
+Under data parallelism the callback runs on every rank but reads the agent's ledger summed over
+ranks (``BaseAgent.run_ledger``), so every rank sees the same exposure, and rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from lm_gym.babylm.ledger import (
     ledger_of,
     parse_words,
 )
+from lm_gym.utils import distributed
 from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.files import atomic_write_text, temporary_sibling
 from lm_gym.version import __version__
@@ -204,7 +208,8 @@ class MilestoneCallback(Callback):
         model, tokenizer: the student; default :func:`student_of` the agent and its env.
 
     Attributes:
-        saved: the revision names written by this callback, in order.
+        saved: the revision names written by this callback, in order (on rank 0 only
+            under data parallelism).
 
     Raises:
         ValueError: for a bad schedule; at training start, for an env without a word ledger
@@ -239,11 +244,16 @@ class MilestoneCallback(Callback):
         if self.student[0] is None or self.student[1] is None:
             self.student = student_of(self.agent, env)
 
+    def _run_ledger(self) -> WordLedger:
+        """The whole run's ledger: the agent's sum over ranks when it keeps one, else the
+        env's (an agent outside ``BaseAgent``'s loop runs in one process)."""
+        return getattr(self.agent, "run_ledger", None) or self._ledger
+
     def _pending(self) -> list[int]:
         return [m for m in self.milestones if not (self.folder / revision_name(m)).exists()]
 
     def _on_iteration_end(self) -> None:
-        exposed = self._ledger.exposed
+        exposed = self._run_ledger().exposed
         for words in self._pending():
             if words <= exposed:
                 self._save(revision_name(words), words)
@@ -253,6 +263,7 @@ class MilestoneCallback(Callback):
         if ledger is None:
             return
         self._on_iteration_end()
+        ledger = self._run_ledger()
         refusal, budget = ledger.refusal, ledger.budget
         if refusal is not None and refusal.counter == "words exposed" and budget is not None:
             for words in self._pending():  # the exposure budget is spent: these are reached
@@ -261,7 +272,9 @@ class MilestoneCallback(Callback):
         self._save(FINAL, None, replace=True)
 
     def _save(self, name: str, milestone: int | None, replace: bool = False) -> None:
-        ledger = self._ledger
+        if not distributed.is_main_process():
+            return
+        ledger = self._run_ledger()
         record = {
             "revision": name,
             "milestone": milestone,

@@ -42,6 +42,19 @@ If nothing else trains the model (and the CLM updates use the wrapper's own opti
 and model stay bit-identical. It costs a second CLM update per CLM slot and a copy of the
 model and its optimizer state; its weights and optimizer state are part of
 :meth:`CLMSchedule.state_dict`, so a resumed run continues with the same twin.
+
+**Data parallelism** (torchrun, :mod:`lm_gym.utils.distributed`): every rank wraps its own env
+and runs the same schedule in lock step. The corpus stream is one stream of global batches of
+``batch_size x world_size`` sentences, drawn from the same seed on every rank; rank ``r`` trains
+on the ``r``-th ``batch_size`` of each, its loss is its share of the global batch's mean (its
+tokens' sum over the global batch's token count) and the gradients (of the model and of the
+twin) are summed over ranks before clipping, so every CLM step is the one-process step on the
+global batch. ``clm_steps``, ``words_seen`` (words of the global batches) and ``clm_loss``
+count for the whole run, and the schedule's state is the same on every rank. An RL slot must
+then end where a batch of episodes does (``rl_batch_size`` a multiple of ``num_envs``), so the
+ranks' CLM steps never fall within a rollout on one rank and after the update on another.
+Each rank charges its word ledger with its own part of every CLM batch (the ranks' ledgers add
+up to the global batch), and a batch one rank's share of the budget refuses is refused by all.
 """
 
 from __future__ import annotations
@@ -59,7 +72,9 @@ from torch import nn
 
 from lm_gym.babylm.ledger import BudgetExhausted, WordLedger, ledger_of
 from lm_gym.corpora.loaders import load_texts
+from lm_gym.corpora.words import count_words
 from lm_gym.models.clm import SentenceBatches, clm_loss, encode_sentences
+from lm_gym.utils import distributed
 from lm_gym.utils.device import autocast
 from lm_gym.utils.validation import check_positive_int
 
@@ -75,7 +90,7 @@ class CLMSchedule:
         texts: the L2 corpus.
         optimizer: shared with the agent if given; else AdamW over ``model``'s parameters.
         schedule, r_clm, r_rl, block_fraction: see the module docstring.
-        batch_size: sentences per CLM update.
+        batch_size: sentences per CLM update (per rank under data parallelism).
         lr: learning rate of the AdamW made when ``optimizer`` is None.
         max_length: CLM rows are cut to this many tokens (``<s>`` and ``</s>`` included).
         rl_batch_size: finished episodes per RL slot.
@@ -118,7 +133,14 @@ class CLMSchedule:
         self.schedule, self.r_clm, self.r_rl = schedule, r_clm, r_rl
         self.rl_batch_size, self.max_length = rl_batch_size, max_length
         self.max_grad_norm, self.seed = max_grad_norm, seed
-        self.stream = SentenceBatches(texts, batch_size, seed)
+        self.world_size, self.rank = distributed.world_size(), distributed.rank()
+        if self.world_size > 1 and len(texts) < batch_size * self.world_size:
+            raise ValueError(
+                f"the CLM corpus has {len(texts)} sentences, fewer than one global batch "
+                f"(batch_size {batch_size} x {self.world_size} processes)"
+            )
+        self.batch_size = batch_size
+        self.stream = SentenceBatches(texts, batch_size * self.world_size, seed)
         epoch = self.stream.batches_per_epoch
         self._block = (epoch, max(epoch + 1, round(epoch / block_fraction)))
         self.optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr)
@@ -185,31 +207,57 @@ class CLMSchedule:
     def clm_step(self) -> float:
         """One CLM update of the model (and of its twin) on the next corpus batch; its loss.
 
+        Under data parallelism the batch is this rank's share of the global batch, and the
+        loss returned is the global batch's.
+
         Raises:
-            BudgetExhausted: when the batch would cross the ledger's budget; the batch is then
-                not drawn (the corpus stream stays where it was) and nothing is updated.
+            BudgetExhausted: when the batch would cross the ledger's budget (under data
+                parallelism: when this rank's part would cross its share on any rank, so every
+                rank refuses it); the batch is then not drawn (the corpus stream stays where it
+                was) and nothing is updated.
         """
+        if self.world_size != distributed.world_size():
+            raise RuntimeError(
+                f"the CLM schedule was made for {self.world_size} process(es) but runs in "
+                f"{distributed.world_size()}: join the process group before wrapping the env"
+            )
         position = self.stream.state_dict()
         batch = self.stream.next_batch()
+        own = slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
         if self.ledger is not None:
             try:
-                self.ledger.expose(
-                    "clm",
-                    batch,
-                    corpus="clm",
-                    what=f"CLM batch {self.clm_steps + 1} ({len(batch)} sentences)",
-                )
+                self._charge(batch[own], len(batch))
             except BudgetExhausted:
                 self.stream.load_state_dict(position)
                 raise
         input_ids, attention_mask = encode_sentences(self.tokenizer, batch, self.max_length)
-        loss = self._update(self.model, self.optimizer, input_ids, attention_mask)
+        targets = attention_mask[:, 1:].sum()  # the global batch's loss tokens
+        input_ids, attention_mask = input_ids[own], attention_mask[own]
+        width = int(attention_mask.sum(1).max())  # drop the columns only other ranks need
+        input_ids, attention_mask = input_ids[:, :width], attention_mask[:, :width]
+        share = float(attention_mask[:, 1:].sum() / targets)  # 1 in one process
+        loss = self._update(self.model, self.optimizer, input_ids, attention_mask, share)
         if self.reference is not None:
-            self._update(self.reference, self.reference_optimizer, input_ids, attention_mask)
+            self._update(self.reference, self.reference_optimizer, input_ids, attention_mask, share)
         self.clm_steps += 1
         self.words_seen += sum(len(text.split()) for text in batch)
         self.clm_loss = loss
         return self.clm_loss
+
+    def _charge(self, texts: list[str], sentences: int) -> None:
+        """Charge this rank's ``texts`` of a CLM batch of ``sentences`` to the ledger, unless a
+        rank's ledger refuses its part: then every rank raises (one vote, an all-reduce)."""
+        what = f"CLM batch {self.clm_steps + 1} ({sentences} sentences)"
+        words = sum(count_words(text) for text in texts)
+        refusal = None
+        try:
+            self.ledger.check(exposed=words, consumed={"clm": words}, what=what)
+        except BudgetExhausted as error:
+            refusal = error
+        if not distributed.agree(refusal is None):
+            refusals = distributed.all_gather_objects(refusal)
+            raise refusal or next(error for error in refusals if error is not None)
+        self.ledger.expose("clm", texts, corpus="clm", what=what)
 
     def _update(
         self,
@@ -217,23 +265,28 @@ class CLMSchedule:
         optimizer: torch.optim.Optimizer,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
+        share: float,
     ) -> float:
-        """One CLM update of ``model``; returns the loss. The dropout seed depends only on
-        the step count, so the model and its twin draw the same masks."""
+        """One CLM update of ``model``; returns the (global batch's) loss. ``share`` scales
+        this rank's mean loss to its part of the global batch's mean. The dropout seed
+        depends only on the step count (and the rank), so the model and its twin draw the
+        same masks."""
         device = next(model.parameters()).device
         was_training = model.training
         model.train()
         with torch.random.fork_rng():  # seeded dropout; the agent's RNG streams are untouched
-            torch.manual_seed(self.seed * 1_000_003 + self.clm_steps)
+            step_seed = self.seed * 1_000_003 + self.clm_steps
+            torch.manual_seed(step_seed * self.world_size + self.rank)
             with autocast(device):
-                loss = clm_loss(model, input_ids.to(device), attention_mask.to(device))
+                loss = clm_loss(model, input_ids.to(device), attention_mask.to(device)) * share
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+        distributed.all_reduce_gradients(model.parameters())
         nn.utils.clip_grad_norm_(model.parameters(), self.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         model.train(was_training)
-        return float(loss.detach())
+        return float(distributed.all_reduce_sum(loss.detach().float()))
 
     def info(self) -> dict[str, Any]:
         """The counters reported in ``info``."""
@@ -332,6 +385,9 @@ class _ScheduleAccess:
     """What both wrappers expose of their :class:`CLMSchedule`."""
 
     schedule: CLMSchedule
+    state_same_on_all_ranks = True
+    """Under data parallelism the schedule's state is the same on every rank (module
+    docstring), so a checkpoint keeps it once (:func:`lm_gym.agents.checkpoint.env_state`)."""
 
     @property
     def trained_model(self) -> nn.Module:
@@ -443,14 +499,14 @@ class VectorCLMAlternation(_ScheduleAccess, VectorWrapper):
         **schedule_kwargs: Any,
     ) -> None:
         super().__init__(env)
+        rl_batch_size = rl_batch_size or env.num_envs
+        if distributed.world_size() > 1 and rl_batch_size % env.num_envs:
+            raise ValueError(
+                f"rl_batch_size={rl_batch_size} is not a multiple of num_envs={env.num_envs}: "
+                "under data parallelism an RL slot must end with a batch of episodes"
+            )
         self.schedule = _schedule_for(
-            env,
-            model,
-            optimizer,
-            tokenizer,
-            corpus,
-            rl_batch_size=rl_batch_size or env.num_envs,
-            **schedule_kwargs,
+            env, model, optimizer, tokenizer, corpus, rl_batch_size=rl_batch_size, **schedule_kwargs
         )
         if (ledger := ledger_of(env)) is not None:
             self.schedule.attach_ledger(ledger)
