@@ -366,7 +366,8 @@ def optimizer_like(
 def _schedule_for(
     env: Any, model: nn.Module, optimizer, tokenizer, corpus, **kwargs
 ) -> CLMSchedule:
-    """Build the schedule, taking tokenizer and corpus from a text-generation env by default."""
+    """Build the schedule, taking tokenizer and corpus from a text-generation env by default,
+    and charge its batches to the env's word ledger when it has one."""
     base = env.unwrapped
     tokenizer = tokenizer if tokenizer is not None else getattr(base, "tokenizer", None)
     task = getattr(base, "task", None)
@@ -378,7 +379,10 @@ def _schedule_for(
         )
     if isinstance(texts, str):
         texts = load_texts(texts, argument="corpus")
-    return CLMSchedule(model, tokenizer, list(texts), optimizer, **kwargs)
+    schedule = CLMSchedule(model, tokenizer, list(texts), optimizer, **kwargs)
+    if (ledger := ledger_of(env)) is not None:
+        schedule.attach_ledger(ledger)
+    return schedule
 
 
 class _ScheduleAccess:
@@ -468,8 +472,6 @@ class CLMAlternation(_ScheduleAccess, gym.Wrapper):
             rl_batch_size=rl_batch_size or 1,
             **schedule_kwargs,
         )
-        if (ledger := ledger_of(env)) is not None:
-            self.schedule.attach_ledger(ledger)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self.schedule.catch_up()
@@ -508,8 +510,6 @@ class VectorCLMAlternation(_ScheduleAccess, VectorWrapper):
         self.schedule = _schedule_for(
             env, model, optimizer, tokenizer, corpus, rl_batch_size=rl_batch_size, **schedule_kwargs
         )
-        if (ledger := ledger_of(env)) is not None:
-            self.schedule.attach_ledger(ledger)
 
     def _with_counters(self, info: dict[str, Any]) -> dict[str, Any]:
         every = np.ones(self.num_envs, dtype=bool)
