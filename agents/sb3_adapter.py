@@ -243,9 +243,7 @@ class SB3PPO:
         from stable_baselines3.common.env_util import make_vec_env
 
         num_envs = build_config(SB3PPOConfig, config).num_envs
-        return make_vec_env(
-            lambda: gym.make(env_id, **env_kwargs), n_envs=num_envs, seed=seed
-        )
+        return make_vec_env(lambda: gym.make(env_id, **env_kwargs), n_envs=num_envs, seed=seed)
 
 
 def _check_env(env: Any) -> None:
