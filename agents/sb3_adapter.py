@@ -178,8 +178,13 @@ class SB3PPO:
         *,
         reset_num_timesteps: bool = True,
         progress_bar: bool = True,
+        log_interval: int = 1,
     ) -> SB3PPO:
-        """Train with SB3's PPO; ``callback`` returning ``False`` stops it."""
+        """Train with SB3's PPO; ``callback`` returning ``False`` stops it.
+
+        ``log_interval`` is SB3's: its logger writes a row (stdout, CSV, TensorBoard alike)
+        every this many iterations.
+        """
         _check_env(env)
         if env is not self.model.get_env() and env is not getattr(self, "_env", None):
             self.model.set_env(env)
@@ -190,6 +195,7 @@ class SB3PPO:
             callback=bridge,
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
+            log_interval=log_interval,
         )
         return self
 

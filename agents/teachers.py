@@ -42,7 +42,7 @@ class FixedTeacherConfig:
     subset_size: int | None = None
     """How many sentences to pick; ``None`` reads the env's ``budget``."""
     verbose: int = 1
-    """1 prints a metrics table per batch of episodes."""
+    """1 prints a metrics table every ``log_interval`` batches (see ``learn``), 0 is silent."""
 
 
 class _LabelTeacher(RandomAgent):

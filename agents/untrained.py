@@ -182,7 +182,7 @@ class RandomConfig:
     subset_size: int | None = None
     """For ``MultiBinary`` actions: choose exactly k items (``None`` reads the env's budget)."""
     verbose: int = 1
-    """1 prints a metrics table per batch of episodes."""
+    """1 prints a metrics table every ``log_interval`` batches (see ``learn``), 0 is silent."""
 
 
 class RandomAgent(_FixedAgent):
@@ -242,7 +242,7 @@ class LMSampleConfig:
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt."""
     verbose: int = 1
-    """1 prints a metrics table per batch of episodes."""
+    """1 prints a metrics table every ``log_interval`` batches (see ``learn``), 0 is silent."""
 
 
 class LMSampleAgent(_FixedAgent):

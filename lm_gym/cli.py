@@ -162,6 +162,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every,
+        log_interval=args.log_interval,
     )
     return 0
 
@@ -277,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CHECKPOINT_EVERY,
         metavar="N",
         help=f"save checkpoint.pt every N timesteps (default {DEFAULT_CHECKPOINT_EVERY}; 0: never)",
+    )
+    run.add_argument(
+        "--log-interval",
+        type=int,
+        metavar="N",
+        help="print the metrics table every N iterations (default: the agent's, 10 for the "
+        "built-in agents, 1 for sb3-ppo); progress.csv gets every iteration",
     )
     run.set_defaults(func=_cmd_run)
 
