@@ -11,8 +11,11 @@ A run never overwrites an earlier one: an existing run folder is an error unless
 ``overwrite`` (delete it and start again). While training, the agent is saved every
 ``checkpoint_every`` timesteps to ``checkpoint.pt`` (atomically, replacing the previous one),
 so a killed run loses at most one interval; at the end it is saved to ``agent.pt`` and
-``checkpoint.pt`` is removed. ``run.json`` is written when the run starts (its settings, which
-a resumed run must repeat) and completed when it ends.
+``checkpoint.pt`` is removed. ``run.json`` is written (atomically) when the run starts (its
+settings, which a resumed run must repeat) and completed when it ends. One process at a time
+works in a run folder: it holds the lock file ``out_dir/.<run folder>.lock`` for the whole run,
+and a second ``lm-gym run`` of the same env, agent and seed stops at once with an error naming
+the process that holds it.
 
 One env keyword is handled here rather than by the env: ``clm_alternation`` (``true`` or a dict
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
@@ -21,6 +24,8 @@ also trained with CLM updates between RL episodes, as in BAMBINO-LM.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
 import json
 import os
@@ -35,8 +40,10 @@ import gymnasium as gym
 import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
 from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
+from lm_gym.agents.protocol import build_config, is_env_refusal
 from lm_gym.agents.registry import get_agent_spec
-from lm_gym.utils.files import atomic_write_text
+from lm_gym.utils.files import atomic_write_text, naming_setting, safe_file_name
+from lm_gym.utils.locks import exclusive_lock
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
@@ -61,6 +68,21 @@ class RunResult:
     """Where the agent was saved."""
     history: list[dict[str, float]] = field(default_factory=list)
     """The logged metric rows (empty for agents that log through their own logger)."""
+
+
+class AgentEnvError(ValueError):
+    """The agent refused the env: it cannot act in its spaces (the message says why)."""
+
+
+def run_folder_name(env_id: str, agent: str, seed: int) -> str:
+    """``<env>__<agent>__seed<seed>``, the run folder's name, as one safe file name.
+
+    Env ids (``ns/Name-v0``, ``module:Name-v0``) have ``/`` and ``:`` replaced; a name from a
+    registry that holds ``..`` or other unsafe characters is sanitised
+    (:func:`~lm_gym.utils.files.safe_file_name`), so the folder stays inside ``out_dir``.
+    """
+    env_stem = env_id.replace(":", "_").replace("/", "_")
+    return safe_file_name(f"{env_stem}__{agent}__seed{seed}")
 
 
 def _accepts(factory: Any, name: str) -> bool:
@@ -197,8 +219,10 @@ def train_agent(
 
     Raises:
         ValueError: for bad arguments, an unknown env, or an existing run folder without
-            ``resume``/``overwrite``, before anything is built.
+            ``resume``/``overwrite``, before anything is built; :class:`AgentEnvError` (a
+            ``ValueError``) when the agent refuses the env.
         KeyError: for an unknown agent name.
+        LockTimeout: another process is running in the same run folder.
     """
     env_kwargs = {} if env_kwargs is None else env_kwargs
     agent_kwargs = {} if agent_kwargs is None else agent_kwargs
@@ -214,8 +238,10 @@ def train_agent(
         log_interval,
     )
     factory = get_agent_spec(agent).load()
-    safe_id = env_id.replace(":", "_").replace("/", "_")
-    run_dir = Path(out_dir) / f"{safe_id}__{agent}__seed{seed}"
+    config_class = getattr(factory, "config_class", None)
+    if dataclasses.is_dataclass(config_class):  # unknown or bad fields fail before any build
+        build_config(config_class, agent_kwargs)
+    run_dir = Path(out_dir) / run_folder_name(env_id, agent, seed)
     settings = {
         "env_id": env_id,
         "agent": agent,
@@ -223,10 +249,46 @@ def train_agent(
         "env_kwargs": env_kwargs,
         "agent_kwargs": agent_kwargs,
     }
-    checkpoint = _prepare_run_dir(run_dir, settings, resume, overwrite, factory)
-    env_kwargs = dict(env_kwargs)
+    with contextlib.ExitStack() as stack:
+        with naming_setting("--out (out_dir)", out_dir, "the parent folder of run folders"):
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            stack.enter_context(
+                exclusive_lock(
+                    Path(out_dir) / f".{run_dir.name}.lock",
+                    what=f"the run folder {run_dir}",
+                    timeout=0,
+                )
+            )
+        checkpoint = _prepare_run_dir(run_dir, settings, resume, overwrite, factory)
+        return _train(
+            factory,
+            run_dir,
+            settings,
+            checkpoint,
+            timesteps,
+            device,
+            progress_bar,
+            checkpoint_every,
+            log_interval,
+        )
+
+
+def _train(
+    factory: Any,
+    run_dir: Path,
+    settings: dict[str, Any],
+    checkpoint: Path | None,
+    timesteps: int,
+    device: str | None,
+    progress_bar: bool,
+    checkpoint_every: int,
+    log_interval: int | None,
+) -> RunResult:
+    """The body of :func:`train_agent`, run while it holds the run folder's lock."""
+    env_id, agent, seed = settings["env_id"], settings["agent"], settings["seed"]
+    env_kwargs = dict(settings["env_kwargs"])
     clm = env_kwargs.pop(CLM_KEY, None)
-    config = dict(agent_kwargs)
+    config = dict(settings["agent_kwargs"])
     for name, value in (("seed", seed), ("device", device)):
         if _accepts(factory, name) and name not in config:
             config[name] = value
@@ -237,7 +299,12 @@ def train_agent(
         env = make_env(env_id, seed=seed, device=device, env_kwargs=env_kwargs, config=config)
     else:
         env = gym.make(env_id, **env_kwargs)
-    built = factory(env, **config)
+    try:
+        built = factory(env, **config)
+    except Exception as error:
+        if not is_env_refusal(error):
+            raise
+        raise AgentEnvError(f"agent {agent!r} cannot act in {env_id}: {error}") from error
     if clm:
         env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
     if checkpoint is not None:

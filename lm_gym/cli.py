@@ -11,6 +11,8 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from lm_gym.utils.locks import LockTimeout
+
 CORPUS_NAMES = (
     "parentese-en",
     "parentese-it",
@@ -20,6 +22,27 @@ CORPUS_NAMES = (
     "domains",
     "structures",
 )
+
+
+def json_object(text: str) -> dict:
+    """An option's JSON object (``--env-kwargs '{"tau": 70}'``); argparse names the option.
+
+    Raises:
+        argparse.ArgumentTypeError: saying where the JSON is broken, or that it is no object.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno} "
+            f"(character {error.pos}) of {text!r}"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"must be a JSON object such as '{{\"key\": 1}}', got a JSON "
+            f"{type(value).__name__}: {text!r}"
+        )
+    return value
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
@@ -131,9 +154,9 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         env_kwargs={
             "baby_model": "baby-en",
             "parent_model": "parent-it",
-            **json.loads(args.env_kwargs),
+            **args.env_kwargs,
         },
-        eval_kwargs=json.loads(args.eval_kwargs),
+        eval_kwargs=args.eval_kwargs,
     )
     run_ablation(args.out, seeds=range(args.seeds), config=config, arms=args.arms)
     print(Path(args.out, "bambino_ablation.md").read_text(encoding="utf-8"))
@@ -157,8 +180,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         out_dir=args.out,
-        env_kwargs=json.loads(args.env_kwargs),
-        agent_kwargs=json.loads(args.agent_kwargs),
+        env_kwargs=args.env_kwargs,
+        agent_kwargs=args.agent_kwargs,
         resume=args.resume,
         overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every,
@@ -245,8 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=["baseline", "full", "wo_ppo", "wo_alternating"],
         help="which arms to run (default: all four)",
     )
-    ablation.add_argument("--env-kwargs", default="{}", help="JSON object for Bambino-v0")
-    ablation.add_argument("--eval-kwargs", default="{}", help="JSON object for evaluate_lm")
+    ablation.add_argument(
+        "--env-kwargs", type=json_object, default={}, help="JSON object for Bambino-v0"
+    )
+    ablation.add_argument(
+        "--eval-kwargs", type=json_object, default={}, help="JSON object for evaluate_lm"
+    )
     ablation.set_defaults(func=_cmd_ablation)
 
     demo = commands.add_parser("demo", help="build the defaults, generate and score")
@@ -261,8 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default=None)
     run.add_argument("--out", default="runs", help="folder for logs and the saved agent")
-    run.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
-    run.add_argument("--agent-kwargs", default="{}", help="JSON object of agent config")
+    run.add_argument(
+        "--env-kwargs", type=json_object, default={}, help="JSON object of env keyword arguments"
+    )
+    run.add_argument(
+        "--agent-kwargs", type=json_object, default={}, help="JSON object of agent config"
+    )
     existing = run.add_mutually_exclusive_group()
     existing.add_argument(
         "--resume",
@@ -330,11 +361,14 @@ def user_error_message(error: BaseException, args: argparse.Namespace) -> str | 
     """The one-line message for an error the user caused, or ``None`` for a bug.
 
     User errors are lm_gym's own (all ``ValueError`` subclasses: ``CorpusError``,
-    ``ModelLoadError``, ``LocationError`` ...), unknown names (a ``KeyError`` that carries a
+    ``ModelLoadError``, ``LocationError`` ...), a folder another process holds locked
+    (``LockTimeout``), unknown names (a ``KeyError`` that carries a
     sentence; a bare ``KeyError('metrics')`` is a bug), a missing file, and a file or folder
     the system refuses (an ``OSError`` naming it: permission denied, not a folder ...).
     """
-    if isinstance(error, KeyError):
+    if isinstance(error, LockTimeout):
+        message = str(error)
+    elif isinstance(error, KeyError):
         message = error.args[0] if len(error.args) == 1 else None
         if not isinstance(message, str) or " " not in message:
             return None

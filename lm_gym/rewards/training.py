@@ -39,7 +39,7 @@ from lm_gym.models.building import (
     special_token_ids,
 )
 from lm_gym.models.clm import SentenceBatches, optimizer_step, warmup_cosine_schedule
-from lm_gym.models.loading import LM
+from lm_gym.models.loading import LM, ModelLoadError
 from lm_gym.models.recipes import RECIPES, Recipe, RewardRecipe, cache_key, recipe_corpus
 from lm_gym.models.tokenization import train_sentencepiece_tokenizer
 from lm_gym.rewards.preference_files import load_preferences
@@ -396,7 +396,15 @@ def train_reward_model_cli(
     config = dataclasses.replace(
         config or RewardModelConfig(), seed=seed, **({"steps": steps} if steps else {})
     )
-    model, tokenizer = train_reward_model(train, out, base=base, config=config)
+    try:
+        model, tokenizer = train_reward_model(train, out, base=base, config=config)
+    except ModelLoadError as error:
+        if base is None or os.path.exists(os.path.expanduser(base)):
+            raise
+        known = ", ".join(n for n in RECIPES if not isinstance(RECIPES[n], RewardRecipe))
+        raise ModelLoadError(
+            f"--base {str(base)!r} is not an offline recipe (known: {known}); {error}"
+        ) from error
     reward = functools.partial(score_continuations, model, tokenizer)
     return {
         "out": str(out),
