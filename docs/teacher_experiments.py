@@ -9,13 +9,14 @@ Task 1, 300 on Task 2):
 * ``learn``: the learning teacher (``reinforce-teacher``) on each task; records after every
   policy update the exam-type fraction and exam perplexity of its sampled selections, and of
   its greedy (top-k) selection on four fixed held-out pools, and writes
-  ``docs/teacher_<task>.png`` (with the fixed teachers' perplexity on those pools);
+  ``teacher_<task>.png`` (with the fixed teachers' perplexity on those pools);
 * ``plot``: redraws a saved curve.
 
+Files go to ``runs/docs`` (``--update-docs``: into ``docs/``, replacing the committed ones).
 Examples::
 
-    python docs/teacher_experiments.py baselines --seeds 5
-    python docs/teacher_experiments.py learn --task domains --updates 40
+    python docs/teacher_experiments.py baselines --seeds 5 --update-docs
+    python docs/teacher_experiments.py learn --task domains --updates 40 --update-docs
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from outputs import add_output_options, output_dir  # same folder
 
 import lm_gym.registration  # noqa: F401  (registers the teacher envs)
 from lm_gym.agents import (
@@ -38,7 +40,6 @@ from lm_gym.agents import (
     WorstCaseTeacher,
 )
 
-HERE = Path(__file__).resolve().parent
 ENV_IDS = {"domains": "TeacherDomains-v0", "structures": "TeacherStructures-v0"}
 PAPER = {
     "domains": {"oracle": 14.99, "random": 160.9, "worst": 4.78e4},
@@ -195,24 +196,26 @@ def main() -> None:
     parser.add_argument("--agent-kwargs", type=json.loads, default={})
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--name", default=None, help="output name (default teacher_<task>)")
+    add_output_options(parser)
     args = parser.parse_args()
+    folder = output_dir(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.part == "baselines":
         result = baselines(args.seeds, args.env_kwargs)
-        (HERE / "teacher_baselines.json").write_text(json.dumps(result, indent=2))
+        (folder / "teacher_baselines.json").write_text(json.dumps(result, indent=2))
     name = args.name or f"teacher_{args.task}"
     if args.part == "plot":  # redraw a saved curve (adding the fixed teachers' lines)
-        path = HERE / f"{name}.json"
+        path = folder / f"{name}.json"
         result = json.loads(path.read_text())
         if "fixed_teachers" not in result:
             result["fixed_teachers"] = fixed_teacher_perplexities(args.task, args.env_kwargs)
             path.write_text(json.dumps(result, indent=2))
-        plot(result, HERE / f"{name}.png")
+        plot(result, folder / f"{name}.png")
     elif args.part == "learn":
         result = learn(args.task, args.updates, args.seed, args.env_kwargs, args.agent_kwargs)
-        (HERE / f"{name}.json").write_text(json.dumps(result, indent=2))
-        plot(result, HERE / f"{name}.png")
+        (folder / f"{name}.json").write_text(json.dumps(result, indent=2))
+        plot(result, folder / f"{name}.png")
 
 
 if __name__ == "__main__":

@@ -46,14 +46,11 @@ def json_object(text: str) -> dict:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from lm_gym.models.building import build_recipe
-    from lm_gym.models.recipes import RECIPES, RewardRecipe
-    from lm_gym.rewards.training import build_reward_recipe
+    from lm_gym.prepare import prepare
 
-    names = args.recipes or [n for n in RECIPES if not n.endswith("-micro")]
-    for name in names:
-        build = build_reward_recipe if isinstance(RECIPES.get(name), RewardRecipe) else build_recipe
-        print(f"{name}: {build(name)}")
+    report = prepare(args.recipes or None, jobs=args.jobs, log=print)
+    for name, folder in report.folders.items():
+        print(f"{name}: {folder}")
     return 0
 
 
@@ -125,6 +122,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from lm_gym.corpora.loaders import load_texts
 
         texts = load_texts(args.text, argument="--text")
+    print(f"lm-gym eval: loading {args.model}", file=sys.stderr)
     model, tokenizer = load_model(args.model, device=args.device)
     results = evaluate_lm(
         model,
@@ -135,6 +133,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         zero_shot=zero_shot,
         seed=args.seed,
+        progress=True,
     )
     scorer = Scorer(model, tokenizer)
     if pairs is not None:
@@ -224,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = commands.add_parser("prepare", help="build the offline default models now")
     prepare.add_argument("recipes", nargs="*", help="recipe names (default: all non-micro)")
+    prepare.add_argument(
+        "--jobs", type=int, metavar="N", help="parallel builds (default: the cores available)"
+    )
     prepare.set_defaults(func=_cmd_prepare)
 
     listing = commands.add_parser("list", help="registered environments, agents and recipes")
