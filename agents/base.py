@@ -76,6 +76,9 @@ class BaseAgent(ABC):
     """
 
     config_class: ClassVar[type]
+    action_kinds: ClassVar[tuple[str, ...]] = ()
+    """The kinds of env it acts in (keys of :data:`lm_gym.registration.ACTION_KINDS`), as its
+    constructor checks them: ``lm-gym list`` reads them without building any env."""
     vectorizes_single_envs: ClassVar[bool] = False
     """True for agents that run a single env as a vector env of one row."""
 

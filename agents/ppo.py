@@ -275,6 +275,7 @@ class PPO(BaseAgent):
     """
 
     config_class = PPOConfig
+    action_kinds = ("token",)
     vectorizes_single_envs = True
 
     def __init__(

@@ -9,6 +9,10 @@ state SB3's ``predict`` also returns)::
     agent.save("agent.pt")
     agent = SomeAgent.load("agent.pt", env=env)     # a classmethod, as in SB3
 
+An agent may declare ``action_kinds``, the kinds of env it acts in (keys of
+:data:`lm_gym.registration.ACTION_KINDS`: ``token``, ``sequence``, ``subset``, ``lessons``), so
+``lm-gym list`` can say where it acts without building an env.
+
 An agent that can continue a run bit-identically also offers ``agent.restore(path, env)``:
 load a checkpoint of its own into the agent as built (``lm-gym run --resume`` needs it; the
 built-in agents have it through :class:`~lm_gym.agents.base.BaseAgent`, ``sb3-ppo`` does not).

@@ -101,6 +101,7 @@ class Reinforce(BaseAgent):
     """
 
     config_class = ReinforceConfig
+    action_kinds = ("sequence", "subset")
 
     def __init__(
         self,

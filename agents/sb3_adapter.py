@@ -117,6 +117,8 @@ class SB3PPO:
     """
 
     config_class = SB3PPOConfig
+    action_kinds = ("token",)
+    """Token-mode envs only (see :func:`_check_env`)."""
 
     def __init__(
         self,

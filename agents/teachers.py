@@ -49,6 +49,7 @@ class _LabelTeacher(RandomAgent):
     """Picks ``k`` sentences, those with label ``preferred`` first, uniformly within a group."""
 
     config_class = FixedTeacherConfig
+    action_kinds = ("subset", "lessons")
     preferred: ClassVar[int]
 
     def __init__(

@@ -189,6 +189,7 @@ class RandomAgent(_FixedAgent):
     """Uniform actions: ``action_space.sample()`` (a random k-subset for subset selection)."""
 
     config_class = RandomConfig
+    action_kinds = ("token", "sequence", "subset", "lessons")
 
     def __init__(
         self, env: Any, config: Any = None, *, logger: Logger | None = None, **overrides: Any
@@ -249,6 +250,7 @@ class LMSampleAgent(_FixedAgent):
     """The policy LM as it is, sampling tokens (token mode) or continuations (sequence mode)."""
 
     config_class = LMSampleConfig
+    action_kinds = ("token", "sequence")
 
     def __init__(
         self,

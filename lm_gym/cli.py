@@ -8,41 +8,12 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from lm_gym.cli_parser import build_parser
 from lm_gym.utils.locks import LockTimeout
-
-CORPUS_NAMES = (
-    "parentese-en",
-    "parentese-it",
-    "parentese-parallel",
-    "minimal-pairs-en",
-    "minimal-pairs-it",
-    "domains",
-    "structures",
-)
-
-
-def json_object(text: str) -> dict:
-    """An option's JSON object (``--env-kwargs '{"tau": 70}'``); argparse names the option.
-
-    Raises:
-        argparse.ArgumentTypeError: saying where the JSON is broken, or that it is no object.
-    """
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(
-            f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno} "
-            f"(character {error.pos}) of {text!r}"
-        ) from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(
-            f"must be a JSON object such as '{{\"key\": 1}}', got a JSON "
-            f"{type(value).__name__}: {text!r}"
-        )
-    return value
+from lm_gym.utils.validation import check_positive_int
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
@@ -60,43 +31,65 @@ def _print_section(title: str, lines: list[str]) -> None:
         print(f"  {line}")
 
 
+def _aligned(rows: list[tuple[str, str]]) -> list[str]:
+    width = max((len(name) for name, _ in rows), default=0)
+    return [f"{name:<{width}}  {text}".rstrip() for name, text in rows]
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-
-    import lm_gym  # noqa: F401  (registers the environments)
+    from lm_gym.agents.registry import get_agent_spec, list_agents
+    from lm_gym.baselines.tracks import lm_gym_env_ids
     from lm_gym.models.recipes import RECIPES
+    from lm_gym.registration import ACTION_KINDS, env_metadata
 
-    envs = sorted(
-        env_id
-        for env_id, spec in gym.registry.items()
-        if str(spec.entry_point).startswith("lm_gym")
-    )
-    _print_section("environments", envs)
-    try:
-        from lm_gym.agents.registry import list_agents
-    except ImportError:
-        agents: list[str] = []
-    else:
-        agents = sorted(list_agents())
-    _print_section("agents", agents)
-    _print_section("model recipes", [f"{r.name:16s} {r.description}" for r in RECIPES.values()])
+    envs = lm_gym_env_ids()
+    kinds = {env_id: env_metadata(env_id).get("actions") for env_id in envs}
+    _print_section("environments", _aligned([(e, ACTION_KINDS.get(kinds[e], "")) for e in envs]))
+    rows = []
+    for name in list_agents():
+        try:
+            declared = getattr(get_agent_spec(name).load(), "action_kinds", None)
+        except ImportError as error:
+            rows.append((name, f"cannot be imported: {error}"))
+            continue
+        if not declared:
+            rows.append((name, "acts in: not declared (its factory decides when it is built)"))
+            continue
+        acts_in = [e for e in envs if kinds[e] in declared]
+        rows.append((name, f"acts in: {', '.join(acts_in) or 'none of these'}"))
+    _print_section("agents", _aligned(rows))
+    _print_section("model recipes", _aligned([(r.name, r.description) for r in RECIPES.values()]))
     return 0
 
 
 def corpus_sample(name: str, n: int, seed: int) -> list[str]:
-    """``n`` lines of a built-in corpus, as ``lm-gym corpus`` prints them."""
+    """``n`` lines of a built-in corpus, as ``lm-gym corpus`` prints them.
+
+    Minimal pairs come one per phenomenon in turn (the first ``n`` of a round-robin over as
+    many pairs per phenomenon as needed), so no pair repeats; the artificial-language tasks
+    draw a pool of ``n`` sentences (at least the paper's 100).
+
+    Raises:
+        ValueError: ``n`` is not a positive integer, or a task has fewer distinct sentences.
+    """
     from lm_gym.corpora import artificial, minimal_pairs, parentese
 
+    check_positive_int("-n", n)
     if name in ("parentese-en", "parentese-it"):
         return parentese.generate_parentese(name[-2:], n, seed=seed)
     if name == "parentese-parallel":
         return [f"{en}\t{it}" for en, it in parentese.generate_parallel(n, seed=seed)]
     if name.startswith("minimal-pairs-"):
-        pairs = minimal_pairs.generate_minimal_pairs(name[-2:], n_per_phenomenon=1, seed=seed)
-        pairs = (pairs * n)[:n] if n > len(pairs) else pairs[:n]
-        return [json.dumps(p, ensure_ascii=False) for p in pairs]
+        lang = name[-2:]
+        per_phenomenon = -(-n // len(minimal_pairs.PHENOMENA[lang]))
+        pairs = minimal_pairs.generate_minimal_pairs(lang, per_phenomenon, seed=seed)
+        pairs.sort(key=lambda pair: pair["pair_id"])  # stable: phenomena in turn
+        return [json.dumps(p, ensure_ascii=False) for p in pairs[:n]]
     task = artificial.domains_task if name == "domains" else artificial.structures_task
-    built = task(seed=seed)
+    try:
+        built = task(pool_size=max(n, 100), seed=seed)
+    except ValueError as error:
+        raise ValueError(f"{name} cannot give -n {n} distinct sentences: {error}") from error
     return [f"{label}\t{text}" for text, label in zip(built.pool, built.pool_labels)][:n]
 
 
@@ -171,6 +164,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from lm_gym.agents.run import train_agent
+    from lm_gym.cli_options import merge, typed_values
+
+    env_kwargs = merge(args.env_kwargs, typed_values(args, "env"), "--env-kwargs")
+    agent_kwargs = merge(args.agent_kwargs, typed_values(args, "agent"), "--agent-kwargs")
 
     train_agent(
         args.env_id,
@@ -179,8 +176,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         out_dir=args.out,
-        env_kwargs=args.env_kwargs,
-        agent_kwargs=args.agent_kwargs,
+        env_kwargs=env_kwargs,
+        agent_kwargs=agent_kwargs,
         resume=args.resume,
         overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every,
@@ -213,134 +210,18 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 1 if outcome.failed else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``lm-gym`` (exposed for tests and docs)."""
-    from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY
-
-    parser = argparse.ArgumentParser(prog="lm-gym", description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    prepare = commands.add_parser("prepare", help="build the offline default models now")
-    prepare.add_argument("recipes", nargs="*", help="recipe names (default: all non-micro)")
-    prepare.add_argument(
-        "--jobs", type=int, metavar="N", help="parallel builds (default: the cores available)"
-    )
-    prepare.set_defaults(func=_cmd_prepare)
-
-    listing = commands.add_parser("list", help="registered environments, agents and recipes")
-    listing.set_defaults(func=_cmd_list)
-
-    corpus = commands.add_parser("corpus", help="print samples of a built-in corpus")
-    corpus.add_argument("name", choices=CORPUS_NAMES)
-    corpus.add_argument("-n", type=int, default=10, help="number of lines")
-    corpus.add_argument("--seed", type=int, default=0)
-    corpus.set_defaults(func=_cmd_corpus)
-
-    evaluate = commands.add_parser(
-        "eval", help="perplexity, minimal pairs, zero-shot tasks, diversity of samples"
-    )
-    evaluate.add_argument("model", help="recipe name, local folder or Hugging Face id")
-    evaluate.add_argument("--lang", nargs="+", default=["en", "it"], choices=["en", "it"])
-    evaluate.add_argument("--pairs", help="a BLiMP-format JSONL file of minimal pairs")
-    evaluate.add_argument("--text", help="a text file, folder or JSONL for perplexity")
-    evaluate.add_argument("--n-heldout", type=int, default=500, help="held-out utterances")
-    evaluate.add_argument("--n-pairs", type=int, default=200, help="pairs per phenomenon")
-    evaluate.add_argument(
-        "--n-samples", type=int, default=200, help="sampled continuations for distinct-n"
-    )
-    evaluate.add_argument("--zero-shot", help='a JSONL file of {"text": ..., "label": ...}')
-    evaluate.add_argument(
-        "--verbalizers", help='a JSON file {label: text} or {"template": ..., "verbalizers": ...}'
-    )
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the sampled continuations")
-    evaluate.add_argument("--device", default=None)
-    evaluate.set_defaults(func=_cmd_eval)
-
-    ablation = commands.add_parser(
-        "ablation", help="the BAMBINO-LM ablation (full, w/o PPO, w/o alternating) on Bambino-v0"
-    )
-    ablation.add_argument("--seeds", type=int, default=3, help="run seeds 0..N-1")
-    ablation.add_argument("--epochs", type=int, default=4, help="passes over the L2 corpus")
-    ablation.add_argument("--num-envs", type=int, default=32, help="episodes / utterances a batch")
-    ablation.add_argument("--out", default="runs/bambino_ablation", help="output folder")
-    ablation.add_argument(
-        "--arms",
-        nargs="+",
-        default=["baseline", "full", "wo_ppo", "wo_alternating"],
-        help="which arms to run (default: all four)",
-    )
-    ablation.add_argument(
-        "--env-kwargs", type=json_object, default={}, help="JSON object for Bambino-v0"
-    )
-    ablation.add_argument(
-        "--eval-kwargs", type=json_object, default={}, help="JSON object for evaluate_lm"
-    )
-    ablation.set_defaults(func=_cmd_ablation)
-
-    demo = commands.add_parser("demo", help="build the defaults, generate and score")
-    demo.add_argument("--samples", type=int, default=8)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=_cmd_demo)
-
-    run = commands.add_parser("run", help="train an agent on an environment")
-    run.add_argument("env_id")
-    run.add_argument("--agent", required=True)
-    run.add_argument("--timesteps", type=int, required=True)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--device", default=None)
-    run.add_argument("--out", default="runs", help="folder for logs and the saved agent")
-    run.add_argument(
-        "--env-kwargs", type=json_object, default={}, help="JSON object of env keyword arguments"
-    )
-    run.add_argument(
-        "--agent-kwargs", type=json_object, default={}, help="JSON object of agent config"
-    )
-    existing = run.add_mutually_exclusive_group()
-    existing.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the existing run folder from its last checkpoint (same settings)",
-    )
-    existing.add_argument(
-        "--overwrite", action="store_true", help="delete the existing run folder and start again"
-    )
-    run.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=DEFAULT_CHECKPOINT_EVERY,
-        metavar="N",
-        help=f"save checkpoint.pt every N timesteps (default {DEFAULT_CHECKPOINT_EVERY}; 0: never)",
-    )
-    run.add_argument(
-        "--log-interval",
-        type=int,
-        metavar="N",
-        help="print the metrics table every N iterations (default: the agent's, 10 for the "
-        "built-in agents, 1 for sb3-ppo); progress.csv gets every iteration",
-    )
-    run.set_defaults(func=_cmd_run)
-
-    reward = commands.add_parser(
-        "train-reward-model", help="train a reward model on a JSONL file of preferences"
-    )
-    reward.add_argument("--data", required=True, help="JSONL of pairs and/or BWS tuples")
-    reward.add_argument("--out", required=True, help="folder to save the model into")
-    reward.add_argument("--base", help="recipe name, folder or id to start from (default: new)")
-    reward.add_argument("--steps", type=int, help="optimiser steps (default: 600)")
-    reward.add_argument("--seed", type=int, default=0)
-    reward.set_defaults(func=_cmd_train_reward_model)
-
-    board = commands.add_parser("leaderboard", help="run a leaderboard track, print its table")
-    board.add_argument("--track", default="quick", help="quick or standard")
-    board.add_argument("--agents", nargs="+", help="agent names (default: the track's)")
-    board.add_argument("--envs", nargs="+", help="env ids (default: the track's)")
-    board.add_argument("--seeds", type=int, help="run seeds 0..N-1 (default: the track's)")
-    board.add_argument("--out", help="output folder (default: runs/leaderboard-<track>)")
-    board.add_argument("--workers", type=int, default=1, help="local worker processes")
-    board.add_argument("--ray", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS")
-    board.set_defaults(func=_cmd_leaderboard)
-    return parser
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "prepare": _cmd_prepare,
+    "list": _cmd_list,
+    "corpus": _cmd_corpus,
+    "eval": _cmd_eval,
+    "ablation": _cmd_ablation,
+    "demo": _cmd_demo,
+    "run": _cmd_run,
+    "train-reward-model": _cmd_train_reward_model,
+    "leaderboard": _cmd_leaderboard,
+}
+"""Subcommand -> the function that runs it (the parser is :mod:`lm_gym.cli_parser`)."""
 
 
 def _setting_of(path: str | None, args: argparse.Namespace) -> str:
@@ -391,12 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``lm-gym <command>: error: ...``, with exit code 2; ``--debug`` prints its traceback too.
     Anything else is a bug and ends with its traceback.
     """
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # per-file "Loading weights" bars drown lm_gym's output
     try:
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except Exception as error:
         message = user_error_message(error, args)
         if message is None:

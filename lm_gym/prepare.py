@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 
 from lm_gym.models.building import build_recipe, recipe_entry
 from lm_gym.models.recipes import RECIPES, RewardRecipe, cache_key, recipe_corpus
-from lm_gym.utils.cache import is_valid_entry
+from lm_gym.utils.cache import CACHE_VARIABLE, is_valid_entry
+from lm_gym.utils.files import naming_setting
 from lm_gym.utils.validation import check_positive_int, did_you_mean
 
 BUILD_SECONDS: dict[str, float] = {
@@ -93,8 +94,9 @@ def _base(name: str) -> str | None:
     return recipe.base if isinstance(recipe, RewardRecipe) else None
 
 
-def plan_builds(names: Iterable[str]) -> list[PlannedBuild]:
-    """The builds ``names`` need, each recipe's base first, with what is already cached.
+def nominal_builds(names: Iterable[str]) -> list[PlannedBuild]:
+    """The builds ``names`` need, each recipe's base first, as if nothing were cached (no
+    look at the cache: what ``lm-gym prepare --help`` estimates).
 
     Raises:
         KeyError: for an unknown recipe, naming the closest and the known ones.
@@ -114,11 +116,19 @@ def plan_builds(names: Iterable[str]) -> list[PlannedBuild]:
         PlannedBuild(
             name,
             tuple(b for b in [_base(name)] if b is not None),
-            is_valid_entry(_entry(name)),
+            False,
             BUILD_SECONDS.get(name, MICRO_SECONDS),
         )
         for name in ordered
     ]
+
+
+def plan_builds(names: Iterable[str]) -> list[PlannedBuild]:
+    """:func:`nominal_builds`, with the recipes whose cache entry is valid marked cached."""
+    builds = nominal_builds(names)
+    for build in builds:
+        build.cached = is_valid_entry(_entry(build.name))
+    return builds
 
 
 def _chain_seconds(build: PlannedBuild, todo: dict[str, PlannedBuild]) -> float:
@@ -230,6 +240,9 @@ def prepare(
             report.folders[build.name] = build_one(build.name, False)
     if not todo:
         return report
+    models = _entry(next(iter(todo))).parent
+    with naming_setting(CACHE_VARIABLE, models.parent, "the model cache"):
+        models.mkdir(parents=True, exist_ok=True)  # a cache that cannot be written: say so now
     share = {name: todo[name].seconds / max(1, RECIPES[name].train_steps) for name in todo}
     started = time.perf_counter()
     bar = tqdm(
