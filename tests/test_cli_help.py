@@ -16,7 +16,7 @@ from lm_gym.agents.ppo import PPOConfig
 from lm_gym.baselines.tracks import TRACKS
 from lm_gym.cli import build_parser, main
 from lm_gym.cli_parser import TRACK_NAMES
-from lm_gym.envs.bambino import BambinoConfig
+from lm_gym.envs import BambinoConfig
 from lm_gym.models.recipes import RECIPES
 from lm_gym.version import __version__
 
