@@ -194,9 +194,12 @@ def evaluate_lm(
         bar_format="evaluating {desc} ({n_fmt}/{total_fmt} steps, {elapsed})",
     )
 
+    started: list[str] = []
+
     def stage(label: str) -> None:
-        if stages.desc:
+        if started:
             stages.update(1)  # the previous step is done
+        started.append(label)
         stages.set_description_str(label)
 
     with stages:

@@ -58,7 +58,8 @@ def test_config_rejects_bad_values_and_unknown_fields(toys):
         PPOConfig(learning_rate=-1.0)
     with pytest.raises(ValueError, match="value_learning_rate"):
         PPOConfig(value_learning_rate=0.0)
-    with pytest.raises(TypeError, match="unknown PPOConfig field"):
+    match = r"PPOConfig got unknown keyword 'lerning_rate' \(did you mean 'learning_rate'\?\)"
+    with pytest.raises(TypeError, match=match):
         PPO(toys.toy_token_env(), lerning_rate=1e-3)
 
 
