@@ -70,7 +70,7 @@ def _prepare_description() -> str:
         "Independent recipes build in parallel (one process per core, one torch thread each);",
         "a reward model waits for its base. It prints its plan and an estimate, then one bar.",
         "",
-        "recipes (build time measured on a 2-core machine, one build at a time):",
+        "recipes (build time measured on a shared 2-core machine, one build at a time):",
     ]
     for build in nominal_builds(RECIPES):
         took = (
@@ -81,7 +81,7 @@ def _prepare_description() -> str:
     lines += [
         "",
         f"All defaults: about {estimate_seconds(defaults, 2) / 60:.0f} min of wall time on 2 "
-        f"free cores ({sum(b.seconds for b in defaults) / 60:.0f} min one after the other); "
+        f"cores ({sum(b.seconds for b in defaults) / 60:.0f} min one after the other); "
         "longer when",
         "other work shares the cores. Built models are cached under $LM_GYM_CACHE.",
     ]

@@ -7,9 +7,9 @@ it starts from (``reward-stories`` after ``storyteller-small``).
 
 Before building, :func:`plan_builds` says what will be built, what is cached already, what
 waits for what, and an estimate of the wall time from :data:`BUILD_SECONDS` (build times
-measured on a 2-core machine with nothing else running) scheduled onto the jobs, longest chain
-first. While building, the child processes report every training step to the parent, which
-shows one overall bar weighted by those estimates.
+measured on a shared 2-core machine) scheduled onto the jobs, longest chain first. While
+building, the child processes report every training step to the parent, which shows one
+overall bar weighted by those estimates.
 """
 
 from __future__ import annotations
@@ -39,8 +39,11 @@ BUILD_SECONDS: dict[str, float] = {
     "storyteller-large": 1200.0,
     "reward-stories": 900.0,
 }
-"""Wall seconds of each default build measured on a 2-core machine, one build at a time (the
-micro recipes take seconds). Only for the estimate: other jobs on the machine slow builds down."""
+"""Wall seconds of each default build, one build at a time, on a 2-core machine shared with
+other jobs: the storytellers and ``reward-stories`` from the serial ``lm-gym prepare`` reported
+in issue 19 (48 min wall for 24 min of CPU), ``baby-en`` and ``parent-it`` rough figures of a
+few minutes each; the micro recipes take seconds. Only for the estimate: more load slows builds
+down, an idle machine speeds them up."""
 
 MICRO_SECONDS = 5.0
 """Estimate for a recipe not in :data:`BUILD_SECONDS` (the micro ones)."""
@@ -173,8 +176,8 @@ def describe_plan(builds: list[PlannedBuild], jobs: int) -> list[str]:
     if todo:
         lines.append(
             f"estimated wall time: ~{_minutes(estimate_seconds(builds, jobs))} with {jobs} "
-            f"job(s) (build times measured on a 2-core machine; longer when other work shares "
-            "the cores)"
+            f"job(s) (from build times measured on a shared 2-core machine; longer under more "
+            "load)"
         )
     return lines
 
