@@ -38,8 +38,10 @@ _EXPORTS = {
     # policies and token rollouts
     "LMPolicy": "lm_gym.agents.policies",
     "SequenceLMPolicy": "lm_gym.agents.policies",
-    "SubsetPolicy": "lm_gym.agents.policies",
-    "SubsetSelectionPolicy": "lm_gym.agents.policies",
+    "PoolEncoder": "lm_gym.agents.subset_policy",
+    "SubsetPolicy": "lm_gym.agents.subset_policy",
+    "SubsetSelectionPolicy": "lm_gym.agents.subset_policy",
+    "plackett_luce_log_prob": "lm_gym.agents.subset_policy",
     "TokenRollout": "lm_gym.agents.rollout",
     "collect_token_rollout": "lm_gym.agents.rollout",
     # callbacks, logging, training runs

@@ -21,6 +21,7 @@ from lm_gym.utils.validation import check_positive_int
 
 SCALAR_METRICS = (
     "perplexity",
+    "perplexity_per_word",
     "minimal_pairs",
     "sentence_type",
     "distinct_1",

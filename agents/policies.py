@@ -11,8 +11,6 @@
   prompts in the distribution the model knows.
 * :class:`SequenceLMPolicy`: the same LM answering a prompt with a whole continuation
   (sequence-mode envs, one step per episode).
-* :class:`SubsetPolicy` and :class:`SubsetSelectionPolicy`: ter Hoeve et al. (2022)'s teacher,
-  which picks k of N pool items (Gumbel-top-k over linear scores of the items' embeddings).
 * :func:`resolve_policy_lm`: the LM an agent acts with. Its policy must speak the env's action
   vocabulary, i.e. use the tokenizer the env tokenizes prompts with; lm_gym's text-generation
   envs declare the model they were built for as the attribute ``generating_model`` (an
@@ -31,7 +29,15 @@ from gymnasium.spaces import Dict
 from torch import nn
 
 from lm_gym.models.clm import bos_id
-from lm_gym.models.loading import LM, forward_with_cache, load_model
+from lm_gym.models.loading import LM, load_model
+from lm_gym.models.sampling import (
+    DecodingState,
+    continue_decoding,
+    generate,
+    positions,
+    start_decoding,
+    with_bos,
+)
 from lm_gym.utils.device import autocast
 from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.limits import check_fits_context, context_length
@@ -129,12 +135,6 @@ class LMPolicy(nn.Module):
         """Where the model's weights live."""
         return next(self.model.parameters()).device
 
-    def _with_prefix(self, input_ids: torch.Tensor) -> torch.Tensor:
-        if self._bos is None:
-            return input_ids
-        bos = torch.full_like(input_ids[:, :1], self._bos)
-        return torch.cat([bos, input_ids], dim=1)
-
     # ------------------------------------------------------------------ sampling (no grad)
     def forbid_early_eos(self, logits: torch.Tensor, step: int = 0) -> torch.Tensor:
         """Rule out EOS at generation steps before ``min_new_tokens``.
@@ -157,37 +157,47 @@ class LMPolicy(nn.Module):
         return self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
 
     @torch.no_grad()
-    def start(self, prompt_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
-        """Feed the prompts (all of one length).
+    def start(
+        self, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, DecodingState]:
+        """Feed a block of right-aligned prompts (padding on their left, mask 0).
 
         Returns:
-            ``(logits, values, cache)``: next-token logits ``(B, V)``, the value of the prompt
-            state ``(B,)`` (``None`` without a value head) and the KV cache.
+            ``(logits, values, state)``: next-token logits ``(B, V)``, the value of the prompt
+            state ``(B,)`` (``None`` without a value head) and the decoding state (KV cache).
         """
-        return self._cached_forward(self._with_prefix(prompt_ids), None)
+        with autocast(self.device):
+            out, state = start_decoding(
+                self.model,
+                prompt_ids,
+                prompt_mask,
+                bos_id=self._bos,
+                output_hidden_states=self.value_head is not None,
+            )
+        return *self._last(out), state
 
     @torch.no_grad()
     def advance(
-        self, tokens: torch.Tensor, cache: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        self, tokens: torch.Tensor, state: DecodingState
+    ) -> tuple[torch.Tensor, torch.Tensor | None, DecodingState]:
         """Feed one token per row through the cache; outputs as :meth:`start`."""
-        return self._cached_forward(tokens[:, None], cache)
-
-    def _cached_forward(
-        self, input_ids: torch.Tensor, cache: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
         with autocast(self.device):
-            out, cache = forward_with_cache(
-                self.model, input_ids, cache, output_hidden_states=self.value_head is not None
+            out, state = continue_decoding(
+                self.model, tokens, state, output_hidden_states=self.value_head is not None
             )
+        return *self._last(out), state
+
+    def _last(self, out: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Next-token logits (cut to the action vocabulary) and value at the last position."""
         logits = out.logits[:, -1, : self.action_size].float()
         values = None if self.value_head is None else self._value(out.hidden_states[-1][:, -1])
-        return logits, values, cache
+        return logits, values
 
     @torch.no_grad()
     def generate(
         self,
         prompt_ids: torch.Tensor,
+        prompt_mask: torch.Tensor,
         max_new_tokens: int,
         generator: torch.Generator,
         *,
@@ -201,48 +211,52 @@ class LMPolicy(nn.Module):
             EOS, and 1 for the ids that belong to the continuation (EOS included).
         """
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
-        pad = eos if pad is None else pad
-        tokens = torch.full(
-            (prompt_ids.shape[0], max_new_tokens), pad, dtype=torch.long, device=prompt_ids.device
-        )
-        mask = torch.zeros_like(tokens, dtype=torch.float32)
-        alive = torch.ones_like(tokens[:, 0], dtype=torch.bool)
-        logits, _, cache = self.start(prompt_ids)
-        for t in range(max_new_tokens):
-            logits = self.forbid_early_eos(logits, t)
-            sampled = sample_tokens(logits, generator, temperature=temperature, greedy=greedy)
-            tokens[:, t] = torch.where(alive, sampled, pad)
-            mask[:, t] = alive.float()
-            alive = alive & (sampled != eos)
-            if t + 1 < max_new_tokens:
-                logits, _, cache = self.advance(sampled, cache)
-        return tokens, mask
+        with autocast(self.device):
+            return generate(
+                self.model,
+                prompt_ids,
+                prompt_mask,
+                max_new_tokens,
+                generator,
+                eos_id=eos,
+                pad_id=eos if pad is None else pad,
+                bos_id=self._bos,
+                temperature=temperature,
+                greedy=greedy,
+                vocab_size=self.action_size,
+                logits_hook=self.forbid_early_eos,
+            )
 
     # ------------------------------------------------------------------ training (with grad)
     def action_logits(
         self,
         model: nn.Module,
         sequences: torch.Tensor,
-        prompt_length: int,
+        prompt_mask: torch.Tensor,
         *,
         temperature: float = 1.0,
         output_hidden_states: bool = False,
     ) -> tuple[torch.Tensor, Any]:
         """Logits of the distributions each action of ``sequences`` was drawn from.
 
-        ``model`` is the policy's LM or a copy of it (the frozen reference). The last action is
-        not fed (nothing after it is predicted), and only the positions that predict actions
-        go through the LM head (``logits_to_keep``) when the model supports it.
+        ``sequences`` is the prompt block (``prompt_mask`` marks its real tokens) followed by
+        the actions. ``model`` is the policy's LM or a copy of it (the frozen reference). The
+        last action is not fed (nothing after it is predicted), and only the positions that
+        predict actions go through the LM head (``logits_to_keep``) when the model supports it.
 
         Returns:
             ``(logits (B, T, V) float32, model output)``; the output's hidden states, when
             requested, end with the ``T`` positions the actions were drawn at.
         """
-        num_actions = sequences.shape[1] - prompt_length
+        num_actions = sequences.shape[1] - prompt_mask.shape[1]
+        mask = torch.cat([prompt_mask, torch.ones_like(sequences[:, prompt_mask.shape[1] :])], 1)
+        ids, mask = with_bos(sequences[:, :-1], mask[:, :-1], self._bos)
         extra = {"logits_to_keep": num_actions} if self._keeps_logits else {}
         with autocast(self.device):
             out = model(
-                input_ids=self._with_prefix(sequences[:, :-1]),
+                input_ids=ids,
+                attention_mask=mask.long(),
+                position_ids=positions(mask),
                 output_hidden_states=output_hidden_states,
                 **extra,
             )
@@ -254,7 +268,7 @@ class LMPolicy(nn.Module):
         self,
         model: nn.Module,
         sequences: torch.Tensor,
-        prompt_length: int,
+        prompt_mask: torch.Tensor,
         *,
         temperature: float = 1.0,
     ) -> torch.Tensor:
@@ -262,24 +276,25 @@ class LMPolicy(nn.Module):
 
         ``model`` is a frozen copy of the policy's LM (PPO's KL reference, the initial baby).
         """
-        logits, _ = self.action_logits(model, sequences, prompt_length, temperature=temperature)
+        logits, _ = self.action_logits(model, sequences, prompt_mask, temperature=temperature)
         log_probs = torch.log_softmax(logits, -1)
-        return log_probs.gather(-1, sequences[:, prompt_length:].unsqueeze(-1)).squeeze(-1)
+        actions = sequences[:, prompt_mask.shape[1] :]
+        return log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
     def evaluate(
         self,
         sequences: torch.Tensor,
-        prompt_length: int,
+        prompt_mask: torch.Tensor,
         *,
         temperature: float = 1.0,
         with_values: bool = True,
         entropy_grad: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Score the generated part of ``sequences`` = prompt (``prompt_length``) + actions.
+        """Score the generated part of ``sequences`` = prompt block + actions.
 
-        No padding handling is needed: sequences are left-aligned and positions after an
-        episode's end only ever see earlier tokens (causal attention), and are masked out of
-        every loss by the caller.
+        The prompt block's padding (``prompt_mask`` 0) is masked out of attention; positions
+        after an episode's end only ever see earlier tokens (causal attention), and are masked
+        out of every loss by the caller.
 
         Args:
             entropy_grad: keep the entropy in the autograd graph (off when it is only logged,
@@ -294,12 +309,12 @@ class LMPolicy(nn.Module):
         logits, out = self.action_logits(
             self.model,
             sequences,
-            prompt_length,
+            prompt_mask,
             temperature=temperature,
             output_hidden_states=want_values,
         )
         log_probs = torch.log_softmax(logits, dim=-1)
-        actions = sequences[:, prompt_length:]
+        actions = sequences[:, prompt_mask.shape[1] :]
         chosen = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
         with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
             entropy = -(log_probs.exp() * log_probs).sum(-1)
@@ -313,32 +328,16 @@ class LMPolicy(nn.Module):
     def next_token_logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> torch.Tensor:
-        """Logits after the last real token of each row of left-aligned, right-padded input."""
-        ids, mask = self._with_prefix(input_ids), attention_mask
-        if self._bos is not None:
-            mask = torch.cat([torch.ones_like(attention_mask[:, :1]), attention_mask], dim=1)
+        """Logits after the last real token of each row of an observation (the prompt block
+        padded on its left, the tokens so far, padding on the right)."""
+        ids, mask = with_bos(input_ids, attention_mask, self._bos)
         with autocast(self.device):
-            logits = self.model(input_ids=ids, attention_mask=mask.long()).logits
-        last = mask.long().sum(1) - 1
+            logits = self.model(
+                input_ids=ids, attention_mask=mask.long(), position_ids=positions(mask)
+            ).logits
+        columns = torch.arange(mask.shape[1], device=mask.device)
+        last = (mask.long() * columns).argmax(dim=1)
         return logits[torch.arange(len(ids), device=ids.device), last, : self.action_size].float()
-
-
-def sample_tokens(
-    logits: torch.Tensor, generator: torch.Generator, *, temperature: float, greedy: bool = False
-) -> torch.Tensor:
-    """Draw one token per row (pure sampling: no top-k/top-p, as in BAMBINO-LM's code).
-
-    Sampling inverts each row's cumulative distribution at one uniform draw, which is exact and
-    an order of magnitude faster on the CPU than ``torch.multinomial``; tokens of probability 0
-    are never chosen.
-    """
-    if greedy:
-        return logits.argmax(-1)
-    cdf = torch.softmax(logits / temperature, dim=-1).cumsum(-1)
-    uniform = torch.rand((logits.shape[0], 1), generator=generator, device=logits.device)
-    # Scaling by the total keeps the draw below the last cdf entry despite rounding.
-    draw = uniform * cdf[:, -1:]
-    return torch.searchsorted(cdf, draw, right=True).squeeze(-1)
 
 
 def as_tensor_batch(obs: Any, device: torch.device) -> tuple[dict[str, torch.Tensor], bool]:
@@ -370,29 +369,29 @@ def check_token_space(action_space: gym.Space, agent: str) -> int:
     return int(action_space.n)
 
 
-def prompt_ids_of(obs: dict, device: torch.device) -> torch.Tensor:
-    """The ``(B, k)`` prompt ids of a batch of fresh token observations.
+def prompt_of(obs: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, mask)`` of the prompt block of a batch of fresh token observations.
+
+    lm_gym's text envs right-align every prompt in a block of ``P`` columns (padding on its
+    left, mask 0) and start generating at column ``P``; in a fresh observation that is the
+    column after the last real token of any row.
 
     Raises:
-        ValueError: when the rows' prompts differ in length.
+        ValueError: when a row has no prompt token.
     """
     ids = torch.as_tensor(obs["input_ids"], device=device).long()
-    mask = torch.as_tensor(obs["attention_mask"])
-    lengths = mask.sum(1)
-    k = int(lengths[0])
-    if not bool((lengths == k).all()):
-        raise ValueError(
-            "rows start with prompts of different lengths; the LM agents expect every prompt to "
-            "have the same number of tokens (the env's prompt_tokens)"
-        )
-    return ids[:, :k]
+    mask = torch.as_tensor(obs["attention_mask"], device=device).long()
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError("a fresh observation has a row without any prompt token")
+    width = int(torch.nonzero(mask.any(dim=0)).max()) + 1
+    return ids[:, :width], mask[:, :width]
 
 
 class SequenceLMPolicy(nn.Module):
     """A causal LM that answers a prompt observation with a whole continuation.
 
     Its ``act`` / ``log_prob`` pair is the interface of the one-step policies REINFORCE trains
-    (shared with :class:`SubsetSelectionPolicy`).
+    (shared with :class:`~lm_gym.agents.subset_policy.SubsetSelectionPolicy`).
     """
 
     def __init__(self, lm: LMPolicy, max_new_tokens: int, temperature: float) -> None:
@@ -405,139 +404,25 @@ class SequenceLMPolicy(nn.Module):
         self, obs: dict[str, torch.Tensor], generator: torch.Generator, deterministic: bool
     ) -> tuple[torch.Tensor, tuple]:
         """``(actions (B, T), memo)``; ids after the first EOS are padding."""
-        prompt = prompt_ids_of(obs, self.lm.device)
+        prompt, prompt_mask = prompt_of(obs, self.lm.device)
         tokens, mask = self.lm.generate(
             prompt,
+            prompt_mask,
             self.max_new_tokens,
             generator,
             temperature=self.temperature,
             greedy=deterministic,
         )
-        return tokens, (prompt, tokens, mask)
+        return tokens, (prompt, prompt_mask, tokens, mask)
 
     def log_prob(self, obs: dict, memo: tuple) -> tuple[torch.Tensor, torch.Tensor]:
         """Sequence log-probability and mean token entropy, each ``(B,)``."""
-        prompt, tokens, mask = memo
+        prompt, prompt_mask, tokens, mask = memo
         chosen, entropy, _ = self.lm.evaluate(
             torch.cat([prompt, tokens], dim=1),
-            prompt.shape[1],
+            prompt_mask,
             temperature=self.temperature,
             with_values=False,
         )
         length = mask.sum(1).clamp(min=1.0)
         return (chosen * mask).sum(1), (entropy * mask).sum(1) / length
-
-
-class SubsetPolicy(nn.Module):
-    """Linear scores over item embeddings; Gumbel-top-k subsets of size ``subset_size``.
-
-    ter Hoeve et al. (2022)'s teacher: each item (a pool sentence) comes with an embedding; one
-    linear layer turns it into a score, and the scores define a softmax over the pool. A subset
-    of ``k`` items is drawn without replacement with the Gumbel-top-k trick (add independent
-    Gumbel noise to the scores and keep the ``k`` largest), which samples exactly as drawing
-    ``k`` items one after another from the softmax without putting them back. As in the paper,
-    the log-probability of the subset is approximated by the sum of the members' log-softmax
-    scores, and the entropy regulariser is the entropy of the softmax over the pool.
-
-    Args:
-        embedding_dim: size ``D`` of each item's embedding.
-        subset_size: ``k``, how many items an action selects.
-    """
-
-    def __init__(self, embedding_dim: int, subset_size: int) -> None:
-        super().__init__()
-        if subset_size < 1:
-            raise ValueError(f"subset_size must be >= 1, got {subset_size}")
-        self.subset_size = subset_size
-        self.scorer = nn.Linear(embedding_dim, 1)
-
-    def scores(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """``(B, N)`` item scores for ``(B, N, D)`` embeddings."""
-        return self.scorer(embeddings.to(self.scorer.weight.dtype)).squeeze(-1)
-
-    @torch.no_grad()
-    def sample(
-        self, embeddings: torch.Tensor, generator: torch.Generator, deterministic: bool = False
-    ) -> torch.Tensor:
-        """``(B, k)`` chosen item indices: the top-k of the scores plus Gumbel noise.
-
-        Raises:
-            ValueError: when the pool has fewer than ``k`` items.
-        """
-        scores = self.scores(embeddings)
-        if scores.shape[-1] < self.subset_size:
-            raise ValueError(
-                f"cannot choose {self.subset_size} items from a pool of {scores.shape[-1]}"
-            )
-        if not deterministic:
-            uniform = torch.rand(scores.shape, generator=generator, device=scores.device)
-            tiny = torch.finfo(uniform.dtype).tiny
-            scores = scores - torch.log(-torch.log(uniform.clamp(min=tiny)))
-        return scores.topk(self.subset_size, dim=-1).indices
-
-    def log_prob(
-        self, embeddings: torch.Tensor, indices: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log_prob, entropy)``, each ``(B,)``: summed member log-softmax, pool entropy."""
-        log_softmax = torch.log_softmax(self.scores(embeddings).float(), dim=-1)
-        entropy = -(log_softmax.exp() * log_softmax).sum(-1)
-        return log_softmax.gather(-1, indices).sum(-1), entropy
-
-    @staticmethod
-    def to_action(indices: torch.Tensor, num_items: int) -> torch.Tensor:
-        """``(B, N)`` int8 indicator (``MultiBinary``) of the chosen indices."""
-        action = torch.zeros((indices.shape[0], num_items), dtype=torch.int8, device=indices.device)
-        return action.scatter_(1, indices, 1)
-
-    @staticmethod
-    def from_action(action: torch.Tensor) -> torch.Tensor:
-        """Indices of the ones of each ``(B, N)`` indicator row (rows must have equal counts)."""
-        counts = action.sum(-1)
-        if not bool((counts == counts[0]).all()):
-            raise ValueError("every action row must select the same number of items")
-        return action.nonzero()[:, 1].reshape(action.shape[0], int(counts[0]))
-
-
-class SubsetSelectionPolicy(nn.Module):
-    """:class:`SubsetPolicy` behind the one-step ``act`` / ``log_prob`` interface."""
-
-    def __init__(self, num_items: int, embedding_dim: int, subset_size: int) -> None:
-        super().__init__()
-        if subset_size > num_items:
-            raise ValueError(f"subset_size {subset_size} exceeds the pool size {num_items}")
-        self.num_items = num_items
-        self.subset = SubsetPolicy(embedding_dim, subset_size)
-
-    def act(
-        self, obs: dict[str, torch.Tensor], generator: torch.Generator, deterministic: bool
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(MultiBinary actions (B, N), chosen indices (B, k))``."""
-        indices = self.subset.sample(obs["embeddings"], generator, deterministic)
-        return SubsetPolicy.to_action(indices, self.num_items), indices
-
-    def log_prob(self, obs: dict, memo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Subset log-probability and pool entropy, each ``(B,)``."""
-        return self.subset.log_prob(obs["embeddings"], memo)
-
-
-def subset_spaces(observation_space: gym.Space, action_space: gym.Space) -> tuple[int, int]:
-    """``(num_items, embedding_dim)`` of a subset-selection env.
-
-    Raises:
-        TypeError: unless actions are ``MultiBinary(N)`` and observations a ``Dict`` with an
-            ``embeddings`` Box of shape ``(N, D)``.
-    """
-    if not isinstance(action_space, gym.spaces.MultiBinary) or len(action_space.shape) != 1:
-        raise TypeError(f"subset selection needs a MultiBinary(N) action space, got {action_space}")
-    embeddings = (
-        observation_space.spaces.get("embeddings")
-        if isinstance(observation_space, gym.spaces.Dict)
-        else None
-    )
-    num_items = int(action_space.shape[0])
-    if not isinstance(embeddings, gym.spaces.Box) or embeddings.shape[:1] != (num_items,):
-        raise TypeError(
-            "subset selection needs a Dict observation with an 'embeddings' Box of shape "
-            f"({num_items}, D), got {observation_space}"
-        )
-    return num_items, int(embeddings.shape[1])

@@ -12,8 +12,8 @@ iteration of it is:
    sampling forward pass. The callbacks' ``on_rollout_end`` follows.
 2. **Update** (:meth:`PPO._update`):
 
-   a. **Reference**: the frozen reference model's log-probabilities, in one forward pass (the
-      reference is re-taken first if a wrapper updated the model; see "Which reference" below);
+   a. **Reference**: the reference model's log-probabilities, in one forward pass (the initial
+      model, or a wrapper's twin of the policy's model; see "Which reference" below);
    b. **Rewards**: the env's reward after each token minus ``kl_coef * (log pi - log pi_ref)``,
       the per-token KL penalty (Ziegler et al. 2019; TRL's PPO);
    c. **GAE** (gamma, lambda) over each episode's tokens; advantages whitened over the batch;
@@ -31,14 +31,17 @@ CLM updates move the baby towards the new language on purpose, so the KL to the 
 must grow under CLM alternation however well PPO behaves (measured on the default Bambino-v0,
 seed 0, 30,720 tokens: about 120 nats per episode at the end, CLM alone 131, PPO alone 3; see
 the README), and a penalty on it would fight language learning. So by default
-(``reference_follows_env``) the reference follows the updates that something other than PPO
-made to the policy's weights: when a wrapper announces that it updated the model since the last
-snapshot (its declared attributes ``trained_model``, the module it updates, and
-``model_updates``, how many updates it made so far), the reference is re-taken from the policy
-before the next update, and the penalty and ``charts/kl`` measure the drift PPO has added since
-the latest CLM block. The KL to the initial model is still computed and logged as
-``charts/kl_initial``, so nothing is hidden. Without such a wrapper nothing changes: the
-reference is the initial model.
+(``reference_follows_env``) the reference receives exactly the updates that something other
+than PPO made to the policy's weights, and none of PPO's: when a wrapper declares that it
+trains the policy's model (``trained_model``), the reference is the wrapper's
+``reference_model``, a twin of the model that the wrapper updates on the same CLM batches and
+nothing else (:mod:`lm_gym.wrappers.clm_alternation`). The penalty and ``charts/kl`` then
+measure all the drift PPO has accumulated, on every batch. (Re-taking the reference from the
+policy after each CLM block, as an earlier version did, made ``charts/kl`` exactly 0 on the
+first batch after every block and one update's drift on the second: a bound that held
+trivially.) The KL to the initial model is still computed and logged as ``charts/kl_initial``,
+so nothing is hidden. Without such a wrapper nothing changes: the reference is the initial
+model.
 """
 
 from __future__ import annotations
@@ -58,10 +61,10 @@ from lm_gym.agents.policies import (
     as_tensor_batch,
     check_token_space,
     resolve_policy_lm,
-    sample_tokens,
 )
 from lm_gym.agents.protocol import is_vector_env
 from lm_gym.agents.rollout import TokenRollout, collect_token_rollout, filler_token
+from lm_gym.models.sampling import sample_tokens
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.env_attributes import get_env_attr
 from lm_gym.utils.validation import check_int, check_positive_int
@@ -134,10 +137,11 @@ class PPOConfig:
     kl_horizon: int = 10_000
     """Horizon (in episodes) of the adaptive controller."""
     reference_follows_env: bool = True
-    """Re-take the KL reference from the policy whenever a wrapper (CLM alternation) has updated
-    the policy's model since the last snapshot, so the penalty and ``charts/kl`` measure PPO's own
-    drift; ``charts/kl_initial`` still reports the KL to the initial model. False keeps the
-    initial model as the reference throughout. Without such a wrapper both are the same."""
+    """When a wrapper (CLM alternation) also trains the policy's model, take the KL reference
+    from its ``reference_model``, the model with the wrapper's updates alone, so the penalty and
+    ``charts/kl`` measure PPO's own accumulated drift; ``charts/kl_initial`` still reports the KL
+    to the initial model. False keeps the initial model as the reference throughout. Without
+    such a wrapper both are the same."""
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt (the baby models were trained on ``<s> text </s>``)."""
     verbose: int = 1
@@ -197,17 +201,26 @@ def gae(
 
 def stack_rollouts(rollouts: list[TokenRollout], filler: int) -> TokenRollout:
     """One batch of the episodes of several rollouts (a single env's episodes played one
-    after the other), the shorter ones padded to the longest with ``filler`` and mask 0."""
+    after the other): the shorter action blocks padded on the right to the longest with
+    ``filler`` and mask 0, the narrower prompt blocks on the left (prompts stay right-aligned,
+    as the envs give them, the padding masked out)."""
     horizon = max(r.actions.shape[1] for r in rollouts)
+    width = max(r.prompt_ids.shape[1] for r in rollouts)
 
     def pad(tensors: list[torch.Tensor], value: float) -> torch.Tensor:
         return torch.cat(
             [nn.functional.pad(t, (0, horizon - t.shape[1]), value=value) for t in tensors]
         )
 
+    def pad_left(tensors: list[torch.Tensor], value: int) -> torch.Tensor:
+        return torch.cat(
+            [nn.functional.pad(t, (width - t.shape[1], 0), value=value) for t in tensors]
+        )
+
     keys = sorted({key for r in rollouts for key in r.end_info})
     return TokenRollout(
-        prompt_ids=torch.cat([r.prompt_ids for r in rollouts]),
+        prompt_ids=pad_left([r.prompt_ids for r in rollouts], filler),
+        prompt_mask=pad_left([r.prompt_mask for r in rollouts], 0),
         actions=pad([r.actions for r in rollouts], filler),
         mask=pad([r.mask for r in rollouts], 0.0),
         rewards=pad([r.rewards for r in rollouts], 0.0),
@@ -302,10 +315,9 @@ class PPO(BaseAgent):
             observation_space=self.observation_space,
         ).to(self.device)
         self.reference = copy.deepcopy(self.policy.model).eval().requires_grad_(False)
-        # The initial model, kept aside once the reference has followed an env update, and
-        # the env's count of model updates when the reference was last taken.
-        self.initial_reference: nn.Module | None = None
-        self.reference_updates = 0
+        # The wrapper's twin of the policy's model, when the env of the current learn call
+        # has one and reference_follows_env is on (see _setup_learn).
+        self.env_reference: nn.Module | None = None
         head = list(self.policy.value_head.parameters())
         trunk = [p for p in self.policy.parameters() if all(p is not h for h in head)]
         value_lr = cfg.learning_rate if cfg.value_learning_rate is None else cfg.value_learning_rate
@@ -374,45 +386,58 @@ class PPO(BaseAgent):
         tokenizer = self.policy.tokenizer
         return filler_token(self.policy.action_size, tokenizer.eos_token_id, tokenizer.pad_token_id)
 
-    def _follow_env_updates(self) -> None:
-        """Step 2a: re-take the reference from the policy if a wrapper has updated its model.
+    def _setup_learn(
+        self,
+        env: Any,
+        total_timesteps: int,
+        callback: Any,
+        reset_num_timesteps: bool,
+        progress_bar: bool,
+    ) -> Any:
+        """Step 2a's choice of reference for this ``env``, then the base class's set-up.
 
-        Runs after the rollout and before PPO's update, so the snapshot is the model the
-        rollout sampled from: the weights the env's latest updates left, plus PPO's own
-        updates since the previous snapshot. The first time, the initial reference is kept
-        aside for ``charts/kl_initial``. A wrapper that trains another model is no concern of
-        this agent's.
+        Raises:
+            ValueError: when a wrapper trains the policy's model but keeps no twin of it.
         """
+        self.env_reference = self._reference_from_env(env)
+        return super()._setup_learn(
+            env, total_timesteps, callback, reset_num_timesteps, progress_bar
+        )
+
+    def _reference_from_env(self, env: Any) -> nn.Module | None:
+        """Step 2a: the wrapper's twin of the policy's model, if a wrapper of ``env`` trains
+        it and ``reference_follows_env`` is on; else ``None`` (the initial model is the
+        reference). A wrapper that trains another model is no concern of this agent's."""
         if not self.config.reference_follows_env:
-            return
-        model = self.policy.model
-        trained_here = get_env_attr(self.env, "trained_model", None) is model
-        updates = get_env_attr(self.env, "model_updates") if trained_here else 0
-        if updates == self.reference_updates:
-            return
-        if self.initial_reference is None:
-            self.initial_reference = self.reference
-            self.reference = copy.deepcopy(self.reference)
-        self.reference.load_state_dict(model.state_dict())
-        self.reference_updates = updates
+            return None
+        if get_env_attr(env, "trained_model", None) is not self.policy.model:
+            return None
+        twin = get_env_attr(env, "reference_model", None)
+        if twin is None:
+            raise ValueError(
+                "a wrapper of the env trains the policy's model but keeps no reference_model "
+                "(CLMAlternation(..., keep_reference=False)): keep it, or pass "
+                "reference_follows_env=False to use the initial model as the KL reference"
+            )
+        return twin
 
     @torch.no_grad()
     def _score_rollout(self, rollout: TokenRollout) -> dict[str, torch.Tensor]:
         """Steps 2a-c: reference log-probs, KL-penalised rewards, GAE advantages and returns."""
-        sequences, k, mask = rollout.sequences, rollout.prompt_ids.shape[1], rollout.mask
+        sequences, prompts, mask = rollout.sequences, rollout.prompt_mask, rollout.mask
         logprobs, values = rollout.logprobs, rollout.values
         temperature = self.config.temperature
-        reference = self.policy.logprobs_under(
-            self.reference, sequences, k, temperature=temperature
+        initial = self.policy.logprobs_under(
+            self.reference, sequences, prompts, temperature=temperature
         )
-        kl = (logprobs - reference) * mask
-        if self.initial_reference is None:
-            kl_initial = kl
+        kl_initial = (logprobs - initial) * mask
+        if self.env_reference is None:
+            kl = kl_initial
         else:
-            initial = self.policy.logprobs_under(
-                self.initial_reference, sequences, k, temperature=temperature
+            reference = self.policy.logprobs_under(
+                self.env_reference, sequences, prompts, temperature=temperature
             )
-            kl_initial = (logprobs - initial) * mask
+            kl = (logprobs - reference) * mask
         rewards = rollout.rewards - self.kl_controller.value * kl
         advantages = gae(rewards, values, mask, self.config.gamma, self.config.gae_lambda)
         returns = advantages + values
@@ -420,6 +445,7 @@ class PPO(BaseAgent):
             advantages = whiten(advantages, mask)
         return {
             "sequences": sequences,
+            "prompt_mask": prompts,
             "mask": mask,
             "logprobs": logprobs,
             "values": values * mask,
@@ -432,10 +458,8 @@ class PPO(BaseAgent):
     def _update(self, rollout: TokenRollout) -> None:
         """Step 2: score the rollout, run the clipped-surrogate epochs (2d), log, adapt (2e)."""
         cfg = self.config
-        self._follow_env_updates()
         batch = self._score_rollout(rollout)
         kl_initial = batch.pop("kl_initial")
-        k = rollout.prompt_ids.shape[1]
         size = batch["sequences"].shape[0]
         minibatch = max(1, size // cfg.num_minibatches)
         stats: dict[str, list[torch.Tensor]] = {
@@ -453,7 +477,10 @@ class PPO(BaseAgent):
                 mb = {key: value[rows] for key, value in batch.items()}
                 mask = mb["mask"]
                 logprobs, entropy, values = self.policy.evaluate(
-                    mb["sequences"], k, temperature=cfg.temperature, entropy_grad=cfg.ent_coef > 0
+                    mb["sequences"],
+                    mb["prompt_mask"],
+                    temperature=cfg.temperature,
+                    entropy_grad=cfg.ent_coef > 0,
                 )
                 log_ratio = logprobs - mb["logprobs"]
                 ratio = log_ratio.exp()
@@ -508,10 +535,6 @@ class PPO(BaseAgent):
         return {
             "policy": self.policy.state_dict(),
             "reference": self.reference.state_dict(),
-            "reference_updates": self.reference_updates,
-            "initial_reference": (
-                None if self.initial_reference is None else self.initial_reference.state_dict()
-            ),
             "optimizer": self.optimizer.state_dict(),
             "kl_controller": self.kl_controller.state_dict(),
             "generator": self.generator.get_state(),
@@ -520,10 +543,6 @@ class PPO(BaseAgent):
     def _load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
         self.reference.load_state_dict(state["reference"])
-        self.reference_updates = state["reference_updates"]
-        if state["initial_reference"] is not None:
-            self.initial_reference = copy.deepcopy(self.reference)
-            self.initial_reference.load_state_dict(state["initial_reference"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.kl_controller.load_state_dict(state["kl_controller"])
         self.generator.set_state(state["generator"])

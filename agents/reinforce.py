@@ -6,12 +6,15 @@ policy gradient fits them:
 * sequence-mode text generation (``BambinoSeq-v0``): the action is a whole continuation,
   sampled from the LM through its KV cache (:class:`~lm_gym.agents.policies.SequenceLMPolicy`);
 * subset selection (the teacher envs): the action picks k of N pool items
-  (:class:`~lm_gym.agents.policies.SubsetPolicy`, Gumbel-top-k).
+  (:class:`~lm_gym.agents.subset_policy.SubsetPolicy`, Gumbel-top-k, scored by the exact
+  Plackett-Luce probability of the draw).
 
 One iteration of the shared loop (:meth:`lm_gym.agents.base.BaseAgent.learn`) collects
 ``batch_size`` episodes (:meth:`Reinforce._collect`: reset, one action per row, step) and makes
-one update (:meth:`Reinforce._update`) with the loss
-``-mean((R - b) * log pi(a|s)) - ent_coef * mean(H)``, where the baseline ``b`` is an
+one update (:meth:`Reinforce._update`) with the loss ``-mean(A * log pi(a|s)) - ent_coef *
+mean(H)``. By default the advantages ``A`` are the batch's rewards whitened (minus their mean,
+divided by their standard deviation), so the step size does not depend on the reward's scale;
+with ``normalize_advantages=False`` they are ``R - b``, where the baseline ``b`` is an
 exponential moving average of past batch rewards (initialised to the first batch's mean).
 """
 
@@ -27,16 +30,11 @@ from torch import nn
 
 from lm_gym.agents.base import BaseAgent, make_adam, torch_generator
 from lm_gym.agents.logger import Logger
-from lm_gym.agents.policies import (
-    LMPolicy,
-    SequenceLMPolicy,
-    SubsetSelectionPolicy,
-    resolve_policy_lm,
-    subset_spaces,
-)
+from lm_gym.agents.policies import LMPolicy, SequenceLMPolicy, resolve_policy_lm
+from lm_gym.agents.subset_policy import SUBSET_FEATURES, SUBSET_LOG_PROBS, build_subset_policy
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.env_attributes import get_env_attr
-from lm_gym.utils.validation import check_positive_int
+from lm_gym.utils.validation import check_choice, check_positive_int
 
 DEFAULT_LEARNING_RATES = {"sequence": 1e-4, "subset": 1e-2}
 """Learning rates used when the config leaves it ``None``: a small one for fine-tuning an LM,
@@ -61,6 +59,9 @@ class ReinforceConfig:
     """Adam learning rate; ``None`` picks 1e-4 for an LM policy, 1e-2 for the subset policy."""
     baseline_decay: float = 0.9
     """Weight of the old baseline in its moving-average update."""
+    normalize_advantages: bool = True
+    """Whiten the advantages within each batch (rewards minus their mean, over their standard
+    deviation); ``False`` uses the rewards minus the moving-average baseline."""
     ent_coef: float = 0.01
     """Entropy-regularisation coefficient."""
     max_grad_norm: float = 1.0
@@ -69,6 +70,14 @@ class ReinforceConfig:
     """Sampling temperature of the LM policy."""
     subset_size: int | None = None
     """k for subset actions; ``None`` reads the env's ``budget``."""
+    subset_log_prob: str = "plackett_luce"
+    """Subset log-probability: ``"plackett_luce"`` (exact probability of the ordered
+    Gumbel-top-k draw) or ``"sum"`` (ter Hoeve et al.'s sum of member log-softmax scores,
+    biased for draws without replacement)."""
+    subset_features: str = "auto"
+    """What the subset scorer reads: ``"encoder"`` (the policy's own trainable encoder over the
+    pool's ``input_ids``, which sees word order), ``"embeddings"`` (the env's ``embeddings``),
+    or ``"auto"`` (the encoder when the observation has token ids)."""
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt (LM policy)."""
     verbose: int = 1
@@ -82,6 +91,8 @@ class ReinforceConfig:
             raise ValueError(f"ReinforceConfig.learning_rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.baseline_decay < 1:
             raise ValueError("ReinforceConfig.baseline_decay must lie in [0, 1)")
+        check_choice("ReinforceConfig.subset_log_prob", self.subset_log_prob, SUBSET_LOG_PROBS)
+        check_choice("ReinforceConfig.subset_features", self.subset_features, SUBSET_FEATURES)
 
 
 class Reinforce(BaseAgent):
@@ -124,15 +135,21 @@ class Reinforce(BaseAgent):
         self.baseline: float | None = None
 
     def _build_policy(self, env: Any, model: Any) -> tuple[str, nn.Module]:
-        space = self.action_space
+        space, cfg = self.action_space, self.config
         if isinstance(space, gym.spaces.MultiBinary):
-            num_items, dim = subset_spaces(self.observation_space, space)
-            k = self.config.subset_size or get_env_attr(env, "budget", None)
+            k = cfg.subset_size or get_env_attr(env, "budget", None)
             if k is None:
                 raise ValueError(
                     "the subset size k is unknown: set subset_size=k (the env has no 'budget')"
                 )
-            return "subset", SubsetSelectionPolicy(num_items, dim, k)
+            policy = build_subset_policy(
+                self.observation_space,
+                space,
+                k,
+                features=cfg.subset_features,
+                log_prob=cfg.subset_log_prob,
+            )
+            return "subset", policy
         if (
             isinstance(space, gym.spaces.Box)
             and np.issubdtype(space.dtype, np.integer)
@@ -159,8 +176,8 @@ class Reinforce(BaseAgent):
 
     @property
     def model(self) -> nn.Module:
-        """The trainable module (the LM in sequence mode, the scorer in subset mode)."""
-        return self.policy.lm.model if self.kind == "sequence" else self.policy.subset
+        """The trainable module (the LM in sequence mode, the subset policy in subset mode)."""
+        return self.policy.lm.model if self.kind == "sequence" else self.policy
 
     def _obs_tensors(self, obs: dict) -> tuple[dict[str, torch.Tensor], bool]:
         """Observations as tensors on the agent's device, with a batch dimension."""
@@ -220,7 +237,9 @@ class Reinforce(BaseAgent):
         if self.baseline is None:
             self.baseline = float(rewards.mean())
         advantages = torch.as_tensor(
-            rewards - self.baseline, dtype=torch.float32, device=self.device
+            whiten(rewards) if cfg.normalize_advantages else rewards - self.baseline,
+            dtype=torch.float32,
+            device=self.device,
         )
         self.policy.train()
         log_probs, entropies = zip(*(self.policy.log_prob(obs, memo) for obs, memo, _ in rounds))
@@ -255,3 +274,10 @@ class Reinforce(BaseAgent):
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.baseline = state["baseline"]
+
+
+def whiten(rewards: np.ndarray) -> np.ndarray:
+    """``(rewards - mean) / std`` within the batch (all zeros when the rewards are equal)."""
+    centred = rewards - rewards.mean()
+    std = float(centred.std())
+    return centred / std if std > 0 else centred

@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
-from lm_gym.agents.policies import LMPolicy, prompt_ids_of, sample_tokens
+from lm_gym.agents.policies import LMPolicy, prompt_of
+from lm_gym.models.sampling import sample_tokens
 
 
 @dataclass
@@ -39,7 +40,9 @@ class TokenRollout:
     """A batch of finished episodes, as tensors on the policy's device."""
 
     prompt_ids: torch.Tensor
-    """``(B, k)`` prompt ids."""
+    """``(B, P)`` the prompt block: each prompt right-aligned, padding on its left."""
+    prompt_mask: torch.Tensor
+    """``(B, P)`` 1 on the prompts' own tokens, 0 on the padding."""
     actions: torch.Tensor
     """``(B, T)`` sampled token ids (filler after an episode's end)."""
     mask: torch.Tensor
@@ -61,7 +64,7 @@ class TokenRollout:
 
     @property
     def sequences(self) -> torch.Tensor:
-        """``(B, k + T)`` prompt followed by the actions."""
+        """``(B, P + T)`` the prompt block followed by the actions."""
         return torch.cat([self.prompt_ids, self.actions], dim=1)
 
 
@@ -114,7 +117,7 @@ def collect_token_rollout(
     filler = filler_token(policy.action_size, tokenizer.eos_token_id, tokenizer.pad_token_id)
 
     obs, _ = env.reset(seed=seed)
-    prompt_ids = prompt_ids_of(obs, device)
+    prompt_ids, prompt_mask = prompt_of(obs, device)
     batch, width = prompt_ids.shape[0], obs["input_ids"].shape[1]
     horizon = width - prompt_ids.shape[1]
     actions = torch.full((batch, horizon), filler, dtype=torch.long, device=device)
@@ -126,7 +129,7 @@ def collect_token_rollout(
 
     logprobs = torch.zeros((batch, horizon), device=device)
     values = torch.zeros((batch, horizon), device=device)
-    logits, value, cache = policy.start(prompt_ids)
+    logits, value, cache = policy.start(prompt_ids, prompt_mask)
     steps = 0
     for t in range(horizon):
         logits = policy.forbid_early_eos(logits, t)
@@ -160,6 +163,7 @@ def collect_token_rollout(
     mask = alive_steps[:, :steps]
     return TokenRollout(
         prompt_ids=prompt_ids,
+        prompt_mask=prompt_mask,
         actions=actions[:, :steps],
         mask=torch.from_numpy(mask.astype(np.float32)).to(device),
         rewards=torch.from_numpy(rewards[:, :steps]).to(device),

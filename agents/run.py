@@ -20,6 +20,11 @@ the process that holds it.
 One env keyword is handled here rather than by the env: ``clm_alternation`` (``true`` or a dict
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
 also trained with CLM updates between RL episodes, as in BAMBINO-LM.
+
+Every run keeps a word ledger (:class:`lm_gym.wrappers.WordCounter`: words the student was
+exposed to, by source, words it generated, epochs), logged as ``words/...``, saved in
+checkpoints and written to ``run.json``; ``budget`` stops the run at BabyLM's limits and
+``milestones`` saves the student at each one under ``revisions/`` (see :mod:`lm_gym.babylm`).
 """
 
 from __future__ import annotations
@@ -42,16 +47,21 @@ from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.protocol import build_config, is_env_refusal
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.babylm.ledger import BudgetExhausted, WordBudget, ledger_of
+from lm_gym.babylm.milestones import MilestoneCallback, parse_milestones, student_of
 from lm_gym.utils.files import atomic_write_text, naming_setting, safe_file_name
 from lm_gym.utils.locks import exclusive_lock
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.wrappers.word_counter import WordCounter
 
 LOG_FORMATS = ("stdout", "csv", "tensorboard")
 CLM_KEY = "clm_alternation"
 CHECKPOINT_FILE = "checkpoint.pt"
 AGENT_FILE = "agent.pt"
+REVISIONS_DIR = "revisions"
+"""Where ``milestones`` puts the student's revision folders (``chck_1M``, ..., ``main``)."""
 SETTINGS = ("env_id", "agent", "seed", "env_kwargs", "agent_kwargs")
 """The ``run.json`` fields a resumed run must repeat (it may change timesteps and device)."""
 
@@ -68,6 +78,8 @@ class RunResult:
     """Where the agent was saved."""
     history: list[dict[str, float]] = field(default_factory=list)
     """The logged metric rows (empty for agents that log through their own logger)."""
+    words: dict[str, Any] | None = None
+    """The word ledger's summary (``None`` for an env that is not a Gymnasium env)."""
 
 
 class AgentEnvError(ValueError):
@@ -195,6 +207,8 @@ def train_agent(
     overwrite: bool = False,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     log_interval: int | None = None,
+    budget: Any = None,
+    milestones: Any = None,
 ) -> RunResult:
     """Train agent ``agent`` on ``env_id`` for ``timesteps`` steps; log and save everything.
 
@@ -216,6 +230,12 @@ def train_agent(
         checkpoint_every: save ``checkpoint.pt`` every this many timesteps (0: never).
         log_interval: print the metrics table every this many iterations (``None``: the
             agent's default, 10 for the built-in agents; ``progress.csv`` gets every one).
+        budget: BabyLM word budget (:meth:`lm_gym.babylm.WordBudget.parse`: ``"strict"``,
+            ``"strict-small"``, ``"strict-small/1000"``, or explicit numbers); the run stops
+            at it. ``None``: words are counted, never refused.
+        milestones: save the student under ``revisions/`` at these milestones of words
+            exposed and at the end as ``main`` (:func:`lm_gym.babylm.milestones.
+            parse_milestones`: ``"official"``, ``"strict-small/1000"``, ``"10k,20k"``).
 
     Raises:
         ValueError: for bad arguments, an unknown env, or an existing run folder without
@@ -249,6 +269,9 @@ def train_agent(
         "env_kwargs": env_kwargs,
         "agent_kwargs": agent_kwargs,
     }
+    budget = WordBudget.parse(budget)
+    if milestones is not None:
+        parse_milestones(milestones, budget)  # a bad schedule fails before anything is built
     with contextlib.ExitStack() as stack:
         with naming_setting("--out (out_dir)", out_dir, "the parent folder of run folders"):
             Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -270,6 +293,8 @@ def train_agent(
             progress_bar,
             checkpoint_every,
             log_interval,
+            budget,
+            milestones,
         )
 
 
@@ -283,6 +308,8 @@ def _train(
     progress_bar: bool,
     checkpoint_every: int,
     log_interval: int | None,
+    budget: Any,
+    milestones: Any,
 ) -> RunResult:
     """The body of :func:`train_agent`, run while it holds the run folder's lock."""
     env_id, agent, seed = settings["env_id"], settings["agent"], settings["seed"]
@@ -305,8 +332,16 @@ def _train(
         if not is_env_refusal(error):
             raise
         raise AgentEnvError(f"agent {agent!r} cannot act in {env_id}: {error}") from error
+    if isinstance(env, gym.Env | gym.vector.VectorEnv):
+        env = WordCounter(env, budget=budget)
+    elif budget is not None or milestones is not None:
+        raise ValueError(
+            f"agent {agent!r} trains on a non-Gymnasium env: it takes no budget or milestones"
+        )
     if clm:
         env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
+    if milestones is not None:
+        student_of(built, env)  # an agent without a student LM fails before the run folder
     if checkpoint is not None:
         built.restore(checkpoint, env)
         print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
@@ -328,14 +363,26 @@ def _train(
         learn_kwargs["log_interval"] = log_interval
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
-    if checkpoint_every and _accepts(built.learn, "callback"):
-        learn_kwargs["callback"] = CheckpointCallback(
-            checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
+    callbacks = []
+    if milestones is not None:
+        callbacks.append(MilestoneCallback(run_dir / REVISIONS_DIR, milestones))
+    if checkpoint_every:
+        callbacks.append(
+            CheckpointCallback(
+                checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
+            )
         )
-    built.learn(env, total_timesteps=timesteps, **learn_kwargs)
+    if callbacks and _accepts(built.learn, "callback"):
+        learn_kwargs["callback"] = callbacks
+    try:
+        built.learn(env, total_timesteps=timesteps, **learn_kwargs)
+    except BudgetExhausted as stop:  # agents outside BaseAgent's loop stop here
+        print(f"{agent}: {stop}")
     agent_file = Path(built.save(run_dir / AGENT_FILE) or run_dir / AGENT_FILE)
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     logger.close()
+    ledger = ledger_of(env)
+    words = ledger.summary() if ledger is not None else None
     summary = {
         **settings,
         "timesteps": timesteps,
@@ -345,8 +392,10 @@ def _train(
         "final_metrics": logger.history[-1] if logger.history else {},
         "agent_file": agent_file.name,
         "lm_gym_version": __version__,
+        "words": words,
+        "milestones": milestones,
         "finished": True,
     }
     _write_summary(run_dir, summary)
     print(f"run saved to {run_dir}")
-    return RunResult(run_dir, built, agent_file, list(logger.history))
+    return RunResult(run_dir, built, agent_file, list(logger.history), words)

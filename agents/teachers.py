@@ -9,8 +9,11 @@ The agent registry (:mod:`lm_gym.agents.registry`) lists them by import path und
   other type, the rest are exam-type sentences, the fewest possible.
 * the random teacher is lm_gym's ``random`` agent (a uniform ``k``-subset).
 * ``reinforce-teacher``: the paper's learning teacher, :class:`~lm_gym.agents.reinforce.Reinforce`
-  with its subset policy (one linear layer over the sentence embeddings, Gumbel-top-k
-  sampling, entropy regularisation) and defaults tuned for these envs.
+  with its subset policy (one linear layer over sentence features, Gumbel-top-k sampling scored
+  by the exact Plackett-Luce probability, entropy regularisation, whitened advantages) and
+  defaults tuned for these envs. Its features come from its own
+  :class:`~lm_gym.agents.subset_policy.PoolEncoder` over the pool's token ids, which sees
+  word order; ``subset_features="embeddings"`` reads the env's embeddings as the paper did.
 
 The fixed teachers read the pool's labels from the env (its ``pool_labels`` attribute), which
 is privileged information no learning agent gets in its observation.
@@ -110,8 +113,8 @@ class ReinforceTeacherConfig(ReinforceConfig):
     """Parallel episodes when ``train_agent`` builds the env as a vector env."""
     batch_size: int = 8
     """Episodes (selections) per policy update."""
-    learning_rate: float | None = 0.2
-    """Adam learning rate of the linear scorer."""
+    learning_rate: float | None = 0.05
+    """Adam learning rate of the subset policy (its encoder and linear scorer)."""
     ent_coef: float = 0.01
     """Entropy-regularisation coefficient (entropy of the softmax over the pool)."""
 

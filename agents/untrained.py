@@ -35,9 +35,9 @@ from lm_gym.agents.policies import (
     SequenceLMPolicy,
     as_tensor_batch,
     resolve_policy_lm,
-    sample_tokens,
 )
 from lm_gym.agents.rollout import TokenRollout, collect_token_rollout
+from lm_gym.models.sampling import sample_tokens
 from lm_gym.utils.device import resolve_device
 from lm_gym.utils.env_attributes import get_env_attr
 

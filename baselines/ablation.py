@@ -141,8 +141,14 @@ def _bambino(config: AblationConfig) -> Any:
     return gym.make_vec("Bambino-v0", num_envs=config.num_envs, device="cpu", **config.env_kwargs)
 
 
-def _schedule(env: Any, model: torch.nn.Module, name: str, config: AblationConfig, seed: int):
-    return CLMAlternation(env, model, schedule=name, batch_size=config.num_envs, seed=seed)
+def _schedule(
+    env: Any, model: torch.nn.Module, name: str, config: AblationConfig, seed: int, *, twin: bool
+):
+    """The CLM wrapper of an arm; ``twin``: keep the CLM-only twin that PPO's KL penalty is
+    measured against (:mod:`lm_gym.wrappers.clm_alternation`), needless where no PPO runs."""
+    return CLMAlternation(
+        env, model, schedule=name, batch_size=config.num_envs, seed=seed, keep_reference=twin
+    )
 
 
 def train_arm(arm: str, seed: int, config: AblationConfig) -> dict:
@@ -163,14 +169,16 @@ def train_arm(arm: str, seed: int, config: AblationConfig) -> dict:
 
     env = _bambino(config)
     # The epoch length comes from a block schedule over the same corpus (never stepped).
-    probe = _schedule(env, env.unwrapped.generating_model.model, "block", config, seed).schedule
+    probe = _schedule(
+        env, env.unwrapped.generating_model.model, "block", config, seed, twin=False
+    ).schedule
     total_slots = config.epochs * block_epoch_slots(probe.kind)
     logger = Logger(formats=())
     if arm == "wo_ppo":
         agent = LMSampleAgent(env, seed=seed, device="cpu", logger=logger, verbose=0)
     else:
         agent = PPO(env, seed=seed, device="cpu", logger=logger, verbose=0)
-    wrapped = _schedule(env, agent.policy.model, SCHEDULES[arm], config, seed)
+    wrapped = _schedule(env, agent.policy.model, SCHEDULES[arm], config, seed, twin=arm != "wo_ppo")
     batches = planned_rl_batches(wrapped.schedule.kind, total_slots)
     episode_bound = env.single_observation_space["input_ids"].shape[0]
     agent.learn(
@@ -334,7 +342,8 @@ def markdown_table(summary: dict) -> str:
     """The ablation as a markdown table: ours (mean ± std over seeds) beside the paper's."""
     lines = [
         "| arm | L2 (it) minimal pairs | L1 (en) minimal pairs | it sentence type (zero-shot) "
-        "| ppl it | ppl en | PPO batches | CLM batches | paper UINAUIL (L2) | paper BLiMP (L1) |",
+        "| ppl it (per token) | ppl en (per token) | PPO batches | CLM batches "
+        "| paper UINAUIL (L2) | paper BLiMP (L1) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, arm in summary["arms"].items():

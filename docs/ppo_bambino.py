@@ -6,8 +6,9 @@ parentese prompts, ``parent-it`` rewards by perplexity), the same seed and token
 * ``ppo+clm``: token-level PPO while :class:`~lm_gym.wrappers.CLMAlternation` interleaves
   causal-LM updates on the Italian corpus (10 CLM batches : 2 RL batches, BAMBINO-LM's
   schedule). PPO's KL reference follows the CLM updates (``reference_follows_env``, the
-  default, see :mod:`lm_gym.agents.ppo`): ``charts/kl`` is the drift PPO added since the
-  latest CLM block, ``charts/kl_initial`` the KL to the initial baby;
+  default, see :mod:`lm_gym.agents.ppo`): it is the wrapper's CLM-only twin of the baby, so
+  ``charts/kl`` is all the drift PPO has added, ``charts/kl_initial`` the KL to the initial
+  baby;
 * ``ppo+clm:initial-ref``: the same, with the initial baby as the reference throughout
   (``reference_follows_env=False``), so the penalty pulls towards the English baby;
 * ``clm``: the same schedule with a non-learning sampler (``clm_only``, the paper's "w/o PPO");
@@ -77,7 +78,9 @@ def train(arm: str, budget: int, seed: int, num_envs: int) -> dict[str, Any]:
         trained_env = env
     else:
         schedule = "clm_only" if arm == "clm" else "alternate"
-        trained_env = CLMAlternation(env, agent.policy.model, schedule=schedule, seed=seed)
+        trained_env = CLMAlternation(
+            env, agent.policy.model, schedule=schedule, seed=seed, keep_reference=arm != "clm"
+        )
     start = time.perf_counter()
     agent.learn(trained_env, budget, progress_bar=False)
     seconds = time.perf_counter() - start
@@ -98,8 +101,7 @@ def final_kl_to_initial(
     kls = []
     for _ in range(batches):
         rollout = collect_token_rollout(env, trained, generator)
-        k = rollout.prompt_ids.shape[1]
-        initial_logprobs = trained.logprobs_under(initial, rollout.sequences, k)
+        initial_logprobs = trained.logprobs_under(initial, rollout.sequences, rollout.prompt_mask)
         kls.append(((rollout.logprobs - initial_logprobs) * rollout.mask).sum(1))
     return float(torch.cat(kls).mean())
 

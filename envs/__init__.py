@@ -12,8 +12,9 @@ _EXPORTS = {
     "BambinoEnv": "lm_gym.envs.bambino",
     "BambinoVectorEnv": "lm_gym.envs.bambino",
     "BambinoConfig": "lm_gym.envs.bambino",
-    "CALIBRATED_TAU": "lm_gym.envs.bambino",
     "default_corpus": "lm_gym.envs.bambino",
+    "audit_corpus": "lm_gym.envs.bambino",
+    "baby_sample_scores": "lm_gym.envs.bambino",
     "sample_parent_perplexities": "lm_gym.envs.bambino",
     "calibrate_tau": "lm_gym.envs.bambino",
     # BabyStories
@@ -21,6 +22,8 @@ _EXPORTS = {
     "BabyStoriesVectorEnv": "lm_gym.envs.babystories",
     "BabyStoriesConfig": "lm_gym.envs.babystories",
     "default_prompts": "lm_gym.envs.babystories",
+    "default_stories": "lm_gym.envs.babystories",
+    "trained_beginnings": "lm_gym.envs.babystories",
     # Teacher data selection
     "TeacherSelectionEnv": "lm_gym.envs.teacher",
     "TeacherSelectionVectorEnv": "lm_gym.envs.teacher_vector",
@@ -32,6 +35,7 @@ _EXPORTS = {
     # The text-generation bases
     "TextGenerationEnv": "lm_gym.envs.text_generation",
     "TextGenerationVectorEnv": "lm_gym.envs.text_generation_vector",
+    "PromptSet": "lm_gym.envs.text_prompts",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,16 +9,16 @@ continuations (:mod:`lm_gym.rewards.reward_model`), and PPO with a KL penalty fi
 storyteller on that reward. Model size is the paper's experimental axis, so the storyteller is
 an argument like everything else.
 
-Observations have a fixed width, so every prompt of one env has the same number of storyteller
-tokens, ``prompt_tokens``; prompts stay whole sentences: the env keeps the beginnings whose
-length is exactly ``prompt_tokens`` (default: the most common length among them) and drops
-the others (:func:`same_length_prompts`).
+Prompts are whole sentences: the first sentence (or two) of each story; the rest of the story
+is the prompt's true continuation (what the reward audit plays against degenerate policies).
+By default the stories are generated with a seed of their own and keep none whose beginning
+any storyteller or reward-model recipe trained on (:func:`default_stories`).
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,62 +28,92 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from lm_gym.corpora.loaders import resolve_texts
-from lm_gym.corpora.stories import generate_stories
+from lm_gym.corpora.stories import Story, generate_stories
 from lm_gym.envs.text_generation import GenerationParts, TextGenerationEnv, config_from_keywords
 from lm_gym.envs.text_generation_batch import MODES, Shaping, check_episode_length
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models.loading import load_model
+from lm_gym.models.recipes import RECIPES
+from lm_gym.rewards.audit import STORY_POLICIES
 from lm_gym.rewards.reward_model import RewardModelReward
 from lm_gym.utils.validation import check_choice, check_positive_int
 
 PROMPT_STORIES = 3_000
-"""Stories generated for the default prompts."""
+"""Stories generated for the default prompts (before the ones with trained-on beginnings
+are left out)."""
 
 PROMPT_SEED = 31_337
-"""Generator seed of the default prompts (no recipe trains on it)."""
+"""Generator seed of the default stories (no recipe trains on it)."""
+
+AUDIT_SEED = 27_182
+"""Generator seed of the held-out stories of the reward audit."""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def beginnings(story: Story) -> tuple[str, str]:
+    """A story's two possible prompts: its first sentence and its first two sentences."""
+    return story.sentences[0], " ".join(story.sentences[:2])
 
 
 @lru_cache(maxsize=1)
-def default_prompts() -> tuple[str, ...]:
-    """Seeded story beginnings: each story's first sentence and its first two sentences."""
-    beginnings = (
+def trained_beginnings() -> frozenset[str]:
+    """Every story beginning (first sentence, first two sentences) that a storyteller or
+    reward-model recipe trains on: its corpus is the first ``corpus_size`` stories of its
+    seed, so the largest of each seed covers all of them."""
+    largest: dict[int, int] = {}
+    for recipe in RECIPES.values():
+        if recipe.corpus == "stories":
+            largest[recipe.seed] = max(largest.get(recipe.seed, 0), recipe.corpus_size)
+    return frozenset(
         beginning
-        for story in generate_stories(PROMPT_STORIES, PROMPT_SEED)
-        for beginning in (story.sentences[0], " ".join(story.sentences[:2]))
+        for seed, size in largest.items()
+        for story in generate_stories(size, seed)
+        for beginning in beginnings(story)
     )
-    return tuple(dict.fromkeys(beginnings))  # unique, in order
 
 
-def resolve_prompts(prompts: str | os.PathLike | Sequence[str] | None) -> list[str]:
-    """``None`` -> :func:`default_prompts`; a path -> its lines; a list of strings as is."""
-    return resolve_texts(prompts, default_prompts, name="prompts", item="story beginning")
+def held_out_stories(count: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[Story]:
+    """Stories of ``seed`` whose beginnings no recipe trains on (nor are in ``exclude``)."""
+    seen = trained_beginnings() | exclude
+    return [
+        story
+        for story in generate_stories(count, seed)
+        if not any(beginning in seen for beginning in beginnings(story))
+    ]
 
 
-def same_length_prompts(
-    tokenizer: Any, prompts: Sequence[str], prompt_tokens: int | None = None
-) -> tuple[list[str], int]:
-    """The prompts that are exactly ``prompt_tokens`` tokens long, and that length.
+@lru_cache(maxsize=1)
+def default_stories() -> tuple[Story, ...]:
+    """The default stories: seeded, none with a beginning any recipe trained on."""
+    return tuple(held_out_stories(PROMPT_STORIES, PROMPT_SEED))
 
-    Args:
-        tokenizer: the storyteller's tokenizer.
-        prompts: candidate story beginnings.
-        prompt_tokens: the width; ``None`` takes the most common length (the shortest on ties).
 
-    Raises:
-        ValueError: no prompt has that length (the message lists the lengths there are).
-    """
-    lengths = [len(ids) for ids in tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
-    counts = Counter(lengths)
-    if prompt_tokens is None:
-        prompt_tokens = min(counts, key=lambda n: (-counts[n], n))
-    kept = [p for p, n in zip(prompts, lengths) if n == prompt_tokens]
-    if not kept:
-        common = ", ".join(f"{n} ({c})" for n, c in counts.most_common(8))
+def default_prompts() -> tuple[str, ...]:
+    """The default story beginnings (each default story's own prompt)."""
+    return tuple(story.prompt for story in default_stories())
+
+
+def story_pairs(
+    stories: str | os.PathLike | Sequence[str] | None, prompt_sentences: int
+) -> list[tuple[str, str]]:
+    """``(beginning, rest)`` pairs: the default stories' own prompts and continuations, or each
+    given story (one per line of a file, or a list of strings) cut after ``prompt_sentences``
+    sentences (stories with nothing after them are skipped)."""
+    if stories is None:
+        return [(story.prompt, " " + story.continuation) for story in default_stories()]
+    pairs = []
+    for text in resolve_texts(stories, tuple, name="stories", item="story"):
+        sentences = _SENTENCE_END.split(text.strip())
+        if len(sentences) > prompt_sentences:
+            head = " ".join(sentences[:prompt_sentences])
+            pairs.append((head, " " + " ".join(sentences[prompt_sentences:])))
+    if not pairs:
         raise ValueError(
-            f"no prompt is exactly prompt_tokens={prompt_tokens} tokens long; the most common "
-            f"lengths (count) are {common}"
+            f"no story has more than prompt_sentences={prompt_sentences} sentences, so there "
+            "is no prompt to continue"
         )
-    return kept, prompt_tokens
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -98,10 +128,15 @@ class BabyStoriesConfig:
     reward_model: Any = "reward-stories"
     """Any spec :func:`~lm_gym.rewards.reward_model.load_reward_model` accepts (recipe,
     ``save_pretrained`` folder, in-memory model); loaded once per process."""
+    stories: str | os.PathLike | Sequence[str] | None = None
+    """Whole stories (``None``: :func:`default_stories`; a file with one story per line; a list
+    of strings); each gives a prompt (its first ``prompt_sentences`` sentences) and its true
+    continuation (the rest)."""
     prompts: str | os.PathLike | Sequence[str] | None = None
-    """Story beginnings: ``None`` (:func:`default_prompts`), a path, or a list of strings."""
-    prompt_tokens: int | None = None
-    """Prompt width in storyteller tokens; ``None`` picks the most common prompt length."""
+    """Or story beginnings only (a file, one a line, or a list): every one of them is used, of
+    any length; their true continuations are unknown (the reward audit needs ``stories``)."""
+    prompt_sentences: int = 1
+    """Sentences of a given story that form its prompt."""
     max_new_tokens: int = 48
     """Longest continuation in storyteller tokens."""
     mode: str = "token"
@@ -114,19 +149,32 @@ class BabyStoriesConfig:
     def __post_init__(self) -> None:
         check_choice("mode", self.mode, MODES)
         check_positive_int("max_new_tokens", self.max_new_tokens)
-        if self.prompt_tokens is not None:
-            check_positive_int("prompt_tokens", self.prompt_tokens)
-        check_episode_length(self.prompt_tokens or 0, self.max_new_tokens)
+        check_positive_int("prompt_sentences", self.prompt_sentences)
+        if self.stories is not None and self.prompts is not None:
+            raise ValueError("give stories= (whole stories) or prompts= (beginnings), not both")
+        check_episode_length(0, self.max_new_tokens)
 
     def build(self) -> GenerationParts:
-        """Read the prompts, load the reward model, then the storyteller; keep the prompts of
-        one width."""
-        candidates = resolve_prompts(self.prompts)
+        """Read the stories or prompts, load the reward model, then the storyteller."""
+        if self.prompts is not None:
+            beginnings_only = resolve_texts(
+                self.prompts, tuple, name="prompts", item="story beginning"
+            )
+            pairs = [(prompt, "") for prompt in beginnings_only]
+        else:
+            pairs = story_pairs(self.stories, self.prompt_sentences)
         reward = RewardModelReward(self.reward_model, device=self.device)
         teller = load_model(self.storyteller, device=self.device)
-        kept, width = same_length_prompts(teller.tokenizer, candidates, self.prompt_tokens)
         return GenerationParts(
-            teller, kept, reward, width, self.max_new_tokens, self.mode, self.shaping
+            teller,
+            (),
+            reward,
+            prompt_tokens=None,
+            prompt_words=None,
+            prompt_pairs=pairs,
+            max_new_tokens=self.max_new_tokens,
+            mode=self.mode,
+            shaping=self.shaping,
         )
 
 
@@ -148,18 +196,19 @@ class BabyStoriesEnv(TextGenerationEnv):
     env as it was.
 
     ## Observation Space
-    ``Dict(input_ids=Box(0, V-1, (L,), int64), attention_mask=MultiBinary(L))``, ``L =
-    prompt_tokens + max_new_tokens``: the story beginning, the tokens so far, then padding
-    with mask 0.
+    ``Dict(input_ids=Box(0, V-1, (L,), int64), attention_mask=MultiBinary(L))``, ``L = P +
+    max_new_tokens`` with ``P`` the longest story beginning in storyteller tokens: the
+    beginning right-aligned in the first ``P`` columns (padding with mask 0 on its left), the
+    tokens so far from column ``P``, then padding with mask 0.
 
     ## Rewards
     0 until the episode ends, then the reward model's score of ``prompt + " " +
     continuation`` (:class:`~lm_gym.rewards.reward_model.RewardModelReward`; always finite).
 
     ## Starting State
-    A story beginning drawn uniformly, with the env's seeded generator, from the prompts that
-    are exactly ``prompt_tokens`` storyteller tokens long (whole sentences: by default each
-    generated story's first sentence and its first two sentences).
+    A story beginning drawn uniformly, with the env's seeded generator: by default the first
+    sentence or two of a story generated with a seed no recipe trains on, never a beginning any
+    storyteller or reward model was trained on.
 
     ## Episode End
     Token mode: terminated at EOS, truncated after ``max_new_tokens`` tokens. Sequence mode:
@@ -167,7 +216,8 @@ class BabyStoriesEnv(TextGenerationEnv):
 
     ## Arguments
     The fields of :class:`BabyStoriesConfig`, as keywords: ``storyteller``, ``reward_model``,
-    ``prompts``, ``prompt_tokens``, ``max_new_tokens``, ``mode``, ``shaping``, ``device``; and
+    ``stories``, ``prompts``, ``prompt_sentences``, ``max_new_tokens``, ``mode``, ``shaping``,
+    ``device``; and
     ``render_mode`` (``None`` or ``"ansi"``). An unknown keyword is a ``TypeError`` before any
     model loads. The loaded storyteller is the declared attribute ``generating_model`` (an
     :class:`~lm_gym.models.LM`), the config ``config``.
@@ -175,6 +225,29 @@ class BabyStoriesEnv(TextGenerationEnv):
     ## Version History
     * v0: initial release.
     """
+
+    audit_policies = STORY_POLICIES
+    """The degenerate policies the reward audit plays: every text policy, plus stopping after
+    one word and another story's ending."""
+    audit_whole_references = False
+    """A story's rest is longer than an episode: the audit plays it cut at a word boundary
+    (the reward model was trained on continuations stopped at a token budget)."""
+
+    @classmethod
+    def audit_arguments(cls) -> dict[str, Any]:
+        """Keywords that make the env draw its prompts from held-out stories (no recipe trains
+        on their beginnings, and none is a default prompt), for ``lm-gym audit-reward``."""
+        exclude = frozenset(b for story in default_stories() for b in beginnings(story))
+        stories = held_out_stories(1_000, AUDIT_SEED, exclude)
+        return {"stories": [story.text for story in stories]}
+
+    @classmethod
+    def audit_fixed_candidates(cls) -> list[str]:
+        """The audit's fixed-continuation candidates: the endings (last sentence) of training
+        stories; the reward model's favourite one is played for every prompt."""
+        recipe = RECIPES["reward-stories"]
+        stories = generate_stories(400, recipe.seed)
+        return list(dict.fromkeys(" " + story.sentences[-1] for story in stories))
 
     def __init__(self, *, render_mode: str | None = None, **kwargs: Any) -> None:
         self.config = config_from_keywords(BabyStoriesConfig, type(self), kwargs)

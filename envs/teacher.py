@@ -1,7 +1,8 @@
 """The teacher's data-selection environment of ter Hoeve et al. (2022).
 
 A teacher picks ``budget`` sentences from a pool; a group of fresh students trains on them and
-sits an exam; the reward is minus the students' mean exam perplexity. See
+sits an exam; the reward is minus the students' mean exam log-perplexity (or, as in the paper,
+minus their mean exam perplexity). See
 :class:`TeacherSelectionEnv`; the multi-lesson variant is in :mod:`lm_gym.envs.teacher_curriculum`.
 """
 
@@ -30,7 +31,12 @@ from lm_gym.envs.teacher_tasks import (
     task_keywords,
 )
 from lm_gym.utils.device import resolve_device
-from lm_gym.utils.validation import check_int, check_keywords, check_positive_int
+from lm_gym.utils.validation import check_choice, check_int, check_keywords, check_positive_int
+
+REWARDS = ("log_perplexity", "perplexity")
+"""Reward scales: minus the students' mean exam log-perplexity (default) or perplexity."""
+RESAMPLING = ("episode", "fixed")
+"""A new pool and exam every episode, or the one pool and exam of ``task_seed`` (the paper's)."""
 
 
 class KSubset(spaces.MultiBinary):
@@ -105,7 +111,9 @@ class TeacherSelectionEnv(gym.Env):
     ## Description
     The interactive language-modelling setup of ter Hoeve et al. (2022). Each episode draws a
     pool of candidate sentences and an exam from a seeded task (Task 1 "domains", Task 2
-    "structures", a mixed English/Italian "parentese" pool, or a user callable). The teacher
+    "structures", a mixed English/Italian "parentese" pool, or a user callable), or, with
+    ``resample="fixed"``, keeps the one pool and exam of ``task_seed`` as the paper does. The
+    teacher
     selects ``budget`` pool sentences; ``num_students`` freshly initialised causal Transformer
     LMs (:class:`lm_gym.envs.BatchedStudents`, trained together with stacked weights)
     train on the selection for ``student_steps`` Adam updates and are scored on the exam.
@@ -125,17 +133,24 @@ class TeacherSelectionEnv(gym.Env):
       a model-free bag of words).
 
     ## Rewards
-    Minus the mean over students of each student's exam perplexity (exponential of its mean
-    next-token negative log-likelihood over all exam tokens, ``</s>`` included). The mean
-    log-likelihood is clipped at 700 nats before ``exp``, so the reward is always finite.
+    ``reward="log_perplexity"`` (default): minus the mean over students of each student's exam
+    log-perplexity, its mean next-token negative log-likelihood in nats over all exam tokens
+    (``</s>`` included), clipped at 700. ``reward="perplexity"`` (the paper's): minus the mean
+    over students of each student's exam perplexity, the ``exp`` of that clipped value; it
+    spans many orders of magnitude (up to about 1e304 for a student that never saw the exam's
+    words), which a policy gradient then has to cope with. Both are always finite.
 
     ## Starting State
-    ``reset`` draws the task seed and the students' seeds from ``self.np_random``.
+    ``reset`` draws the task seed and the students' seeds from ``self.np_random`` (with
+    ``resample="fixed"`` the task seed drawn is unused: the pool and exam stay those of
+    ``task_seed``, the students are new every episode).
 
     ## Episode End
-    After one step (``terminated=True``). ``info`` then holds ``exam_perplexity`` (minus the
-    reward), ``student_perplexity`` (``(num_students,)``), ``exam_item_perplexity``
-    (``(num_students, exam_size)``), ``selected`` (indices), ``exam_type_fraction`` and
+    After one step (``terminated=True``). ``info`` then holds ``exam_perplexity`` and
+    ``exam_log_perplexity`` (the means over students; one of them is minus the reward),
+    ``student_perplexity`` and ``student_log_perplexity`` (``(num_students,)``),
+    ``exam_item_perplexity`` (``(num_students, exam_size)``), ``exam_item_log_perplexity``
+    (``(exam_size,)``, mean over students), ``selected`` (indices), ``exam_type_fraction`` and
     ``unigram_overlap`` / ``bigram_overlap`` / ``trigram_overlap`` with the exam. ``reset``'s
     ``info`` holds the pool and exam texts.
 
@@ -145,6 +160,10 @@ class TeacherSelectionEnv(gym.Env):
     - ``num_students``: students per selection (default 4).
     - ``student_steps``: updates per student (default 400 for domains, 300 otherwise).
     - ``student_config``: :class:`~lm_gym.envs.StudentConfig` or a dict of its fields.
+    - ``reward``: ``"log_perplexity"`` (default) or ``"perplexity"`` (the paper's scale).
+    - ``resample``: ``"episode"`` (default: a new pool and exam every episode) or ``"fixed"``
+      (the paper's single pool and exam, those of ``task_seed``).
+    - ``task_seed``: the task seed of the fixed pool and exam (default 0).
     - ``embedding``: ``"mean_embedding"`` (default), ``"mean_hidden"`` or ``"bag"``.
     - ``teacher_model``: model spec of the teacher LM (default the ``baby-en`` recipe).
     - ``max_length``: row width (default: the task's longest sentence + 2).
@@ -176,6 +195,9 @@ class TeacherSelectionEnv(gym.Env):
         num_students: int = 4,
         student_steps: int | None = None,
         student_config: StudentConfig | dict | None = None,
+        reward: str = "log_perplexity",
+        resample: str = "episode",
+        task_seed: int = 0,
         embedding: str = "mean_embedding",
         teacher_model: Any = "baby-en",
         max_length: int | None = None,
@@ -188,6 +210,9 @@ class TeacherSelectionEnv(gym.Env):
             raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         for name, value in (("budget", budget), ("num_students", num_students)):
             check_positive_int(name, value)
+        self.reward_kind = check_choice("reward", reward, REWARDS)
+        self.resample = check_choice("resample", resample, RESAMPLING)
+        check_int("task_seed", task_seed, minimum=0)
         self.source = build_task_source(task, pool_size, exam_size, max_length, **task_kwargs)
         if budget > self.source.pool_size:
             raise ValueError(f"budget {budget} exceeds the pool size {self.source.pool_size}")
@@ -210,7 +235,10 @@ class TeacherSelectionEnv(gym.Env):
         self.student_seeds: list[int] = []
         self.episode_over = True
         self.last_info: dict[str, Any] = {}
-        self._pool_obs: dict[str, np.ndarray] = {}
+        self._episode: dict[str, Any] = {}
+        self._fixed = (
+            self._encode(draw_task(self.source, task_seed)) if resample == "fixed" else None
+        )
 
     @classmethod
     def keywords(cls, task: Any = "domains") -> list[str]:
@@ -236,24 +264,42 @@ class TeacherSelectionEnv(gym.Env):
             raise RuntimeError("call reset() first: there is no pool yet")
         return np.asarray(self.task.pool_labels, dtype=np.int64)
 
-    def _draw_episode(self, seed: int | None) -> None:
-        """Seed, draw the task and the students' seeds, and encode the pool and exam."""
-        super().reset(seed=seed)
-        draws = self.np_random.integers(0, 2**31 - 1, size=1 + self.num_students)
-        self.task = draw_task(self.source, int(draws[0]))
-        self.student_seeds = [int(s) for s in draws[1:]]
+    def _encode(self, task: SelectionTask) -> dict[str, Any]:
+        """A task with its pool and exam rows and the pool's observation."""
         vocab, width = self.source.vocabulary, self.source.max_length
-        ids, mask = vocab.encode(self.task.pool, width)
-        self._exam = vocab.encode(self.task.exam, width)
-        self._pool_rows = (ids, mask)
-        self._pool_obs = {
+        ids, mask = vocab.encode(task.pool, width)
+        observation = {
             "input_ids": ids.numpy(),
             "attention_mask": mask.numpy().astype(np.int8),
-            "embeddings": self.embedder(self.task.pool),
+            "embeddings": self.embedder(task.pool),
+        }
+        return {
+            "task": task,
+            "pool_rows": (ids, mask),
+            "exam": vocab.encode(task.exam, width),
+            "observation": observation,
         }
 
+    def _draw_episode(self, seed: int | None) -> None:
+        """Seed, draw the task (or take the fixed one) and the students' seeds."""
+        super().reset(seed=seed)
+        draws = self.np_random.integers(0, 2**31 - 1, size=1 + self.num_students)
+        self._episode = self._fixed or self._encode(draw_task(self.source, int(draws[0])))
+        self.task = self._episode["task"]
+        self.student_seeds = [int(s) for s in draws[1:]]
+
+    @property
+    def _pool_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(input_ids, attention_mask)`` of the current pool, as the students read them."""
+        return self._episode["pool_rows"]
+
+    @property
+    def _exam(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(input_ids, attention_mask)`` of the current exam."""
+        return self._episode["exam"]
+
     def _observation(self) -> dict[str, np.ndarray]:
-        return {key: value.copy() for key, value in self._pool_obs.items()}
+        return {key: value.copy() for key, value in self._episode["observation"].items()}
 
     def _new_students(self) -> BatchedStudents:
         return BatchedStudents(
@@ -301,7 +347,12 @@ class TeacherSelectionEnv(gym.Env):
         info = {**scores, **self._selection_info(indices)}
         self.episode_over = True
         self.last_info = info
-        return self._observation(), -scores["exam_perplexity"], True, False, info
+        return self._observation(), self.reward_of(scores), True, False, info
+
+    def reward_of(self, scores: dict[str, Any]) -> float:
+        """The reward for the students' ``scores`` (:func:`exam_scores`): minus their mean
+        exam log-perplexity or perplexity, as ``reward`` says."""
+        return -float(scores[f"exam_{self.reward_kind}"])
 
     def sibling(self) -> TeacherSelectionEnv:
         """A copy sharing this env's task source, teacher LM and spaces, with its own (not yet
@@ -309,7 +360,7 @@ class TeacherSelectionEnv(gym.Env):
         other = copy.copy(self)
         other._np_random, other._np_random_seed = None, None
         other.task, other.student_seeds, other.episode_over = None, [], True
-        other.last_info, other._pool_obs = {}, {}
+        other.last_info, other._episode = {}, {}
         return other
 
     def render(self) -> str | None:
@@ -329,16 +380,20 @@ def exam_scores(nll: torch.Tensor, counts: torch.Tensor) -> dict[str, Any]:
     """Exam scores from :meth:`BatchedStudents.log_likelihoods` (all finite).
 
     Returns:
-        ``exam_perplexity`` (mean over students of each student's perplexity on the whole
-        exam), ``student_perplexity`` ``(S,)``, ``exam_item_perplexity`` ``(S, E)`` and
-        ``exam_item_log_perplexity`` ``(E,)`` (mean over students).
+        ``exam_perplexity`` and ``exam_log_perplexity`` (means over students of each student's
+        perplexity and log-perplexity on the whole exam), ``student_perplexity`` and
+        ``student_log_perplexity`` ``(S,)``, ``exam_item_perplexity`` ``(S, E)`` and
+        ``exam_item_log_perplexity`` ``(E,)`` (mean over students). Log-perplexities are mean
+        next-token negative log-likelihoods in nats, clipped at :data:`MAX_LOG_PERPLEXITY`.
     """
     item_nll = (nll / counts).clamp(max=MAX_LOG_PERPLEXITY)
     student_nll = (nll.sum(1) / counts.sum(-1)).clamp(max=MAX_LOG_PERPLEXITY)
     student_ppl = torch.exp(student_nll)
     return {
         "exam_perplexity": float(student_ppl.mean()),
+        "exam_log_perplexity": float(student_nll.mean()),
         "student_perplexity": student_ppl.numpy(),
+        "student_log_perplexity": student_nll.numpy(),
         "exam_item_perplexity": torch.exp(item_nll).numpy(),
         "exam_item_log_perplexity": item_nll.mean(0).numpy(),
     }

@@ -43,8 +43,9 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
     - ``taught``: ``Box(int64, (pool_size,))``, how many lessons each sentence was in so far.
 
     ## Rewards
-    After each lesson, minus the students' mean exam perplexity (as in the one-step env), so
-    the return is minus the area under the learning curve: teaching well early pays.
+    After each lesson, minus the students' mean exam log-perplexity (or perplexity, with
+    ``reward="perplexity"``), as in the one-step env, so the return is minus the area under
+    the learning curve: teaching well early pays.
 
     ## Starting State
     ``reset`` draws the task and the students' seeds from ``self.np_random``.
@@ -57,7 +58,8 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
     ``lesson_size`` (default 10), ``num_lessons`` (default 10) and ``steps_per_lesson``
     (default 40: 400 updates over the course, Task 1's budget); every other keyword as in
     :class:`~lm_gym.envs.teacher.TeacherSelectionEnv` (``task``, sizes, ``num_students``,
-    ``student_config``, ``embedding``, ``teacher_model``, ``device``, task keywords).
+    ``student_config``, ``reward``, ``resample``, ``task_seed``, ``embedding``,
+    ``teacher_model``, ``device``, task keywords).
 
     ## Version History
     - v0: initial version.
@@ -129,8 +131,7 @@ class TeacherCurriculumEnv(TeacherSelectionEnv):
         self.episode_over = self.lesson >= self.num_lessons
         info = {**self._scores, **self._selection_info(indices), "lesson": self.lesson}
         self.last_info = info
-        reward = -self._scores["exam_perplexity"]
-        return self._observation(), reward, self.episode_over, False, info
+        return self._observation(), self.reward_of(self._scores), self.episode_over, False, info
 
     def sibling(self) -> TeacherCurriculumEnv:
         """A copy sharing the task source and teacher LM, with no course under way."""
@@ -172,7 +173,7 @@ class TeacherCurriculumVectorEnv(TeacherSelectionVectorEnv):
 
     ## Rewards
     Per sub-env, as :class:`TeacherCurriculumEnv`: after each lesson, minus the students'
-    mean exam perplexity.
+    mean exam log-perplexity (or perplexity).
 
     ## Starting State
     ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i``; each draws its pool, exam and

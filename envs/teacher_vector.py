@@ -45,7 +45,7 @@ class TeacherSelectionVectorEnv(VectorEnv):
 
     ## Rewards
     Per sub-env, as :class:`~lm_gym.envs.teacher.TeacherSelectionEnv`: minus the students'
-    mean exam perplexity.
+    mean exam log-perplexity (or perplexity, with ``reward="perplexity"``).
 
     ## Starting State
     ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (or takes a list of seeds), as

@@ -68,8 +68,12 @@ class GenerationParts:
     """Prompt corpus (see :meth:`TextGenerationTask.build`)."""
     reward_fn: RewardFunction
     """Scores ``(prompts, completions)`` at episode end."""
-    prompt_tokens: int
-    """Prompt length in tokens of the generating model."""
+    prompt_tokens: int | None
+    """Cut prompts after this many tokens of the generating model (or ``None``)."""
+    prompt_words: int | None
+    """Cut prompts after this many words (or ``None``)."""
+    prompt_pairs: Sequence[tuple[str, str]] | None
+    """Or explicit ``(prompt, continuation)`` pairs (or ``None``)."""
     max_new_tokens: int
     """Longest continuation in tokens."""
     mode: str
@@ -90,12 +94,22 @@ class GenerationParts:
             "texts": self.texts,
             "reward_fn": self.reward_fn,
             "prompt_tokens": self.prompt_tokens,
+            "prompt_words": self.prompt_words,
+            "prompt_pairs": self.prompt_pairs,
             "max_new_tokens": self.max_new_tokens,
             "mode": self.mode,
             "vocab_size": vocab,
             "shaping": self.shaping,
             "generating_model": self.generating_model,
         }
+
+
+def fit_words(tokenizer: Any, text: str, limit: int) -> str:
+    """The longest prefix of ``text`` made of whole words that is at most ``limit`` tokens."""
+    words = text.split(" ")
+    while words and len(tokenizer(" ".join(words), add_special_tokens=False)["input_ids"]) > limit:
+        words.pop()
+    return " ".join(words)
 
 
 def check_generating_model(generating_model: Any) -> LM | None:
@@ -118,9 +132,12 @@ class TextGenerationEnv(gym.Env):
     """A language model continues a prompt; a reward callable scores the continuation.
 
     ## Description
-    Each episode draws a prompt (the first ``prompt_tokens`` tokens of a corpus text) and lets
-    the agent, usually a causal LM, continue it. At the end the decoded prompt and continuation
-    go to the reward callable, e.g. a parent LM's perplexity (BAMBINO-LM) or a reward model.
+    Each episode draws a prompt (the beginning of a corpus text: its first ``prompt_tokens``
+    tokens or ``prompt_words`` words, or an explicit prompt) and lets the agent, usually a
+    causal LM, continue it. At the end the decoded prompt and continuation go to the reward
+    callable, e.g. a parent LM's likelihood (BAMBINO-LM) or a reward model. The rest of the
+    prompt's text is its true continuation, :meth:`reference_continuation` (for the reward
+    audit; agents see only the observation).
 
     ## Action Space
     Token mode: ``Discrete(V)``, the next token id. Sequence mode: ``Box(0, V-1,
@@ -130,8 +147,9 @@ class TextGenerationEnv(gym.Env):
 
     ## Observation Space
     ``Dict(input_ids=Box(0, V-1, (L,), int64), attention_mask=MultiBinary(L))`` with ``L =
-    prompt_tokens + max_new_tokens``, left-aligned: the prompt ids, the generated ids, then
-    the pad id with mask 0.
+    P + max_new_tokens``, where ``P`` (``task.prompt_width``) is the longest prompt in tokens:
+    the prompt block (each prompt right-aligned in its ``P`` columns, the pad id with mask 0 on
+    its left), the generated ids from column ``P`` on, then the pad id with mask 0.
 
     ## Rewards
     The reward callable's score of the continuation at the episode's end, 0 before; an
@@ -146,8 +164,9 @@ class TextGenerationEnv(gym.Env):
     ``completion`` and the reward callable's extras (e.g. ``ppl``).
 
     ## Arguments
-    ``tokenizer``, ``texts``, ``reward_fn``, ``prompt_tokens``, ``max_new_tokens``, ``mode``,
-    ``vocab_size``, ``shaping``: see :meth:`TextGenerationTask.build`.
+    ``tokenizer``, ``texts``, ``reward_fn``, ``prompt_tokens``, ``prompt_words``,
+    ``prompt_pairs``, ``max_new_tokens``, ``mode``, ``vocab_size``, ``shaping``: see
+    :meth:`TextGenerationTask.build`.
     ``generating_model``: the :class:`~lm_gym.models.LM` the tokenizer belongs to, or ``None``;
     kept as the declared attribute ``generating_model``, which agents read (through wrappers,
     with :func:`lm_gym.utils.env_attributes.get_env_attr`) to act with the env's own model.
@@ -165,7 +184,9 @@ class TextGenerationEnv(gym.Env):
         texts: Sequence[str],
         reward_fn: RewardFunction,
         *,
-        prompt_tokens: int = 5,
+        prompt_tokens: int | None = None,
+        prompt_words: int | None = None,
+        prompt_pairs: Sequence[tuple[str, str]] | None = None,
         max_new_tokens: int = 16,
         mode: str = "token",
         vocab_size: int | None = None,
@@ -181,6 +202,8 @@ class TextGenerationEnv(gym.Env):
             texts,
             reward_fn,
             prompt_tokens=prompt_tokens,
+            prompt_words=prompt_words,
+            prompt_pairs=prompt_pairs,
             max_new_tokens=max_new_tokens,
             mode=mode,
             vocab_size=vocab_size,
@@ -215,6 +238,22 @@ class TextGenerationEnv(gym.Env):
         rewards, term, trunc, end_info = self._batch.step(actions, np.ones(1, dtype=bool))
         info = {key: values[0] for key, values in end_info.items() if key != "rows"}
         return self._observation(), float(rewards[0]), bool(term[0]), bool(trunc[0]), info
+
+    def reference_continuation(self, fit: bool = True) -> str:
+        """The true continuation of the current prompt (the rest of its text): what the reward
+        audit plays as the reference policy. Not part of the observation: an agent that reads
+        it cheats.
+
+        Args:
+            fit: cut it after the last whole word that fits in an episode with room for EOS.
+
+        Raises:
+            RuntimeError: before the first ``reset``.
+        """
+        if not self._batch.started:
+            raise RuntimeError("call reset() first: there is no prompt yet")
+        rest = self.task.prompts.continuations[int(self._batch.prompt_index[0])]
+        return fit_words(self.task.tokenizer, rest, self.task.max_new_tokens - 1) if fit else rest
 
     def render(self) -> str | None:
         """The prompt and, in brackets, the text generated so far (``render_mode="ansi"``)."""

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from lm_gym.envs.text_prompts import PromptSet, build_prompts
 from lm_gym.utils.limits import check_at_most, check_fits_context
-from lm_gym.utils.validation import check_positive_int
+from lm_gym.utils.validation import check_choice, check_positive_int
 
 MODES = ("token", "sequence")
 """Action modes: one token per step, or the whole continuation in one step."""
@@ -45,8 +46,10 @@ def check_episode_length(
 ) -> None:
     """Bound an episode's tokens by memory and, when known, by the generating model's context.
 
-    Called from :meth:`TextGenerationTask.build` before anything is allocated; the family
-    configs call it too (without the context), before their models load.
+    ``prompt_tokens`` is the prompt block's width (the longest prompt), or 0 when it is not
+    known yet. Called from :meth:`TextGenerationTask.build`, before the prompts are cut (for
+    memory) and after (for the context); the family configs call it too, before their models
+    load.
 
     Raises:
         ValueError: naming the argument, the limit and why.
@@ -62,7 +65,7 @@ def check_episode_length(
         "an episode",
         {
             "the agents' BOS": AGENT_BOS_TOKENS,
-            "prompt_tokens": prompt_tokens,
+            "the longest prompt": prompt_tokens,
             "max_new_tokens": max_new_tokens,
         },
         context_length,
@@ -80,14 +83,12 @@ class TextGenerationTask:
     """
 
     tokenizer: Any
-    prompt_ids: np.ndarray
-    """``(n_prompts, prompt_tokens)`` int64: the first ``prompt_tokens`` ids of each usable text."""
-    prompt_texts: tuple[str, ...]
-    """The decoded prompts (what the reward callable receives as ``prompts``)."""
+    prompts: PromptSet
+    """The prompts (right-aligned in a block of ``prompts.width`` columns), their texts and
+    their true continuations."""
     texts: tuple[str, ...]
     """The corpus the prompts come from (a CLM wrapper can train on it)."""
     reward_fn: RewardFunction
-    prompt_tokens: int
     max_new_tokens: int
     mode: str
     vocab_size: int
@@ -102,7 +103,9 @@ class TextGenerationTask:
         texts: Sequence[str],
         reward_fn: RewardFunction,
         *,
-        prompt_tokens: int = 5,
+        prompt_tokens: int | None = None,
+        prompt_words: int | None = None,
+        prompt_pairs: Sequence[tuple[str, str]] | None = None,
         max_new_tokens: int = 16,
         mode: str = "token",
         vocab_size: int | None = None,
@@ -113,10 +116,15 @@ class TextGenerationTask:
 
         Args:
             tokenizer: the generating model's tokenizer; it needs an EOS token.
-            texts: corpus utterances; each with at least ``prompt_tokens`` tokens gives a prompt
-                (its first ``prompt_tokens`` ids), the others are skipped.
+            texts: corpus texts; each is cut into a prompt and its true continuation (see
+                :mod:`lm_gym.envs.text_prompts`); texts too short to leave a continuation are
+                skipped.
             reward_fn: scores ``(prompts, completions)`` at episode end.
-            prompt_tokens: prompt length in tokens (BAMBINO-LM: 5).
+            prompt_tokens: cut prompts after this many tokens (the paper's "first k tokens");
+                the default (5) when no other way is given.
+            prompt_words: cut prompts after this many whitespace-separated words instead.
+            prompt_pairs: or give ``(prompt, continuation)`` pairs directly (``texts`` is then
+                only the corpus a CLM wrapper trains on; empty means the pairs' joined texts).
             max_new_tokens: most tokens an episode may generate.
             mode: ``"token"`` or ``"sequence"``.
             vocab_size: size of the action vocabulary; defaults to ``len(tokenizer)``. Pass the
@@ -129,18 +137,16 @@ class TextGenerationTask:
         Raises:
             ValueError / TypeError: for any bad argument, before any work is done.
         """
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        prompt_tokens = check_positive_int("prompt_tokens", prompt_tokens)
+        check_choice("mode", mode, MODES)
         max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
-        check_episode_length(prompt_tokens, max_new_tokens, context_length)
+        check_episode_length(prompt_tokens or 0, max_new_tokens)
         if not callable(reward_fn):
             raise TypeError(f"reward_fn must be callable, got {type(reward_fn).__name__}")
         if shaping is not None and not callable(shaping):
             raise TypeError(f"shaping must be callable or None, got {type(shaping).__name__}")
         if isinstance(texts, str) or not isinstance(texts, Sequence):
             raise TypeError("texts must be a list of strings (the prompt corpus)")
-        if not texts or not all(isinstance(t, str) for t in texts):
+        if not all(isinstance(t, str) for t in texts) or not (texts or prompt_pairs):
             raise ValueError("texts must be a non-empty list of strings")
         if tokenizer.eos_token_id is None:
             raise ValueError("the tokenizer needs an EOS token: episodes end when it is chosen")
@@ -152,24 +158,21 @@ class TextGenerationTask:
             raise ValueError(
                 f"vocab_size={vocab} does not cover the EOS ({eos}) and pad ({pad}) ids"
             )
-        encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        rows = [ids[:prompt_tokens] for ids in encoded if len(ids) >= prompt_tokens]
-        if not rows:
-            raise ValueError(
-                f"no text has {prompt_tokens} tokens or more, so there is no prompt: "
-                "use a longer corpus or a smaller prompt_tokens"
-            )
-        prompt_ids = np.asarray(rows, dtype=np.int64)
-        if prompt_ids.max() >= vocab:
+        if prompt_tokens is None and prompt_words is None and prompt_pairs is None:
+            prompt_tokens = 5
+        prompts = build_prompts(
+            tokenizer, texts, words=prompt_words, tokens=prompt_tokens, pairs=prompt_pairs
+        )
+        check_episode_length(prompts.width, max_new_tokens, context_length)
+        if prompts.ids.max() >= vocab:
             raise ValueError(f"the tokenizer produced ids >= vocab_size={vocab}")
-        prompt_texts = tuple(tokenizer.batch_decode(rows, skip_special_tokens=True))
+        if not texts:
+            texts = [prompt + rest for prompt, rest in zip(prompts.texts, prompts.continuations)]
         return cls(
             tokenizer=tokenizer,
-            prompt_ids=prompt_ids,
-            prompt_texts=prompt_texts,
+            prompts=prompts,
             texts=tuple(texts),
             reward_fn=reward_fn,
-            prompt_tokens=prompt_tokens,
             max_new_tokens=max_new_tokens,
             mode=mode,
             vocab_size=vocab,
@@ -179,9 +182,19 @@ class TextGenerationTask:
         )
 
     @property
+    def prompt_width(self) -> int:
+        """Columns of the prompt block (the longest prompt, in tokens)."""
+        return self.prompts.width
+
+    @property
+    def prompt_texts(self) -> tuple[str, ...]:
+        """The prompts as text."""
+        return self.prompts.texts
+
+    @property
     def length(self) -> int:
-        """Observation length L = prompt_tokens + max_new_tokens."""
-        return self.prompt_tokens + self.max_new_tokens
+        """Observation length L = prompt_width + max_new_tokens."""
+        return self.prompt_width + self.max_new_tokens
 
     def observation_space(self) -> spaces.Dict:
         """``Dict(input_ids=Box(0, V-1, (L,), int64), attention_mask=MultiBinary(L))``."""
@@ -212,7 +225,7 @@ class TextGenerationTask:
             ``(rewards (m,) float64, info)``; info holds ``prompt``, ``completion`` and any
             extras the reward callable reports.
         """
-        k = self.prompt_tokens
+        k = self.prompt_width
         # EOS can only be the last generated id; the text and completion_ids leave it out.
         ended = ids[np.arange(len(ids)), k + lengths - 1] == self.eos_token_id
         ends = k + lengths - ended
@@ -286,8 +299,9 @@ def as_token_tensor(actions: Any, device: torch.device) -> torch.Tensor:
 class GenerationBatch:
     """The state of ``num_rows`` episodes as tensors, and their batched transitions.
 
-    Rows hold ``input_ids`` and ``attention_mask`` of shape ``(num_rows, L)``: the prompt's
-    ids, then the generated ids, then padding (mask 0). Every operation is a whole-batch array
+    Rows hold ``input_ids`` and ``attention_mask`` of shape ``(num_rows, L)``: the prompt
+    block (the prompt's ids right-aligned, padding on their left with mask 0), then the
+    generated ids, then padding (mask 0). Every operation is a whole-batch array
     operation; Python loops only run over the rows that finish, to decode and score them.
     On the CPU the per-step updates go through NumPy views that share the tensors' memory
     (a NumPy call on 64 numbers costs a fraction of a torch call); on other devices they are
@@ -305,15 +319,24 @@ class GenerationBatch:
         self.task = task
         self.num_rows = num_rows
         self.device = device
-        self.prompt_ids = torch.from_numpy(task.prompt_ids).to(device)
+        self.prompt_ids = torch.from_numpy(task.prompts.ids).to(device)
+        self.prompt_mask = torch.from_numpy(task.prompts.mask).to(device)
         self.input_ids = torch.full((num_rows, task.length), task.pad_token_id, device=device)
         self.attention_mask = torch.zeros((num_rows, task.length), dtype=torch.int8, device=device)
         self.generated = torch.zeros(num_rows, dtype=torch.int64, device=device)
         self.prompt_index = np.zeros(num_rows, dtype=np.int64)
         self.done = np.ones(num_rows, dtype=bool)
+        self.started = False
+        """Whether any row has been reset (before that there is no prompt)."""
         self._on_cpu = device.type == "cpu" if numpy_views is None else numpy_views
-        tensors = (self.input_ids, self.attention_mask, self.generated, self.prompt_ids)
-        self._ids, self._mask, self._generated, self._prompts = (
+        tensors = (
+            self.input_ids,
+            self.attention_mask,
+            self.generated,
+            self.prompt_ids,
+            self.prompt_mask,
+        )
+        self._ids, self._mask, self._generated, self._prompts, self._prompt_mask = (
             tuple(t.numpy() for t in tensors) if self._on_cpu else tensors
         )
         self._all_rows = self._index(np.arange(num_rows))
@@ -327,11 +350,13 @@ class GenerationBatch:
         chosen = rng.integers(len(self.task.prompt_texts), size=int(rows.sum()))
         self.prompt_index[rows] = chosen
         self.done[rows] = False
-        index, k = self._index(np.flatnonzero(rows)), self.task.prompt_tokens
+        self.started = True
+        index, k = self._index(np.flatnonzero(rows)), self.task.prompt_width
+        prompts = self._index(chosen)
         self._ids[index] = self.task.pad_token_id
-        self._ids[index, :k] = self._prompts[self._index(chosen)]
+        self._ids[index, :k] = self._prompts[prompts]
         self._mask[index] = 0
-        self._mask[index, :k] = 1
+        self._mask[index, :k] = self._prompt_mask[prompts]
         self._generated[index] = 0
         return [self.task.prompt_texts[i] for i in chosen]
 
@@ -375,7 +400,7 @@ class GenerationBatch:
         else:
             rows = self._index(np.flatnonzero(active))
             acted = acted[rows]
-        column = self._generated[rows] + task.prompt_tokens
+        column = self._generated[rows] + task.prompt_width
         self._ids[rows, column] = acted
         self._mask[rows, column] = 1
         self._generated[rows] += 1
@@ -387,7 +412,7 @@ class GenerationBatch:
         self, actions: torch.Tensor, active: np.ndarray
     ) -> tuple[np.ndarray, ...]:
         """Sequence mode: write each active row's continuation up to its first EOS."""
-        task, k = self.task, self.task.prompt_tokens
+        task, k = self.task, self.task.prompt_width
         rows = torch.from_numpy(np.flatnonzero(active)).to(self.device)
         acted = actions[rows]
         is_eos = acted == task.eos_token_id
@@ -413,7 +438,7 @@ class GenerationBatch:
 
     def render_rows(self) -> list[str]:
         """Each row's prompt and the text generated so far, the new text in brackets."""
-        k = self.task.prompt_tokens
+        k = self.task.prompt_width
         ids = self.input_ids.cpu().numpy()
         texts = []
         for row, index, count in zip(ids, self.prompt_index, self.generated.cpu().numpy()):

@@ -77,8 +77,9 @@ class TextGenerationVectorEnv(VectorEnv):
     of rows that were just reset.
 
     Args:
-        tokenizer, texts, reward_fn, prompt_tokens, max_new_tokens, mode, vocab_size, shaping:
-            as in :meth:`~lm_gym.envs.text_generation_batch.TextGenerationTask.build`.
+        tokenizer, texts, reward_fn, prompt_tokens, prompt_words, prompt_pairs,
+            max_new_tokens, mode, vocab_size, shaping: as in
+            :meth:`~lm_gym.envs.text_generation_batch.TextGenerationTask.build`.
         generating_model: the :class:`~lm_gym.models.LM` the tokenizer belongs to, or
             ``None``; kept as the declared attribute ``generating_model`` (what agents read).
         num_envs: number of rows.
@@ -97,7 +98,9 @@ class TextGenerationVectorEnv(VectorEnv):
         reward_fn: RewardFunction,
         *,
         num_envs: int = 1,
-        prompt_tokens: int = 5,
+        prompt_tokens: int | None = None,
+        prompt_words: int | None = None,
+        prompt_pairs: Sequence[tuple[str, str]] | None = None,
         max_new_tokens: int = 16,
         mode: str = "token",
         vocab_size: int | None = None,
@@ -117,6 +120,8 @@ class TextGenerationVectorEnv(VectorEnv):
             texts,
             reward_fn,
             prompt_tokens=prompt_tokens,
+            prompt_words=prompt_words,
+            prompt_pairs=prompt_pairs,
             max_new_tokens=max_new_tokens,
             mode=mode,
             vocab_size=vocab_size,

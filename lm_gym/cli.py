@@ -99,6 +99,8 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.revisions:
+        return _cmd_eval_revisions(args)
     from lm_gym.evaluation.evaluate import evaluate_lm
     from lm_gym.evaluation.scoring import Scorer, minimal_pair_accuracy, read_minimal_pairs
     from lm_gym.evaluation.zero_shot import read_items, read_verbalizers
@@ -123,6 +125,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         languages=tuple(args.lang),
         n_heldout=args.n_heldout,
         n_pairs=args.n_pairs,
+        n_sentence_types=args.n_sentence_types,
         n_samples=args.n_samples,
         zero_shot=zero_shot,
         seed=args.seed,
@@ -132,8 +135,53 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if pairs is not None:
         results["pairs_file"] = minimal_pair_accuracy(scorer, pairs)
     if args.text is not None:
-        results["text_file"] = {"perplexity": scorer.corpus_perplexity(texts)}
+        results["text_file"] = scorer.corpus_perplexities(texts)
     print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_eval_revisions(args: argparse.Namespace) -> int:
+    """``lm-gym eval RUN_DIR --revisions``: every milestone of a run, plotted against words."""
+    from lm_gym.babylm.revisions import FIGURE_FILE, RESULTS_FILE, evaluate_revisions
+
+    if (args.zero_shot is None) != (args.verbalizers is None):
+        raise ValueError("--zero-shot and --verbalizers go together: give both or neither")
+    out = Path(args.out) if args.out else Path(args.model) / "revisions_eval"
+    report = evaluate_revisions(
+        args.model,
+        out,
+        languages=tuple(args.lang),
+        pairs=args.pairs,
+        text=args.text,
+        zero_shot=None if args.zero_shot is None else (args.zero_shot, args.verbalizers),
+        n_heldout=args.n_heldout,
+        n_pairs=args.n_pairs,
+        n_sentence_types=args.n_sentence_types,
+        n_samples=args.n_samples,
+        seed=args.seed,
+        device=args.device,
+    )
+    for row in report["revisions"]:
+        scores = ", ".join(
+            f"{lang} pairs {row['results'][lang]['minimal_pairs']:.3f} "
+            f"ppl/word {row['results'][lang]['perplexity_per_word']:.4g}"
+            for lang in args.lang
+        )
+        print(f"{row['revision']:>12} {row['words_exposed']:>12,} words: {scores}")
+    print(f"results in {out / RESULTS_FILE}, curves in {out / FIGURE_FILE}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """``lm-gym export RUN_DIR OUT --babylm``: the run's revisions as a git repository."""
+    from lm_gym.babylm.export import export_babylm, export_summary
+
+    if not args.babylm:
+        raise ValueError("choose the export format: --babylm (the only one so far)")
+    summary = export_summary(export_babylm(args.run_dir, args.out))
+    for branch, words in summary["branches"].items():
+        print(f"{branch:>12} {words:>12,} words exposed")
+    print(f"git repository written to {args.out} (push it with: git push --all <remote>)")
     return 0
 
 
@@ -182,6 +230,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every,
         log_interval=args.log_interval,
+        budget=args.budget,
+        milestones=args.milestones,
     )
     return 0
 
@@ -194,6 +244,25 @@ def _cmd_train_reward_model(args: argparse.Namespace) -> int:
     )
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _cmd_audit_reward(args: argparse.Namespace) -> int:
+    from lm_gym.rewards.audit import audit_registered
+    from lm_gym.utils.files import atomic_write_text
+
+    if args.json and Path(args.json).exists():
+        raise ValueError(f"--json {args.json} exists: give a new path (never overwritten)")
+    report = audit_registered(
+        args.env_id,
+        episodes=args.episodes,
+        seed=args.seed,
+        env_kwargs=args.env_kwargs,
+    )
+    print(report.table())
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"audit written to {args.json}")
+    return 0 if report.passed else 1
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -218,7 +287,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ablation": _cmd_ablation,
     "demo": _cmd_demo,
     "run": _cmd_run,
+    "export": _cmd_export,
     "train-reward-model": _cmd_train_reward_model,
+    "audit-reward": _cmd_audit_reward,
     "leaderboard": _cmd_leaderboard,
 }
 """Subcommand -> the function that runs it (the parser is :mod:`lm_gym.cli_parser`)."""

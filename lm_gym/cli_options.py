@@ -182,7 +182,7 @@ def add_typed_options(parser: argparse.ArgumentParser, prefix: str, source: str,
             type=_converter(field, option),
             default=argparse.SUPPRESS,
             metavar=kind.upper().replace(" OR ", "|"),
-            help=f"{field.help} (default: {field.default!r})".strip(),
+            help=f"{field.help} (default: {field.default!r})".strip().replace("%", "%%"),
         )
 
 

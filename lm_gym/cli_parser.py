@@ -60,6 +60,16 @@ def json_object(text: str) -> dict:
     return value
 
 
+def budget_option(text: str) -> str | dict:
+    """``--budget``: a preset name as given (``strict-small/1000``; the run checks it) or, when
+    it starts with ``{``, a JSON object of explicit limits.
+
+    Raises:
+        argparse.ArgumentTypeError: for malformed JSON (argparse names the option).
+    """
+    return json_object(text) if text.lstrip().startswith("{") else text
+
+
 def _prepare_description() -> str:
     from lm_gym.models.recipes import RECIPES
     from lm_gym.prepare import default_recipes, estimate_seconds, nominal_builds
@@ -132,10 +142,23 @@ def _add_eval(commands) -> None:
         description="Evaluate a model in English and Italian: held-out perplexity, minimal-pair "
         "accuracy per phenomenon, zero-shot sentence types and distinct-n of sampled "
         "continuations; optionally your own minimal pairs, text and zero-shot task. Prints JSON "
-        "on stdout; progress goes to stderr.",
+        "on stdout; progress goes to stderr. With --revisions, MODEL is a run folder trained "
+        "with --milestones: every saved revision is evaluated and plotted against words exposed.",
         formatter_class=HelpFormatter,
     )
-    evaluate.add_argument("model", help="recipe name, local folder or Hugging Face id")
+    evaluate.add_argument(
+        "model",
+        help="recipe name, local folder or Hugging Face id (with --revisions: a run folder)",
+    )
+    evaluate.add_argument(
+        "--revisions",
+        action="store_true",
+        help="evaluate every milestone revision of the run folder MODEL and plot the measures "
+        "against words exposed (revisions.json and revisions.png in --out)",
+    )
+    evaluate.add_argument(
+        "--out", help="with --revisions: output folder (default: MODEL/revisions_eval)"
+    )
     evaluate.add_argument(
         "--lang", nargs="+", default=["en", "it"], choices=["en", "it"], help="languages"
     )
@@ -143,6 +166,9 @@ def _add_eval(commands) -> None:
     evaluate.add_argument("--text", help="a text file, folder or JSONL for perplexity")
     evaluate.add_argument("--n-heldout", type=int, default=500, help="held-out utterances")
     evaluate.add_argument("--n-pairs", type=int, default=200, help="pairs per phenomenon")
+    evaluate.add_argument(
+        "--n-sentence-types", type=int, default=100, help="zero-shot items per sentence type"
+    )
     evaluate.add_argument(
         "--n-samples", type=int, default=200, help="sampled continuations for distinct-n"
     )
@@ -247,7 +273,40 @@ def _add_run(commands, argv: Sequence[str]) -> None:
         help="print the metrics table every N iterations (default: the agent's, 10 for the "
         "built-in agents, 1 for sb3-ppo); progress.csv gets every iteration",
     )
+    run.add_argument(
+        "--budget",
+        type=budget_option,
+        metavar="BUDGET",
+        help="BabyLM word budget, the run stops at it: strict, strict-small, either divided "
+        '(strict-small/1000), or JSON such as \'{"exposed": "100k", "generated": "1M", '
+        '"epochs": 10}\' (default: words counted, never refused)',
+    )
+    run.add_argument(
+        "--milestones",
+        metavar="SCHEDULE",
+        help="save the student at these words exposed under <run folder>/revisions: official, "
+        "a divided schedule (official/1000) or words (10k,20k,30k) (default: none)",
+    )
     _add_typed_options(run, argv)
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a run's milestone revisions as a git repository (BabyLM layout)",
+        description="Write the revisions a run saved with --milestones as a new git repository "
+        "in the BabyLM layout: one branch per milestone (chck_1M, ...) and main = the final "
+        "model, ready to push to a model hub.",
+        formatter_class=HelpFormatter,
+    )
+    export.add_argument("run_dir", help="a run folder trained with --milestones")
+    export.add_argument("out", help="the repository to create (must not exist)")
+    export.add_argument(
+        "--babylm",
+        action="store_true",
+        help="one branch per milestone (chck_1M, ...) and main = the final model (required: "
+        "the only format so far)",
+    )
 
 
 def _add_typed_options(run: argparse.ArgumentParser, argv: Sequence[str]) -> None:
@@ -274,6 +333,27 @@ def _add_typed_options(run: argparse.ArgumentParser, argv: Sequence[str]) -> Non
         except Exception:  # an unknown name: train_agent says so in one line
             continue
         add_typed_options(run, prefix, source, fields)
+
+
+def _add_audit(commands) -> None:
+    audit = commands.add_parser(
+        "audit-reward",
+        help="does a text env's reward prefer real text to degenerate policies?",
+        description="Play the true continuations of held-out prompts against degenerate "
+        "policies (empty, punctuation, one fixed sentence, the prompt copied, repetition, "
+        "shuffled words, ...) through the env's own API; print each policy's mean reward and "
+        "the reference's win rate. Exit code 1 when the reward fails the audit.",
+        formatter_class=HelpFormatter,
+    )
+    audit.add_argument("env_id", help="a registered text env, e.g. Bambino-v0")
+    audit.add_argument("--episodes", type=int, default=200, help="prompts audited")
+    audit.add_argument("--seed", type=int, default=0, help="first reset seed")
+    audit.add_argument(
+        "--json", help="also write the full report (per-prompt rewards) here (a new file)"
+    )
+    audit.add_argument(
+        "--env-kwargs", type=json_object, default={}, help="JSON object of env keyword arguments"
+    )
 
 
 def _add_reward_and_leaderboard(commands) -> None:
@@ -320,9 +400,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-gym",
         description="Gymnasium environments for language acquisition with small LMs: prepare "
-        "models, list what is registered, inspect corpora, evaluate models, train agents, run "
-        "leaderboard tracks and the BAMBINO-LM ablation. An error you can fix is one line with "
-        "exit code 2.",
+        "models, list what is registered, inspect corpora, evaluate models, train agents under "
+        "BabyLM word budgets, export their milestones, audit rewards, run leaderboard tracks "
+        "and the BAMBINO-LM ablation. An error you can fix is one line with exit code 2.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"lm-gym {__version__}")
@@ -333,5 +413,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_eval(commands)
     _add_ablation_and_demo(commands)
     _add_run(commands, argv)
+    _add_export(commands)
+    _add_audit(commands)
     _add_reward_and_leaderboard(commands)
     return parser

@@ -6,12 +6,13 @@ make the right choice checkable, because each sentence has a known type:
 * **Task 1, domains.** Two disjoint vocabularies, V1 = {a..j} and V2 = {k..t}. A sentence is
   ``length`` tokens drawn uniformly, with replacement, from one of them. The pool mixes both
   domains (50/50 in the paper); the exam is all V1.
-* **Task 2, structures.** Tokens come from V1 and lengths from ``min_len..max_len`` (2-10).
-  Structure 1 (S1) is ``(xy)^n``: a pair of two different tokens repeated and cut to the
-  sampled length (``a c a c a``), so no two neighbours are ever identical. Structure 2 (S2) is
-  made of doubled tokens, ``xx`` or ``(xxyy)^n`` with ``x != y`` (``d d f f d d``); its lengths
-  are the even ones in the range, since doubled tokens cannot fill an odd length. The pool is
-  20% S1 / 80% S2; the exam is all S1.
+* **Task 2, structures.** Tokens come from V1. Structure 1 (S1) is ``(xy)^n``: a pair of two
+  different tokens repeated (``a c a c``), so no two neighbours are ever identical. Structure 2
+  (S2) is doubled tokens, ``xx`` or ``(xxyy)^n`` with ``x != y`` (``d d f f``). Only these
+  forms are generated, and both structures take the same lengths with the same probabilities:
+  the lengths in ``min_len..max_len`` that both forms can have (2 and the multiples of 4; with
+  the paper's 2-10 that is 2, 4 and 8), so a sentence's length says nothing about its
+  structure. The pool is 20% S1 / 80% S2; the exam is all S1.
 
 Tokens are joined by single spaces. Every vocabulary, length, ratio and size is a keyword
 argument whose default is the paper's value. Randomness comes only from ``random.Random(seed)``
@@ -79,31 +80,55 @@ def _pair(rng: random.Random, vocabulary: Sequence[str]) -> tuple[str, str]:
 
 
 def _s1_sentence(rng: random.Random, vocabulary: Sequence[str], length: int) -> str:
+    """``(xy)^n`` of ``length`` tokens (an even length)."""
     x, y = _pair(rng, vocabulary)
-    return " ".join(x if i % 2 == 0 else y for i in range(length))
+    return " ".join((x, y) * (length // 2))
 
 
 def _s2_sentence(rng: random.Random, vocabulary: Sequence[str], length: int) -> str:
+    """``x x`` (length 2) or ``(xxyy)^n`` (a multiple of 4)."""
+    if length == 2:
+        x = rng.choice(vocabulary)
+        return f"{x} {x}"
     x, y = _pair(rng, vocabulary)
-    # Position i belongs to doubled pair i // 2; the pairs alternate x x y y x x ...
-    return " ".join(x if (i // 2) % 2 == 0 else y for i in range(length))
+    return " ".join((x, x, y, y) * (length // 4))
 
 
-def _s2_lengths(min_len: int, max_len: int) -> list[int]:
-    return [n for n in range(min_len, max_len + 1) if n % 2 == 0]
+def structure_lengths(min_len: int = 2, max_len: int = 10) -> list[int]:
+    """The lengths in ``min_len..max_len`` that both Task 2 structures take.
+
+    ``(xy)^n`` has the even lengths, ``xx`` length 2 and ``(xxyy)^n`` the multiples of 4, so
+    the shared lengths are 2 and the multiples of 4 (2, 4, 8 in the paper's range 2-10).
+    """
+    return [n for n in range(min_len, max_len + 1) if n == 2 or n % 4 == 0]
 
 
-def _s1_count(vocab_size: int, min_len: int, max_len: int) -> int:
-    """How many distinct S1 sentences exist: an ordered pair (x, y) per length."""
-    return (max_len - min_len + 1) * vocab_size * (vocab_size - 1)
+def _forms(structure: int, vocab_size: int, length: int) -> int:
+    """How many distinct sentences of ``structure`` have ``length`` tokens."""
+    if structure == S2 and length == 2:
+        return vocab_size
+    return vocab_size * (vocab_size - 1)
 
 
-def _s2_count(vocab_size: int, min_len: int, max_len: int) -> int:
-    """How many distinct S2 sentences exist: ``x x`` has no ``y``, longer ones an ordered pair."""
-    return sum(
-        vocab_size if n == 2 else vocab_size * (vocab_size - 1)
-        for n in _s2_lengths(min_len, max_len)
-    )
+def _length_weights(vocab_size: int, lengths: Sequence[int]) -> list[int]:
+    """The weight of each shared length, for both structures alike: the number of distinct S2
+    sentences of that length (S2 is the scarcer structure at every length), so S2 sentences are
+    uniform over all S2 forms and a full pool of distinct sentences is possible."""
+    return [_forms(S2, vocab_size, n) for n in lengths]
+
+
+def _stratified_lengths(
+    rng: random.Random, n: int, lengths: Sequence[int], weights: Sequence[int]
+) -> list[int]:
+    """``n`` lengths whose counts are ``n`` times the weights' shares, rounded by largest
+    remainder (ties broken at random), so two structures' histograms differ only by rounding."""
+    total = sum(weights)
+    exact = [n * w / total for w in weights]
+    counts = [int(x) for x in exact]
+    order = sorted(range(len(lengths)), key=lambda i: (counts[i] - exact[i], rng.random()))
+    for i in order[: n - sum(counts)]:
+        counts[i] += 1
+    return [length for length, count in zip(lengths, counts) for _ in range(count)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,31 +153,27 @@ def domain_of(sentence: str, v1: Sequence[str] = V1, v2: Sequence[str] = V2) -> 
 
 
 def structure_of(sentence: str) -> int | None:
-    """Return :data:`S1` or :data:`S2` when ``sentence`` follows that Task 2 structure.
+    """Return :data:`S1` or :data:`S2` when ``sentence`` has one of the paper's Task 2 forms.
 
-    S1 is a pair of different tokens repeated (``x y x y ...``, any length of at least 2).
-    S2 is doubled tokens whose pairs alternate between two different tokens (``x x``,
-    ``x x y y``, ``x x y y x x`` ...). The check is about shape only, not vocabulary.
+    S1 is ``(xy)^n`` (``x y``, ``x y x y``, ...: two different tokens alternating, an even
+    length). S2 is ``x x`` or ``(xxyy)^n`` (``x x y y``, ``x x y y x x y y``, ...). The check
+    is about shape only, not vocabulary.
 
     Returns:
-        1, 2, or ``None`` when the sentence has neither structure.
+        1, 2, or ``None`` when the sentence has neither form.
     """
     tokens = sentence.split()
-    if len(tokens) < 2:
+    if len(tokens) < 2 or len(tokens) % 2:
         return None
     x, y = tokens[0], tokens[1]
-    if x != y and all(t == (x if i % 2 == 0 else y) for i, t in enumerate(tokens)):
+    if x != y and tokens == [x, y] * (len(tokens) // 2):
         return S1
-    if len(tokens) % 2:
-        return None
-    pairs = tokens[0::2]
-    if tokens[1::2] != pairs:
-        return None
-    if len(pairs) == 1:
+    if tokens == [x, x]:
         return S2
-    a, b = pairs[0], pairs[1]
-    if a != b and all(p == (a if i % 2 == 0 else b) for i, p in enumerate(pairs)):
-        return S2
+    if len(tokens) % 4 == 0 and x == y and tokens[2] != x:
+        z = tokens[2]
+        if tokens == [x, x, z, z] * (len(tokens) // 4):
+            return S2
     return None
 
 
@@ -183,12 +204,19 @@ def _check_vocabulary(name: str, vocabulary: object, minimum: int) -> tuple[str,
     return tokens
 
 
-def _check_lengths(min_len: object, max_len: object) -> tuple[int, int]:
+def _check_lengths(min_len: object, max_len: object) -> list[int]:
+    """The shared Task 2 lengths of a valid ``min_len..max_len`` (:func:`structure_lengths`)."""
     low = _check_count("min_len", min_len, 2)
     high = _check_count("max_len", max_len, 2)
     if high < low:
         raise ValueError(f"max_len ({high}) must be >= min_len ({low})")
-    return low, high
+    lengths = structure_lengths(low, high)
+    if not lengths:
+        raise ValueError(
+            f"min_len..max_len = {low}..{high} holds no length both structures take: "
+            "(xy)^n, xx and (xxyy)^n share only 2 and the multiples of 4"
+        )
+    return lengths
 
 
 def _check_capacity(what: str, needed: int, available: int) -> None:
@@ -246,33 +274,43 @@ def structure_sentences(
 ) -> list[str]:
     """Generate ``n`` Task 2 sentences of one structure (:data:`S1` or :data:`S2`).
 
-    The length of each sentence is drawn uniformly from ``min_len..max_len`` (for S2, from the
-    even lengths in that range), then the token pair uniformly from ``vocabulary``. Sentences
-    may repeat.
+    The ``n`` lengths are drawn first, from the lengths both structures take
+    (:func:`structure_lengths`) with the same probabilities for both (proportional to the
+    number of S2 forms of each length), then each sentence's tokens uniformly from
+    ``vocabulary``; so the same ``seed`` gives S1 and S2 sentences of identical lengths.
+    Sentences may repeat.
     """
     n = _check_count("n", n, 0)
     vocabulary = _check_vocabulary("vocabulary", vocabulary, 2)
-    min_len, max_len = _check_lengths(min_len, max_len)
+    lengths = _check_lengths(min_len, max_len)
+    make = _sentence_maker(structure)
     rng = random.Random(operator.index(seed))
-    make = _structure_maker(structure, rng, vocabulary, min_len, max_len)
-    return [make() for _ in range(n)]
+    drawn = rng.choices(lengths, weights=_length_weights(len(vocabulary), lengths), k=n)
+    return [make(rng, vocabulary, length) for length in drawn]
 
 
-def _structure_maker(
-    structure: object, rng: random.Random, vocabulary: Sequence[str], min_len: int, max_len: int
-) -> Callable[[], str]:
-    """A zero-argument sentence factory for one structure, drawing from ``rng``."""
+def _sentence_maker(structure: object) -> Callable[[random.Random, Sequence[str], int], str]:
+    """The sentence function of one structure."""
     if structure == S1:
-        lengths = list(range(min_len, max_len + 1))
-        return lambda: _s1_sentence(rng, vocabulary, rng.choice(lengths))
+        return _s1_sentence
     if structure == S2:
-        lengths = _s2_lengths(min_len, max_len)
-        if not lengths:
-            raise ValueError(
-                f"structure 2 needs an even length, none in min_len..max_len = {min_len}..{max_len}"
-            )
-        return lambda: _s2_sentence(rng, vocabulary, rng.choice(lengths))
+        return _s2_sentence
     raise ValueError(f"structure must be {S1} or {S2}, got {structure!r}")
+
+
+def _distinct_structures(
+    rng: random.Random,
+    structure: int,
+    vocabulary: Sequence[str],
+    lengths: Sequence[int],
+    taken: set[str] | None,
+) -> list[str]:
+    """One sentence of ``structure`` per entry of ``lengths``, new to ``taken`` when given."""
+    make = _sentence_maker(structure)
+    out: list[str] = []
+    for length in lengths:
+        out += _draw(lambda: make(rng, vocabulary, length), 1, taken)  # noqa: B023 (called now)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,13 +404,17 @@ def structures_task(
         pool_size: number of pool sentences (paper: 100).
         exam_size: number of exam sentences, all S1 (paper: 10).
         min_len: shortest sentence, at least 2 (paper: 2).
-        max_len: longest sentence (paper: 10).
+        max_len: longest sentence (paper: 10). Sentences take the lengths in
+            ``min_len..max_len`` both structures have (:func:`structure_lengths`: 2, 4, 8 for
+            the paper's range), with counts in the same proportions for the pool's S1 and S2
+            sentences and the exam (up to rounding), so length carries no label information.
         s1_fraction: share of S1 sentences in the pool, rounded to the nearest count
             (paper: 0.2). The rest are S2.
         vocabulary: the tokens (paper: a..j).
         distinct: when true, no sentence appears twice in the pool and none of the exam
-            sentences is in the pool. With the paper's settings there are 810 distinct S1
-            and 370 distinct S2 sentences, so the default sizes fit easily.
+            sentences is in the pool. With the paper's settings there are 270 distinct S1
+            (90 per length) and 190 distinct S2 sentences (10 of length 2, 90 each of lengths
+            4 and 8), so the default sizes fit easily.
         seed: seed of the ``random.Random`` every draw comes from.
 
     Returns:
@@ -382,21 +424,22 @@ def structures_task(
     exam_size = _check_count("exam_size", exam_size, 1)
     s1_fraction = _check_fraction("s1_fraction", s1_fraction)
     vocabulary = _check_vocabulary("vocabulary", vocabulary, 2)
-    min_len, max_len = _check_lengths(min_len, max_len)
+    shared = _check_lengths(min_len, max_len)
+    weights = _length_weights(len(vocabulary), shared)
     n_s1 = round(pool_size * s1_fraction)
-    n_s2 = pool_size - n_s1
-    if n_s2 and not _s2_lengths(min_len, max_len):
-        raise ValueError(f"the pool needs S2 sentences but {min_len}..{max_len} has no even length")
-    if distinct:
-        _check_capacity("S1", n_s1 + exam_size, _s1_count(len(vocabulary), min_len, max_len))
-        _check_capacity("S2", n_s2, _s2_count(len(vocabulary), min_len, max_len))
-
     rng = random.Random(operator.index(seed))
-    make_s1 = _structure_maker(S1, rng, vocabulary, min_len, max_len)
+    s1_lengths = _stratified_lengths(rng, n_s1, shared, weights)
+    s2_lengths = _stratified_lengths(rng, pool_size - n_s1, shared, weights)
+    exam_lengths = _stratified_lengths(rng, exam_size, shared, weights)
+    if distinct:
+        for length in shared:
+            s1_needed = s1_lengths.count(length) + exam_lengths.count(length)
+            _check_capacity(f"S1 length-{length}", s1_needed, _forms(S1, len(vocabulary), length))
+            s2_needed = s2_lengths.count(length)
+            _check_capacity(f"S2 length-{length}", s2_needed, _forms(S2, len(vocabulary), length))
+
     taken: set[str] | None = set() if distinct else None
-    pool_s1 = _draw(make_s1, n_s1, taken)
-    pool_s2 = (
-        _draw(_structure_maker(S2, rng, vocabulary, min_len, max_len), n_s2, taken) if n_s2 else []
-    )
-    exam = _draw(make_s1, exam_size, taken)
+    pool_s1 = _distinct_structures(rng, S1, vocabulary, s1_lengths, taken)
+    pool_s2 = _distinct_structures(rng, S2, vocabulary, s2_lengths, taken)
+    exam = _distinct_structures(rng, S1, vocabulary, exam_lengths, taken)
     return _assemble("structures", rng, pool_s1, pool_s2, exam, vocabulary)

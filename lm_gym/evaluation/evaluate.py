@@ -2,14 +2,15 @@
 
 Per language (English, Italian):
 
-* held-out perplexity on parentese utterances that no recipe trains on;
+* held-out perplexity on parentese utterances that no recipe trains on, per token and per
+  word (only the latter compares models with different tokenizers; see
+  :mod:`lm_gym.evaluation.scoring`), and the tokens per word of the model's tokenizer;
 * minimal-pair accuracy, overall and per phenomenon (BLiMP-style, built-in pairs);
 * zero-shot sentence-type accuracy (statement / question / exclamation, see
   :func:`lm_gym.zero_shot.sentence_type_task`), scored the way GLUE / UINAUIL are scored zero-shot;
 * distinct-1/2 and the repetition rate (:mod:`lm_gym.evaluation.text_metrics`) of the model's
-  own sampled
-  continuations of held-out prompts (the first 5 tokens, 16 new tokens, plain sampling with
-  top_k=0 and top_p=1 as in the BAMBINO-LM authors' code).
+  own sampled continuations of held-out prompts (their first 3 words, as Bambino-v0's prompts;
+  16 new tokens, plain sampling with top_k=0 and top_p=1 as in the BAMBINO-LM authors' code).
 
 Together they show L2 gains and L1 forgetting in the BAMBINO-LM setup, and whether a policy
 collapsed into repeating itself. ``words_seen`` (from :class:`lm_gym.wrappers.CLMAlternation`'s
@@ -35,18 +36,20 @@ from tqdm.auto import tqdm
 
 from lm_gym.corpora.minimal_pairs import generate_minimal_pairs
 from lm_gym.corpora.parentese import generate_parentese
+from lm_gym.corpora.words import split_after_words
 from lm_gym.evaluation.scoring import Scorer, minimal_pair_accuracy
 from lm_gym.evaluation.text_metrics import text_metrics
 from lm_gym.evaluation.zero_shot import Verbalizers, sentence_type_task, zero_shot_accuracy
 from lm_gym.models.clm import bos_id
 from lm_gym.models.loading import LM, load_model
 from lm_gym.models.recipes import RECIPES, recipe_corpus
+from lm_gym.models.sampling import generate
 from lm_gym.utils.validation import check_int
 
 HELDOUT_SEED = 9_001
 PAIRS_SEED = 4_242
-PROMPT_TOKENS = 5
-"""Prompt length of the sampled continuations (BAMBINO-LM's k)."""
+PROMPT_WORDS = 3
+"""Prompt length, in words, of the sampled continuations (as Bambino-v0's prompts)."""
 NEW_TOKENS = 16
 """New tokens per sampled continuation (the BAMBINO-LM authors' code)."""
 
@@ -72,6 +75,23 @@ def builtin_minimal_pairs(lang: str, n_per_phenomenon: int = 200) -> tuple[dict,
     return tuple(generate_minimal_pairs(lang, n_per_phenomenon, seed=PAIRS_SEED))
 
 
+@lru_cache(maxsize=2)
+def evaluation_texts(lang: str) -> frozenset[str]:
+    """Every sentence :func:`evaluate_lm` reads in ``lang`` at its default sizes (held-out
+    text, both sides of the minimal pairs, the sentence-type items): what training corpora
+    must not contain (the Bambino env's L2 stream leaves them out)."""
+    pairs = builtin_minimal_pairs(lang)
+    items, _ = _sentence_types(lang, 100)
+    return frozenset(
+        [
+            *heldout_parentese(lang),
+            *(pair["sentence_good"] for pair in pairs),
+            *(pair["sentence_bad"] for pair in pairs),
+            *(text for text, _ in items),
+        ]
+    )
+
+
 @lru_cache(maxsize=4)
 def _sentence_types(lang: str, n_per_label: int) -> tuple[tuple[tuple[str, str], ...], Verbalizers]:
     items, verbalizers = sentence_type_task(lang, n_per_label)
@@ -94,44 +114,49 @@ def sample_continuations(
     tokenizer: Any,
     texts: Sequence[str],
     *,
-    prompt_tokens: int = PROMPT_TOKENS,
+    prompt_words: int = PROMPT_WORDS,
     max_new_tokens: int = NEW_TOKENS,
     seed: int = 0,
 ) -> list[str]:
-    """The model's sampled continuations of the first ``prompt_tokens`` tokens of each text.
+    """The model's sampled continuations of the first ``prompt_words`` words of each text.
 
-    Texts with no more than ``prompt_tokens`` tokens are skipped. Sampling is plain (top_k=0,
-    top_p=1) under a forked RNG seeded with ``seed``: the same call gives the same texts and the
-    caller's random state is untouched.
+    Texts with no more than ``prompt_words`` words are skipped. Sampling is plain (top_k=0,
+    top_p=1, :func:`lm_gym.models.sampling.generate`) with a generator seeded with ``seed``:
+    the same call gives the same texts and no global random state is touched.
 
     Returns:
         The continuations alone (prompt removed), decoded without special tokens.
     """
-    rows = [
-        ids[:prompt_tokens]
-        for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        if len(ids) > prompt_tokens
-    ]
-    if not rows:
+    heads = [pair[0] for text in texts if (pair := split_after_words(text, prompt_words))]
+    if not heads:
         return []
     device = next(model.parameters()).device
-    prompts = torch.tensor([[bos_id(tokenizer), *row] for row in rows], device=device)
-    with _eval_mode(model), torch.random.fork_rng(), torch.inference_mode():
-        torch.manual_seed(seed)
-        output = model.generate(
-            prompts,
-            attention_mask=torch.ones_like(prompts),
-            do_sample=True,
-            top_k=0,
-            top_p=1.0,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
+    rows = tokenizer(heads, add_special_tokens=False)["input_ids"]
+    width = max(len(row) for row in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.tensor([[pad] * (width - len(row)) + row for row in rows], device=device)
+    mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with _eval_mode(model), torch.inference_mode():
+        tokens, keep = generate(
+            model,
+            ids,
+            mask.to(device),
+            max_new_tokens,
+            generator,
+            eos_id=tokenizer.eos_token_id,
+            pad_id=pad,
+            bos_id=bos_id(tokenizer),
         )
     # Decode prompt and continuation together: SentencePiece marks word starts, so a
     # continuation decoded on its own would lose the space at the boundary.
-    prompt_texts = tokenizer.batch_decode(prompts[:, 1:], skip_special_tokens=True)
-    full = tokenizer.batch_decode(output[:, 1:], skip_special_tokens=True)
-    return [text[len(prompt) :] for prompt, text in zip(prompt_texts, full)]
+    continuations = []
+    for row, new, kept in zip(rows, tokens.tolist(), keep.tolist()):
+        prompt = tokenizer.decode(row, skip_special_tokens=True)
+        generated = [token for token, flag in zip(new, kept) if flag]
+        full = tokenizer.decode(row + generated, skip_special_tokens=True)
+        continuations.append(full[len(prompt) :])
+    return continuations
 
 
 def evaluate_lm(
@@ -165,8 +190,9 @@ def evaluate_lm(
             text and pairs and scoring them takes tens of seconds).
 
     Returns:
-        ``{lang: {"perplexity", "minimal_pairs", "by_phenomenon", "sentence_type",
-        "distinct_1", "distinct_2", "repetition_rate"}, "words_seen": int | None}``, plus
+        ``{lang: {"perplexity", "perplexity_per_word", "tokens_per_word", "minimal_pairs",
+        "by_phenomenon", "sentence_type", "distinct_1", "distinct_2", "repetition_rate"},
+        "words_seen": int | None}``, plus
         ``"zero_shot"`` (see :func:`lm_gym.zero_shot.zero_shot_accuracy`) for a user task.
 
     Raises:
@@ -210,7 +236,7 @@ def evaluate_lm(
             pairs = minimal_pair_accuracy(scorer, builtin_minimal_pairs(lang, n_pairs))
             stage(f"{lang}: perplexity of {n_heldout} held-out utterances")
             result = {
-                "perplexity": scorer.corpus_perplexity(list(heldout[:n_heldout])),
+                **scorer.corpus_perplexities(list(heldout[:n_heldout])),
                 "minimal_pairs": pairs["accuracy"],
                 "by_phenomenon": pairs["by_phenomenon"],
             }

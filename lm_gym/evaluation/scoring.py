@@ -8,6 +8,13 @@ appended only with ``add_eos=True``. A text with no tokens at all (``""``) is sc
 single EOS token, the event "the text ended at once", so it has one token, a finite log-likelihood
 and a perplexity that punishes rather than rewards empty output.
 
+**Per token and per word.** A perplexity per token depends on the tokenizer: a model that cuts
+Italian into 4.8 pieces a word spreads a word's surprise over more, easier predictions than
+one that uses 1.6, so per-token perplexities of models with different tokenizers are not
+comparable. :meth:`Scorer.corpus_perplexities` also divides the same total log-likelihood by
+the number of words (whitespace-separated; a scored ``</s>`` counts as one more word), which
+every tokenizer shares.
+
 The work is shaped for speed with small models, where the transformer body, the vocabulary
 projection and the log-softmax all cost about the same:
 
@@ -139,7 +146,24 @@ class Scorer:
         return np.exp(-log_likelihood / n_tokens)
 
     def corpus_perplexity(self, texts: Sequence[str]) -> float:
-        """Perplexity of the texts taken as one corpus: ``exp(-sum ll / sum n_tokens)``.
+        """Perplexity per token of the texts taken as one corpus: ``exp(-sum ll / sum n_tokens)``.
+
+        Raises:
+            ValueError: when ``texts`` is empty.
+        """
+        return self.corpus_perplexities(texts)["perplexity"]
+
+    def corpus_perplexities(self, texts: Sequence[str]) -> dict[str, float]:
+        """Perplexity of the texts as one corpus per token and per word, from one pass.
+
+        Both divide the same total log-likelihood; per word by the number of words, which does
+        not depend on the tokenizer (module docstring): ``len(text.split())``, plus one for
+        the ``</s>`` with ``add_eos=True``, and at least one per text (an empty text is scored
+        as its ``</s>``).
+
+        Returns:
+            ``{"perplexity": per token, "perplexity_per_word": per word, "tokens_per_word":
+            scored tokens / words}``.
 
         Raises:
             ValueError: when ``texts`` is empty.
@@ -147,7 +171,13 @@ class Scorer:
         log_likelihood, n_tokens = self.score(texts)
         if len(n_tokens) == 0:
             raise ValueError("corpus_perplexity needs at least one text, got none")
-        return float(math.exp(-log_likelihood.sum() / n_tokens.sum()))
+        words = sum(max(len(text.split()) + self.add_eos, 1) for text in texts)
+        total, tokens = -log_likelihood.sum(), n_tokens.sum()
+        return {
+            "perplexity": float(math.exp(total / tokens)),
+            "perplexity_per_word": float(math.exp(total / words)),
+            "tokens_per_word": float(tokens / words),
+        }
 
     def log_likelihood_difference(
         self, good: Sequence[str], bad: Sequence[str], *, share_prefix: bool = True

@@ -43,7 +43,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from lm_gym.corpora.stories import Story, generate_stories
+from lm_gym.utils.validation import check_number
 
 CORRUPTIONS: tuple[str, ...] = (
     "swapped_characters",
@@ -105,6 +108,31 @@ class BWSTuple:
 def bws_to_pairs(tuples: Iterable[BWSTuple]) -> list[PreferencePair]:
     """Convert BWS tuples to pairs (see :meth:`BWSTuple.to_pairs`), tuple after tuple."""
     return [pair for judgement in tuples for pair in judgement.to_pairs()]
+
+
+def split_by_prompt(
+    pairs: Sequence[PreferencePair], heldout_share: float = 0.1, *, seed: int = 0
+) -> tuple[list[PreferencePair], list[PreferencePair]]:
+    """Split pairs into ``(train, heldout)`` by prompt: all pairs of a prompt fall on one side.
+
+    The pairs of one BWS tuple, and any pairs that judge continuations of the same prompt,
+    share texts and are not independent: a random split of pairs would put some of them on
+    each side, and the held-out accuracy would partly measure pairs the model trained on.
+    So whole prompts are held out: ``floor(heldout_share * n)`` of the ``n`` distinct prompts,
+    drawn at random (seeded), with every pair of theirs. With fewer than
+    ``1 / heldout_share`` distinct prompts nothing is held out.
+
+    Returns:
+        The training pairs and the held-out pairs, each in their input order.
+    """
+    check_number("heldout_share", heldout_share, minimum=0.0, maximum=1.0)
+    prompts = list(dict.fromkeys(pair.prompt for pair in pairs))
+    n_heldout = int(heldout_share * len(prompts))
+    order = np.random.default_rng(seed).permutation(len(prompts))
+    heldout_prompts = {prompts[i] for i in order[:n_heldout]}
+    train = [pair for pair in pairs if pair.prompt not in heldout_prompts]
+    heldout = [pair for pair in pairs if pair.prompt in heldout_prompts]
+    return train, heldout
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from transformers import GPT2ForSequenceClassification, PreTrainedModel
@@ -53,6 +52,7 @@ from lm_gym.rewards.preferences import (
     make_garbled_pairs,
     make_preference_pairs,
     pairs_by_corruption,
+    split_by_prompt,
 )
 from lm_gym.rewards.reward_scores import (
     POOLING_KEY,
@@ -370,9 +370,10 @@ def train_reward_model_cli(
     """``lm-gym train-reward-model --data FILE --out DIR``: train on a JSONL file, save, report.
 
     The file holds pairs and/or BWS tuples (schema in :mod:`lm_gym.rewards.preference_files`);
-    it is fully
-    validated before training starts. A tenth of the pairs (at least one, when there are ten or
-    more) is held out to report pairwise accuracy.
+    it is fully validated before training starts. A tenth of the prompts (at least one, when
+    there are ten or more distinct prompts) is held out with all their pairs to report pairwise
+    accuracy (:func:`~lm_gym.rewards.preferences.split_by_prompt`): the pairs of a BWS tuple,
+    or of any one prompt, never land on both sides.
 
     Args:
         data: the JSONL file.
@@ -384,7 +385,8 @@ def train_reward_model_cli(
         config: model and training settings (default :class:`RewardModelConfig`).
 
     Returns:
-        ``{"out", "train_pairs", "heldout": pairwise_accuracy(...) or None}``.
+        ``{"out", "train_pairs", "train_prompts", "heldout_prompts",
+        "heldout": pairwise_accuracy(...) or None}``.
 
     Raises:
         CorpusError: a malformed line (nothing is trained or written).
@@ -394,10 +396,7 @@ def train_reward_model_cli(
     pairs = load_preferences(data)
     if base is not None:
         base = build_recipe(base) if base in RECIPES else base
-    order = np.random.default_rng(seed).permutation(len(pairs))
-    n_heldout = len(pairs) // 10
-    heldout = [pairs[i] for i in order[:n_heldout]]
-    train = [pairs[i] for i in order[n_heldout:]]
+    train, heldout = split_by_prompt(pairs, 0.1, seed=seed)
     config = dataclasses.replace(
         config or RewardModelConfig(), seed=seed, **({"steps": steps} if steps else {})
     )
@@ -414,6 +413,8 @@ def train_reward_model_cli(
     return {
         "out": str(out),
         "train_pairs": len(train),
+        "train_prompts": len({pair.prompt for pair in train}),
+        "heldout_prompts": len({pair.prompt for pair in heldout}),
         "heldout": pairwise_accuracy(reward, heldout) if heldout else None,
     }
 

@@ -2,9 +2,10 @@
 
 Agents read a few things from the env they train on: the generating model of a text env
 (``generating_model``), the subset size of a teacher env (``budget``), what a wrapper trains
-(``trained_model``, ``model_updates``, ``words_seen``). Gymnasium's ``Env.get_wrapper_attr``
-finds such an attribute in the outermost layer that has it; Gymnasium 1.x vector wrappers have
-no such method, so :func:`get_env_attr` walks their ``env`` chain the same way.
+(``trained_model``, ``model_updates``, ``reference_model``, ``words_seen``). Gymnasium's
+``Env.get_wrapper_attr`` finds such an attribute in the outermost layer that has it; Gymnasium
+1.x vector wrappers have no such method, so :func:`get_env_attr` walks their ``env`` chain the
+same way.
 """
 
 from __future__ import annotations

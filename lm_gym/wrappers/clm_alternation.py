@@ -21,16 +21,33 @@ sampling and its update). Schedules:
 
 ``info`` (and the reset info) report ``clm_steps``, ``words_seen`` and, after the first CLM
 update, ``clm_loss`` (the latest). Padding never counts in the loss (:func:`lm_gym.clm.clm_loss`).
+With a :class:`~lm_gym.wrappers.WordCounter` in the stack (inside or around this wrapper) every
+CLM batch is charged to its word ledger before the update, and a batch that would cross the
+ledger's budget is refused with :class:`~lm_gym.babylm.ledger.BudgetExhausted`: not drawn, not
+trained on, the remaining CLM slots still due.
 
 The wrappers also declare ``trained_model`` (the module they update), ``model_updates`` (how
-many updates they made to it so far) and ``words_seen``, read through any wrapper stack with
-:func:`lm_gym.utils.env_attributes.get_env_attr`. The first two are a generic announcement, not
-CLM-specific: an agent that keeps a frozen copy of its own model (PPO's KL reference) can see
-that something other than itself changed the weights (:mod:`lm_gym.agents.ppo`).
+many updates they made to it so far), ``reference_model`` and ``words_seen``, read through any
+wrapper stack with :func:`lm_gym.utils.env_attributes.get_env_attr`. The first three are a
+generic announcement, not CLM-specific: an agent that also trains ``trained_model`` can tell
+its own updates from the wrapper's.
+
+**The CLM-only twin** (``reference_model``, on by default, ``keep_reference``): a copy of the
+model taken when the wrapper is made, with its own optimizer of the same kind and settings as
+the CLM updates' (fresh state), updated on the same CLM batches, in the same order, with the
+same dropout masks, and by nothing else. It is the model as the CLM updates alone would have
+left it: PPO measures its KL penalty against it (:mod:`lm_gym.agents.ppo`), so the penalty and
+``charts/kl`` see all of PPO's own drift on every batch while the CLM updates move both alike.
+If nothing else trains the model (and the CLM updates use the wrapper's own optimizer), twin
+and model stay bit-identical. It costs a second CLM update per CLM slot and a copy of the
+model and its optimizer state; its weights and optimizer state are part of
+:meth:`CLMSchedule.state_dict`, so a resumed run continues with the same twin.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +57,7 @@ import torch
 from gymnasium.vector import VectorEnv, VectorWrapper
 from torch import nn
 
+from lm_gym.babylm.ledger import BudgetExhausted, WordLedger, ledger_of
 from lm_gym.corpora.loaders import load_texts
 from lm_gym.models.clm import SentenceBatches, clm_loss, encode_sentences
 from lm_gym.utils.device import autocast
@@ -63,6 +81,8 @@ class CLMSchedule:
         rl_batch_size: finished episodes per RL slot.
         max_grad_norm: gradient-norm clip of each CLM update.
         seed: seeds the corpus shuffling and any dropout during CLM updates.
+        keep_reference: keep the CLM-only twin of ``model`` (module docstring); ``False``
+            saves its memory and compute when no agent reads it (a non-learning agent).
     """
 
     def __init__(
@@ -82,6 +102,7 @@ class CLMSchedule:
         rl_batch_size: int = 1,
         max_grad_norm: float = 1.0,
         seed: int = 0,
+        keep_reference: bool = True,
     ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
@@ -101,12 +122,18 @@ class CLMSchedule:
         epoch = self.stream.batches_per_epoch
         self._block = (epoch, max(epoch + 1, round(epoch / block_fraction)))
         self.optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr)
+        self.reference: nn.Module | None = None
+        self.reference_optimizer: torch.optim.Optimizer | None = None
+        if keep_reference:
+            self.reference = copy.deepcopy(model).eval()
+            self.reference_optimizer = optimizer_like(self.optimizer, model, self.reference)
         self.slot = 0
         self.episodes_in_slot = 0
         self.due = True  # the CLM slots before the current RL slot have not run yet
         self.clm_steps = 0
         self.words_seen = 0
         self.clm_loss: float | None = None
+        self.ledger: WordLedger | None = None
 
     def kind(self, slot: int) -> str:
         """``"clm"``, ``"rl"`` or (``clm_only``'s RL slots) ``"both"``."""
@@ -128,12 +155,12 @@ class CLMSchedule:
         """
         if not self.due:
             return
-        self.due = False
         while self.kind(self.slot) == "clm":
             self.clm_step()
             self.slot += 1
         if self.kind(self.slot) == "both":
             self.clm_step()
+        self.due = False  # only now: a refused CLM batch leaves the remaining slots due
 
     def episodes_finished(self, count: int) -> None:
         """Count finished episodes; when an RL slot is full, the CLM slots after it fall due.
@@ -149,27 +176,64 @@ class CLMSchedule:
             self.slot += 1
             self.due = True
 
+    def attach_ledger(self, ledger: WordLedger) -> None:
+        """Charge every CLM batch to ``ledger`` (corpus ``clm``) from now on, refusing one that
+        would cross its budget (:meth:`clm_step`)."""
+        ledger.register_corpus("clm", self.stream.texts)
+        self.ledger = ledger
+
     def clm_step(self) -> float:
-        """One CLM update on the next corpus batch; returns its loss."""
+        """One CLM update of the model (and of its twin) on the next corpus batch; its loss.
+
+        Raises:
+            BudgetExhausted: when the batch would cross the ledger's budget; the batch is then
+                not drawn (the corpus stream stays where it was) and nothing is updated.
+        """
+        position = self.stream.state_dict()
         batch = self.stream.next_batch()
-        device = next(self.model.parameters()).device
+        if self.ledger is not None:
+            try:
+                self.ledger.expose(
+                    "clm",
+                    batch,
+                    corpus="clm",
+                    what=f"CLM batch {self.clm_steps + 1} ({len(batch)} sentences)",
+                )
+            except BudgetExhausted:
+                self.stream.load_state_dict(position)
+                raise
         input_ids, attention_mask = encode_sentences(self.tokenizer, batch, self.max_length)
-        was_training = self.model.training
-        self.model.train()
+        loss = self._update(self.model, self.optimizer, input_ids, attention_mask)
+        if self.reference is not None:
+            self._update(self.reference, self.reference_optimizer, input_ids, attention_mask)
+        self.clm_steps += 1
+        self.words_seen += sum(len(text.split()) for text in batch)
+        self.clm_loss = loss
+        return self.clm_loss
+
+    def _update(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+    ) -> float:
+        """One CLM update of ``model``; returns the loss. The dropout seed depends only on
+        the step count, so the model and its twin draw the same masks."""
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.train()
         with torch.random.fork_rng():  # seeded dropout; the agent's RNG streams are untouched
             torch.manual_seed(self.seed * 1_000_003 + self.clm_steps)
             with autocast(device):
-                loss = clm_loss(self.model, input_ids.to(device), attention_mask.to(device))
-            self.optimizer.zero_grad(set_to_none=True)
+                loss = clm_loss(model, input_ids.to(device), attention_mask.to(device))
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.model.train(was_training)
-        self.clm_steps += 1
-        self.words_seen += sum(len(text.split()) for text in batch)
-        self.clm_loss = float(loss.detach())
-        return self.clm_loss
+        nn.utils.clip_grad_norm_(model.parameters(), self.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        model.train(was_training)
+        return float(loss.detach())
 
     def info(self) -> dict[str, Any]:
         """The counters reported in ``info``."""
@@ -179,10 +243,12 @@ class CLMSchedule:
         return info
 
     def state_dict(self) -> dict[str, Any]:
-        """Schedule position, counters, corpus stream position and optimizer state.
+        """Schedule position, counters, corpus stream position, optimizer state and the twin
+        (its weights and optimizer state; ``None`` without one).
 
         The model's weights are not included: checkpoint them alongside.
         """
+        twin = self.reference
         return {
             "slot": self.slot,
             "episodes_in_slot": self.episodes_in_slot,
@@ -192,15 +258,56 @@ class CLMSchedule:
             "clm_loss": self.clm_loss,
             "stream": self.stream.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "reference": None if twin is None else twin.state_dict(),
+            "reference_optimizer": None if twin is None else self.reference_optimizer.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict`."""
+        """Restore a state saved by :meth:`state_dict`.
+
+        Raises:
+            ValueError: when one schedule keeps a twin and the other does not, or the state
+                predates the twin.
+        """
+        if "reference" not in state:
+            raise ValueError(
+                "the saved CLM schedule predates the CLM-only twin (reference_model): a run "
+                "saved by an earlier lm_gym cannot resume with this one"
+            )
+        saved = state["reference"] is not None
+        if saved != (self.reference is not None):
+            raise ValueError(
+                f"the saved CLM schedule was made with keep_reference={saved}, this one with "
+                f"keep_reference={not saved}: make the wrapper as it was when saved"
+            )
         self.slot, self.episodes_in_slot = state["slot"], state["episodes_in_slot"]
         self.due, self.clm_steps = state["due"], state["clm_steps"]
         self.words_seen, self.clm_loss = state["words_seen"], state["clm_loss"]
         self.stream.load_state_dict(state["stream"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.reference is not None:
+            self.reference.load_state_dict(state["reference"])
+            self.reference_optimizer.load_state_dict(state["reference_optimizer"])
+
+
+def optimizer_like(
+    optimizer: torch.optim.Optimizer, model: nn.Module, twin: nn.Module
+) -> torch.optim.Optimizer:
+    """A fresh optimizer of ``optimizer``'s class and settings over ``twin``'s parameters.
+
+    ``twin`` is a copy of ``model``; each of ``model``'s parameters in a group of ``optimizer``
+    is replaced by its twin, with that group's hyperparameters. Parameters that are not
+    ``model``'s (an agent's value head, when the optimizer is the agent's) are left out.
+    """
+    twins = {id(p): q for p, q in zip(model.parameters(), twin.parameters())}
+    groups = []
+    for group in optimizer.param_groups:
+        params = [twins[id(p)] for p in group["params"] if id(p) in twins]
+        if params:
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": params})
+    accepted = inspect.signature(type(optimizer)).parameters
+    settings = {k: v for k, v in optimizer.defaults.items() if k in accepted}
+    return type(optimizer)(groups, **settings)
 
 
 def _schedule_for(
@@ -237,9 +344,20 @@ class _ScheduleAccess:
         return self.schedule.clm_steps
 
     @property
+    def reference_model(self) -> nn.Module | None:
+        """The CLM-only twin of :attr:`trained_model` (module docstring), or ``None`` when the
+        wrapper was made with ``keep_reference=False``."""
+        return self.schedule.reference
+
+    @property
     def words_seen(self) -> int:
         """Words of CLM text this wrapper has trained :attr:`trained_model` on so far."""
         return self.schedule.words_seen
+
+    def attach_word_ledger(self, ledger: WordLedger) -> None:
+        """Charge the CLM batches to ``ledger`` (called by a ``WordCounter`` around this
+        wrapper; one inside it is found when this wrapper is made)."""
+        self.schedule.attach_ledger(ledger)
 
     def state_dict(self) -> dict[str, Any]:
         """See :meth:`CLMSchedule.state_dict`."""
@@ -262,8 +380,8 @@ class CLMAlternation(_ScheduleAccess, gym.Wrapper):
         optimizer: optional shared optimizer.
         tokenizer: defaults to ``env.unwrapped.tokenizer``.
         corpus: L2 texts (a list or a corpus path); defaults to the env's prompt corpus.
-        schedule, r_clm, r_rl, block_fraction, batch_size, lr, max_length, seed: see
-            :class:`CLMSchedule`.
+        schedule, r_clm, r_rl, block_fraction, batch_size, lr, max_length, seed,
+            keep_reference: see :class:`CLMSchedule`.
         rl_batch_size: finished episodes per RL slot (default: 1, or ``num_envs`` for a
             vector env).
     """
@@ -294,6 +412,8 @@ class CLMAlternation(_ScheduleAccess, gym.Wrapper):
             rl_batch_size=rl_batch_size or 1,
             **schedule_kwargs,
         )
+        if (ledger := ledger_of(env)) is not None:
+            self.schedule.attach_ledger(ledger)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self.schedule.catch_up()
@@ -332,6 +452,8 @@ class VectorCLMAlternation(_ScheduleAccess, VectorWrapper):
             rl_batch_size=rl_batch_size or env.num_envs,
             **schedule_kwargs,
         )
+        if (ledger := ledger_of(env)) is not None:
+            self.schedule.attach_ledger(ledger)
 
     def _with_counters(self, info: dict[str, Any]) -> dict[str, Any]:
         every = np.ones(self.num_envs, dtype=bool)

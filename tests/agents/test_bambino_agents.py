@@ -17,13 +17,16 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     env = gym.make_vec("Bambino-v0", num_envs=8, max_new_tokens=8, **MICRO_MODELS)
     agent = PPO(env, num_minibatches=2, verbose=0)
     wrapped = CLMAlternation(env, agent.model, r_clm=2, r_rl=1, batch_size=16)
-    agent.learn(wrapped, 2 * 8 * 8, progress_bar=False)
-    row = agent.logger.history[-1]
+    agent.learn(wrapped, 4 * 8 * 8, progress_bar=False)
+    rows = agent.logger.history
+    row = rows[-1]
     assert row["rollout/ppl_median"] > 1 and np.isfinite(row["charts/kl"])
-    # The reference follows the CLM blocks (r_rl=1: one after every batch), so the penalty KL
-    # is that of a freshly taken reference (0 up to rounding); the KL to the initial baby is not.
-    assert abs(row["charts/kl"]) < 1e-3 < abs(row["charts/kl_initial"])
-    assert 0 <= row["rollout/batch_rew_mean"] <= 5  # the sigmoid reward's range (alpha = 5)
+    # The reference is the wrapper's CLM-only twin: the penalty KL is PPO's own drift, smaller
+    # than the KL to the initial baby, which the CLM updates moved (means over the batches:
+    # one batch's estimate is noisy).
+    penalty = np.mean([r["charts/kl"] for r in rows[1:]])
+    assert 0 < penalty < np.mean([r["charts/kl_initial"] for r in rows[1:]])
+    assert -1 <= row["rollout/batch_rew_mean"] <= 1  # the slor reward's range
     assert wrapped.schedule.clm_steps >= 2 * agent.iteration
     path = agent.save(tmp_path / "ppo.pt")
 
@@ -34,15 +37,19 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     resumed = PPO.load(path, env=wrapped2)
     assert wrapped2.schedule.state_dict()["stream"] == wrapped.schedule.state_dict()["stream"]
     assert resumed.kl_controller.value == agent.kl_controller.value
-    assert resumed.reference_updates == agent.reference_updates == wrapped.model_updates
-    for name, tensor in agent.reference.state_dict().items():
-        assert torch.equal(resumed.reference.state_dict()[name], tensor), name
-    for name, tensor in agent.policy.state_dict().items():
-        assert torch.equal(resumed.policy.state_dict()[name], tensor), name
+    assert resumed.env_reference is None  # chosen by learn, for the env it is given
+    for saved, loaded in (
+        (agent.policy, resumed.policy),
+        (agent.reference, resumed.reference),
+        (wrapped.reference_model, wrapped2.reference_model),
+    ):
+        for name, tensor in saved.state_dict().items():
+            assert torch.equal(loaded.state_dict()[name], tensor), name
     resumed.learn(
         wrapped2, resumed.num_timesteps + 1, reset_num_timesteps=False, progress_bar=False
     )
     assert resumed.iteration == agent.iteration + 1
+    assert resumed.env_reference is wrapped2.reference_model
 
 
 def test_reinforce_on_bambino_seq():
@@ -68,7 +75,7 @@ def test_leaderboard_floors_run_by_name_on_bambino(tmp_path, agent):
         progress_bar=False,
     )
     final = result.history[-1]
-    assert 0 <= final["rollout/ep_rew_mean"] <= 5 and result.agent.num_timesteps >= 64
+    assert -1 <= final["rollout/ep_rew_mean"] <= 1 and result.agent.num_timesteps >= 64
 
 
 def test_sb3_ppo_runs_a_few_hundred_steps_on_bambino(tmp_path):

@@ -43,7 +43,7 @@ agent.learn(wrapped, {total}, reset_num_timesteps=False, progress_bar=False)
 torch.save({{"policy": agent.policy.state_dict(), "kl": agent.kl_controller.value,
             "steps": agent.num_timesteps, "clm_steps": wrapped.schedule.clm_steps,
             "reference": agent.reference.state_dict(),
-            "initial_reference": agent.initial_reference.state_dict()}}, {out!r})
+            "twin": wrapped.reference_model.state_dict()}}, {out!r})
 """
 
 
@@ -75,10 +75,11 @@ def test_resuming_in_a_new_process_gives_bit_identical_weights(toys, tmp_path):
     assert resumed["steps"] == full.num_timesteps
     assert resumed["clm_steps"] == full_env.schedule.clm_steps
     assert resumed["kl"] == full.kl_controller.value
+    assert full.env_reference is full_env.reference_model
     for key, module in (
         ("policy", full.policy),
         ("reference", full.reference),
-        ("initial_reference", full.initial_reference),
+        ("twin", full_env.reference_model),
     ):
         expected = module.state_dict()
         assert resumed[key].keys() == expected.keys()

@@ -35,6 +35,7 @@ def test_evaluates_every_n_timesteps_logs_and_changes_nothing():
     assert results["words_seen"] > 0 and set(results["it"]) >= {"perplexity", "distinct_2"}
     logged = [row for row in agent.logger.history if "eval/it/minimal_pairs" in row]
     assert logged and "eval/words_seen" in logged[-1]
+    assert logged[-1]["eval/it/perplexity_per_word"] == results["it"]["perplexity_per_word"]
     assert 0 < logged[-1]["eval/words_seen"] <= wrapped.words_seen  # declared by the wrapper
 
     plain, _ = _train()

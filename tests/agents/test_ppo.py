@@ -14,7 +14,7 @@ from lm_gym.agents import (
     Reinforce,
     collect_token_rollout,
 )
-from lm_gym.agents.ppo import gae, whiten
+from lm_gym.agents.ppo import gae, stack_rollouts, whiten
 from lm_gym.wrappers import CLMAlternation
 
 
@@ -74,7 +74,7 @@ def test_rollout_logprobs_from_the_kv_cache_match_a_full_forward(toys):
     policy = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
     generator = torch.Generator().manual_seed(0)
     rollout = collect_token_rollout(env, policy, generator, seed=3)
-    logprobs, _, values = policy.evaluate(rollout.sequences, rollout.prompt_ids.shape[1])
+    logprobs, _, values = policy.evaluate(rollout.sequences, rollout.prompt_mask)
     mask = rollout.mask.bool()
     torch.testing.assert_close(rollout.logprobs[mask], logprobs.detach()[mask], atol=1e-5, rtol=0)
     torch.testing.assert_close(rollout.values[mask], values.detach()[mask], atol=1e-5, rtol=0)
@@ -135,7 +135,8 @@ def test_predict_single_and_batched_observations(toys):
     assert batch_actions.shape == (3,) and env.action_space.contains(batch_actions)
     single = {key: value[1] for key, value in obs.items()}
     assert agent.predict(single, deterministic=True) == batch_actions[1]
-    greedy = agent.policy.start(torch.as_tensor(obs["input_ids"][:, :3]))[0].argmax(-1)
+    prompts = torch.as_tensor(obs["input_ids"][:, :3])
+    greedy = agent.policy.start(prompts, torch.ones_like(prompts))[0].argmax(-1)
     assert batch_actions.tolist() == greedy.tolist()
     tensor_obs = {key: torch.as_tensor(value) for key, value in obs.items()}
     assert isinstance(agent.predict(tensor_obs), torch.Tensor)
@@ -160,30 +161,38 @@ def _equal_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
 
 
-def test_ppo_trains_inside_clm_alternation_and_its_reference_follows_the_clm_blocks(toys):
+def test_ppo_inside_clm_alternation_measures_its_own_drift_on_every_batch(toys):
     agent, wrapped = _learn_inside_clm(toys, 100)
     rows = agent.logger.history
-    assert len(rows) >= 4 and wrapped.schedule.clm_steps == (len(rows) + 1) // 2
+    assert len(rows) >= 5 and wrapped.schedule.clm_steps == (len(rows) + 1) // 2
     assert rows[-1]["rollout/clm_loss_mean"] > 0
-    initial = toys.tiny_lm().model
-    assert not _equal_weights(agent.model, initial)
-    # Slots c r r c r r ...: the first batch after each CLM block was sampled by the model the
-    # reference was just taken from (KL 0 up to float rounding); the second one by the model
-    # after one PPO update, which the penalty sees.
+    # Slots c r r c r r ...: the reference is the wrapper's CLM-only twin, so the penalty sees
+    # all the drift PPO has accumulated, on the first batch after each CLM block too (a
+    # reference re-taken from the policy after each block made it exactly 0 there). Before
+    # PPO's first update the policy is the twin: KL 0.
     kls = [row["charts/kl"] for row in rows]
-    assert all(abs(kl) < 1e-4 for kl in kls[0::2])
-    assert all(abs(kl) > 1e-3 for kl in kls[1::2])
+    assert abs(kls[0]) < 1e-6
+    assert all(kl > 1e-3 for kl in kls[1:])
+    assert all(kl > 1e-3 for kl in kls[2::2])  # the first batches after a CLM block
+    assert agent.env_reference is wrapped.reference_model
+    # The twin got the CLM updates and none of PPO's: it is a CLM-only replay of the initial
+    # model, and the policy is not.
+    replay = toys.tiny_lm().model
+    schedule = CLMAlternation(toys.toy_token_env(), replay, r_clm=1, batch_size=8).schedule
+    for _ in range(wrapped.model_updates):
+        schedule.clm_step()
+    assert _equal_weights(wrapped.reference_model, replay)
+    assert not _equal_weights(agent.model, replay)
     # The KL to the initial model is still reported, and the initial model is kept intact.
-    assert all(row["charts/kl_initial"] != row["charts/kl"] for row in rows)
-    assert rows[-1]["charts/kl_initial"] > 0.1
-    assert _equal_weights(agent.initial_reference, initial)
-    assert agent.reference_updates == wrapped.model_updates
+    assert all(row["charts/kl_initial"] != row["charts/kl"] for row in rows[1:])
+    assert max(row["charts/kl_initial"] for row in rows) > 0.1
+    assert _equal_weights(agent.reference, toys.tiny_lm().model)
     assert agent.reference is not agent.model and not agent.reference.training
 
 
 def test_ppo_can_keep_the_initial_model_as_its_reference(toys):
     agent, _ = _learn_inside_clm(toys, 60, reference_follows_env=False)
-    assert agent.initial_reference is None
+    assert agent.env_reference is None
     assert _equal_weights(agent.reference, toys.tiny_lm().model)
     assert all(row["charts/kl"] == row["charts/kl_initial"] for row in agent.logger.history)
 
@@ -195,15 +204,26 @@ def test_a_single_env_reference_follows_only_the_wrapper_training_the_policy(toy
     agent = PPO(env, num_envs=1, num_minibatches=1, verbose=0)
     wrapped = CLMAlternation(env, agent.model, r_clm=2, batch_size=8)
     agent.learn(wrapped, 1, progress_bar=False)  # one episode: two CLM updates before it
-    assert wrapped.model_updates == agent.reference_updates == 2
-    assert agent.initial_reference is not None
+    assert wrapped.model_updates == 2 and agent.env_reference is wrapped.reference_model
 
     env = toys.toy_single_env()
     agent = PPO(env, num_envs=1, num_minibatches=1, verbose=0)
     other = CLMAlternation(env, toys.tiny_lm().model, r_clm=2, batch_size=8)
     agent.learn(other, 1, progress_bar=False)
-    assert other.model_updates == 2 and agent.reference_updates == 0
-    assert agent.initial_reference is None  # another model's updates are no concern of PPO's
+    assert other.model_updates == 2
+    assert agent.env_reference is None  # another model's updates are no concern of PPO's
+
+
+def test_a_wrapper_training_the_policy_without_a_twin_is_refused_before_training(toys):
+    env = toys.toy_token_env(num_envs=2)
+    agent = PPO(env, num_minibatches=1, verbose=0)
+    wrapped = CLMAlternation(env, agent.model, batch_size=8, keep_reference=False)
+    with pytest.raises(ValueError, match="reference_follows_env=False"):
+        agent.learn(wrapped, 4, progress_bar=False)
+    assert agent.num_timesteps == 0 and wrapped.model_updates == 0
+    agent = PPO(env, num_minibatches=1, verbose=0, reference_follows_env=False)
+    agent.learn(wrapped, 4, progress_bar=False)
+    assert agent.iteration == 1 and agent.env_reference is None
 
 
 def test_min_new_tokens_rules_out_early_eos_when_sampling_and_scoring(toys):
@@ -223,7 +243,7 @@ def test_min_new_tokens_rules_out_early_eos_when_sampling_and_scoring(toys):
     assert collect_token_rollout(env, free, generator, seed=0).lengths.max() == 1
     rollout = collect_token_rollout(env, forced, generator, seed=0)
     assert (rollout.lengths == 5).all()
-    logprobs, entropy, _ = forced.evaluate(rollout.sequences, 3)
+    logprobs, entropy, _ = forced.evaluate(rollout.sequences, rollout.prompt_mask)
     torch.testing.assert_close(rollout.logprobs, logprobs.detach(), atol=1e-5, rtol=0)
     assert torch.isfinite(entropy).all()
 
@@ -249,6 +269,28 @@ def test_a_single_env_plays_num_envs_episodes_per_update(toys):
     agent.learn(env, total_timesteps=1, progress_bar=False)  # the first batch is finished
     assert agent.iteration == 1 and len(agent.episode_returns) == 5
     assert agent.num_timesteps == sum(agent.episode_lengths)
+
+
+def test_stacked_episodes_keep_prompts_of_other_widths_right_aligned_and_masked(toys):
+    """A single env's episodes may have prompt blocks of different widths (prompts cut by
+    words): stacking pads the narrower ones on the left, masked, and scores them unchanged."""
+    env = toys.toy_token_env(num_envs=3, max_new_tokens=4)
+    lm = env.generating_model
+    policy = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
+    wide = collect_token_rollout(env, policy, torch.Generator().manual_seed(0), seed=1)
+    narrow = collect_token_rollout(env, policy, torch.Generator().manual_seed(1), seed=2)
+    narrow.prompt_ids, narrow.prompt_mask = narrow.prompt_ids[:, 1:], narrow.prompt_mask[:, 1:]
+    stacked = stack_rollouts([wide, narrow], filler=0)
+    assert stacked.prompt_ids.shape == (6, 3)
+    assert stacked.prompt_mask[3:, 0].sum() == 0
+    assert torch.equal(stacked.prompt_ids[3:, 1:], narrow.prompt_ids)
+    alone, _, _ = policy.evaluate(narrow.sequences, narrow.prompt_mask, with_values=False)
+    together, _, _ = policy.evaluate(stacked.sequences, stacked.prompt_mask, with_values=False)
+    steps = narrow.actions.shape[1]
+    mask = narrow.mask.bool()
+    torch.testing.assert_close(
+        together[3:, :steps].detach()[mask], alone.detach()[mask], atol=1e-5, rtol=0
+    )
 
 
 def test_tables_are_printed_every_log_interval_iterations_and_after_the_last(toys, monkeypatch):

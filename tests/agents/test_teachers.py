@@ -55,10 +55,10 @@ def test_reinforce_teacher_updates_its_subset_policy():
     env = gym.make_vec("TeacherDomains-v0", num_envs=4, **FAST)
     teacher = make_agent("reinforce-teacher", env, seed=0, verbose=0, batch_size=4)
     assert isinstance(teacher, ReinforceTeacher)
-    before = teacher.model.scorer.weight.detach().clone()
+    before = teacher.model.subset.scorer.weight.detach().clone()
     teacher.learn(env, total_timesteps=8, progress_bar=False)
     assert teacher.num_timesteps == 8 and teacher.iteration == 2
-    assert not np.allclose(before.numpy(), teacher.model.scorer.weight.detach().numpy())
+    assert not np.allclose(before.numpy(), teacher.model.subset.scorer.weight.detach().numpy())
     obs, _ = env.reset(seed=9)
     action = teacher.predict(obs, deterministic=True)
     assert action.shape == (4, 100) and (action.sum(1) == 10).all()
@@ -68,3 +68,23 @@ def test_fixed_teacher_needs_a_subset_env():
     env = gym.make("CartPole-v1")
     with pytest.raises(TypeError, match="MultiBinary"):
         OracleTeacher(env, verbose=0)
+
+
+def test_reinforce_teacher_with_its_encoder_saves_and_loads(tmp_path):
+    env = gym.make_vec("TeacherStructures-v0", num_envs=2, **FAST)
+    teacher = ReinforceTeacher(env, seed=0, verbose=0, batch_size=2)
+    teacher.learn(env, total_timesteps=4, progress_bar=False)
+    loaded = ReinforceTeacher.load(teacher.save(tmp_path / "teacher.pt"), env=env)
+    assert loaded.policy.encoder is not None
+    trained, fresh = (
+        teacher.policy.state_dict(),
+        ReinforceTeacher(env, seed=0, verbose=0).policy.state_dict(),
+    )
+    key = "encoder.embedding.weight"
+    assert not np.array_equal(trained[key].numpy(), fresh[key].numpy())  # training moved it
+    for name, value in trained.items():
+        assert np.array_equal(loaded.policy.state_dict()[name].numpy(), value.numpy())
+    obs, _ = env.reset(seed=3)
+    np.testing.assert_array_equal(
+        loaded.predict(obs, deterministic=True), teacher.predict(obs, deterministic=True)
+    )

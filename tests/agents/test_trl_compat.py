@@ -6,19 +6,19 @@ import math
 
 import pytest
 
-from lm_gym.rewards.perplexity import ParentPerplexityReward
+from lm_gym.rewards import ParentReward
 
 trl = pytest.importorskip("trl", reason="TRL (the 'bench' extra) is not installed")
 datasets = pytest.importorskip("datasets", reason="datasets (the 'bench' extra) is not installed")
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # TRL internals, not our code
-def test_parent_perplexity_reward_as_grpo_reward_funcs(toys, tmp_path):
+def test_parent_reward_as_grpo_reward_funcs(toys, tmp_path):
     parent, tokenizer = toys.tiny_lm()
     policy_dir = tmp_path / "policy"
     toys.tiny_lm(seed=1).model.save_pretrained(policy_dir)
     tokenizer.save_pretrained(policy_dir)
-    reward = ParentPerplexityReward((parent, tokenizer), tau=20.0, device="cpu")
+    reward = ParentReward((parent, tokenizer), unigram_corpus=toys.toy_texts(), device="cpu")
     prompts = ["il cane va", "la mela rosso", "un gatto corre", "una casa blu"]
     args = trl.GRPOConfig(
         output_dir=str(tmp_path / "out"),
@@ -42,7 +42,8 @@ def test_parent_perplexity_reward_as_grpo_reward_funcs(toys, tmp_path):
         processing_class=tokenizer,
     )
     trainer.train()
-    logged = [row for row in trainer.state.log_history if "rewards/parent_perplexity/mean" in row]
+    logged = [row for row in trainer.state.log_history if "rewards/parent_reward/mean" in row]
     assert logged, f"no reward logged by GRPOTrainer: {trainer.state.log_history}"
-    mean = logged[-1]["rewards/parent_perplexity/mean"]
-    assert math.isfinite(mean) and 0.0 < mean < reward.alpha
+    mean = logged[-1]["rewards/parent_reward/mean"]
+    low, high = reward.reward_range
+    assert math.isfinite(mean) and low <= mean <= high

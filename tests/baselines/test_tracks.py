@@ -51,8 +51,8 @@ def test_select_and_expand():
     runs = track.expand()
     assert len(runs) == 1 * 3 * 3 and [r.seed for r in runs[:3]] == [0, 1, 2]
     assert runs[0].name == "Bambino-v0__random__seed0"
-    runs[0].env_kwargs["tau"] = -1.0  # specs are copies: the track is unchanged
-    assert track.envs["Bambino-v0"].kwargs["tau"] == 70.0
+    runs[0].env_kwargs["baby_model"] = "changed"  # specs are copies: the track is unchanged
+    assert track.envs["Bambino-v0"].kwargs["baby_model"] == "baby-en-micro"
 
 
 @pytest.mark.parametrize(

@@ -28,36 +28,41 @@ from support import MICRO_MODELS
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.models.clm import bos_id
-from lm_gym.models.loading import forward_with_cache
+from lm_gym.models.sampling import continue_decoding, start_decoding
 
-NUM_ENVS, PROMPT_TOKENS, NEW_TOKENS = 64, 5, 16
+NUM_ENVS, NEW_TOKENS = 64, 16
 
 
 @pytest.fixture(scope="module")
 def env():
-    return gym.make_vec("Bambino-v0", num_envs=NUM_ENVS, tensor_device="cpu", **MICRO_MODELS)
+    return gym.make_vec(
+        "Bambino-v0",
+        num_envs=NUM_ENVS,
+        max_new_tokens=NEW_TOKENS,
+        tensor_device="cpu",
+        **MICRO_MODELS,
+    )
 
 
-def sample_next(model, inputs, past, generator: torch.Generator, eos: int):
-    """One cached forward pass and one sampled token per row (EOS never sampled)."""
-    output, past = forward_with_cache(model, inputs, past)
+def sample_next(output, generator: torch.Generator, eos: int) -> torch.Tensor:
+    """One sampled token per row from the last position's logits (EOS never sampled)."""
     logits = output.logits[:, -1].float()
     logits[:, eos] = -torch.inf
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator), past
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 
 def rollout_lm_gym(env, seed: int) -> np.ndarray:
     model, tokenizer = env.generating_model
     generator = torch.Generator().manual_seed(seed)
     obs, _ = env.reset(seed=seed)
-    prompts = obs["input_ids"][:, :PROMPT_TOKENS]
-    inputs = torch.cat([torch.full_like(prompts[:, :1], bos_id(tokenizer)), prompts], dim=1)
-    past = None
+    width = env.task.prompt_width
+    prompts, masks = obs["input_ids"][:, :width], obs["attention_mask"][:, :width]
     with torch.inference_mode():
+        output, state = start_decoding(model, prompts, masks, bos_id=bos_id(tokenizer))
         for _ in range(NEW_TOKENS):
-            actions, past = sample_next(model, inputs, past, generator, tokenizer.eos_token_id)
-            obs, rewards, terminated, truncated, info = env.step(actions[:, 0])
-            inputs = actions
+            actions = sample_next(output, generator, tokenizer.eos_token_id)
+            obs, rewards, terminated, truncated, info = env.step(actions)
+            output, state = continue_decoding(model, actions, state)
     assert truncated.all()
     return rewards
 
@@ -65,20 +70,21 @@ def rollout_lm_gym(env, seed: int) -> np.ndarray:
 def rollout_reference(env, seed: int) -> np.ndarray:
     """The same work without the env: prompts, cached sampling, decoding, one reward call."""
     model, tokenizer = env.generating_model
-    prompt_ids = env.task.prompt_ids  # the corpus' first five tokens, as the env uses them
+    prompt_set = env.task.prompts  # the left-padded prompt block, as the env uses it
     reward = env.task.reward_fn
     generator = torch.Generator().manual_seed(seed)
-    chosen = np.random.default_rng(seed).integers(len(prompt_ids), size=NUM_ENVS)
-    prompts = torch.from_numpy(prompt_ids[chosen])
-    inputs = torch.cat([torch.full_like(prompts[:, :1], bos_id(tokenizer)), prompts], dim=1)
-    past, new = None, []
+    chosen = np.random.default_rng(seed).integers(len(prompt_set), size=NUM_ENVS)
+    prompts = torch.from_numpy(prompt_set.ids[chosen])
+    masks = torch.from_numpy(prompt_set.mask[chosen])
+    new = []
     with torch.inference_mode():
+        output, state = start_decoding(model, prompts, masks, bos_id=bos_id(tokenizer))
         for _ in range(NEW_TOKENS):
-            actions, past = sample_next(model, inputs, past, generator, tokenizer.eos_token_id)
-            new.append(actions)
-            inputs = actions
+            actions = sample_next(output, generator, tokenizer.eos_token_id)
+            new.append(actions[:, None])
+            output, state = continue_decoding(model, actions, state)
     full = tokenizer.batch_decode(torch.cat([prompts, *new], dim=1), skip_special_tokens=True)
-    prompt_texts = tokenizer.batch_decode(prompts, skip_special_tokens=True)
+    prompt_texts = [prompt_set.texts[i] for i in chosen]
     completions = [text[len(prompt) :] for text, prompt in zip(full, prompt_texts)]
     return np.asarray(reward(prompt_texts, completions))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import pytest
 
@@ -15,6 +16,7 @@ from lm_gym.corpora.artificial import (
     domain_of,
     domain_sentences,
     domains_task,
+    structure_lengths,
     structure_of,
     structure_sentences,
     structures_task,
@@ -127,43 +129,67 @@ def test_structures_task_defaults_follow_the_paper():
     assert sum(task.pool_labels) == 20
     assert task.vocabulary == V1
     for sentence, label in zip(task.pool, task.pool_labels):
-        assert 2 <= len(sentence.split()) <= 10
+        assert len(sentence.split()) in (2, 4, 8)
         assert set(sentence.split()) <= set(V1)
         assert structure_of(sentence) == (S1 if label == 1 else S2)
     assert all(structure_of(s) == S1 for s in task.exam)
     assert len(set(task.pool)) == 100 and not set(task.exam) & set(task.pool)
 
 
-def test_s1_never_has_identical_neighbours_and_s2_is_doubled():
+def test_sentences_have_only_the_papers_forms():
     s1 = structure_sentences(400, S1, seed=4)
     s2 = structure_sentences(400, S2, seed=4)
     assert all(_no_identical_neighbours(s) for s in s1)
     assert all(_doubled(s) for s in s2)
-    # S1 is one pair of different tokens repeated.
-    assert all(len(set(s.split())) == 2 for s in s1)
-    # S2 longer than "x x" alternates two different doubled tokens.
-    assert all(len(set(s.split())) == 2 for s in s2 if len(s.split()) > 2)
+    for sentence in s1:  # (xy)^n
+        x, y = sentence.split()[:2]
+        assert x != y and sentence.split() == [x, y] * (len(sentence.split()) // 2)
+    for sentence in s2:  # xx or (xxyy)^n
+        tokens = sentence.split()
+        if len(tokens) > 2:
+            x, y = tokens[0], tokens[2]
+            assert x != y and tokens == [x, x, y, y] * (len(tokens) // 4)
+    assert {len(s.split()) for s in s1} == {len(s.split()) for s in s2} == {2, 4, 8}
 
 
-def test_structure_lengths_cover_the_range():
-    s1_lengths = {len(s.split()) for s in structure_sentences(400, S1, min_len=3, max_len=7)}
-    s2_lengths = {len(s.split()) for s in structure_sentences(400, S2, min_len=3, max_len=7)}
-    assert s1_lengths == {3, 4, 5, 6, 7}
-    assert s2_lengths == {4, 6}
+def test_both_structures_share_their_lengths():
+    assert structure_lengths(2, 10) == [2, 4, 8]
+    assert structure_lengths(3, 12) == [4, 8, 12]
+    # The same seed draws the same lengths for both structures, sentence by sentence.
+    s1 = structure_sentences(300, S1, min_len=3, max_len=9, seed=5)
+    s2 = structure_sentences(300, S2, min_len=3, max_len=9, seed=5)
+    assert [len(s.split()) for s in s1] == [len(s.split()) for s in s2]
+    assert {len(s.split()) for s in s1} == {4, 8}
+
+
+def test_length_carries_no_information_about_the_structure():
+    """In every pool the S1 and S2 length histograms have the same shares up to rounding (one
+    S1 sentence), and pooled over pools P(S1 | length) is the pool's 0.2 at every length."""
+    totals = {1: Counter(), 0: Counter()}
+    for seed in range(20):
+        task = structures_task(seed=seed)
+        counts = {label: Counter() for label in (0, 1)}
+        for sentence, label in zip(task.pool, task.pool_labels):
+            counts[label][len(sentence.split())] += 1
+        assert set(counts[1]) <= set(counts[0]) == {2, 4, 8}
+        for length in (2, 4, 8):
+            share_s1 = counts[1][length] / 20
+            share_s2 = counts[0][length] / 80
+            assert abs(share_s1 - share_s2) <= 1 / 20
+        for label in (0, 1):
+            totals[label].update(counts[label])
+    for length in (2, 4, 8):
+        s1, s2 = totals[1][length], totals[0][length]
+        assert abs(s1 / (s1 + s2) - 0.2) < 0.02
 
 
 def test_structures_task_ratio_lengths_and_vocabulary_are_parameters():
     task = structures_task(
-        pool_size=20, exam_size=5, min_len=4, max_len=6, s1_fraction=0.5, vocabulary=("w", "u", "v")
+        pool_size=12, exam_size=2, min_len=4, max_len=8, s1_fraction=0.5, vocabulary=("w", "u", "v")
     )
-    assert sum(task.pool_labels) == 10
-    assert all(4 <= len(s.split()) <= 6 for s in task.pool + task.exam)
+    assert sum(task.pool_labels) == 6
+    assert all(len(s.split()) in (4, 8) for s in task.pool + task.exam)
     assert task.vocabulary == ("u", "v", "w")
-
-
-def test_structures_task_all_s1_needs_no_even_length():
-    task = structures_task(pool_size=10, exam_size=3, min_len=3, max_len=3, s1_fraction=1.0)
-    assert task.pool_labels == (1,) * 10
 
 
 def test_structures_task_is_deterministic_by_seed():
@@ -172,13 +198,16 @@ def test_structures_task_is_deterministic_by_seed():
 
 
 def test_structure_of_examples():
-    assert structure_of("a b a b a") == S1
+    assert structure_of("a b a b") == S1
     assert structure_of("a b") == S1
     assert structure_of("c c") == S2
-    assert structure_of("c c d d c c") == S2
-    assert structure_of("a b c") is None  # no repeated pair
+    assert structure_of("c c d d") == S2
+    assert structure_of("c c d d c c d d") == S2
+    assert structure_of("a b a b a") is None  # odd: not (xy)^n
+    assert structure_of("c c d d c c") is None  # neither xx nor (xxyy)^n
+    assert structure_of("a b c d") is None  # no repeated pair
     assert structure_of("a a a a") is None  # the doubled pairs must differ
-    assert structure_of("a a b b c c") is None  # only two tokens alternate
+    assert structure_of("a a b b c c d d") is None  # only two tokens alternate
     assert structure_of("a a b") is None
     assert structure_of("a") is None
 
@@ -188,7 +217,7 @@ def test_structure_of_examples():
     [
         ({"min_len": 1}, ValueError, "min_len"),
         ({"min_len": 6, "max_len": 4}, ValueError, "max_len"),
-        ({"min_len": 3, "max_len": 3}, ValueError, "even"),
+        ({"min_len": 5, "max_len": 7}, ValueError, "share only"),
         ({"s1_fraction": 1.5}, ValueError, "s1_fraction"),
         ({"pool_size": -1}, ValueError, "pool_size"),
         ({"exam_size": 0}, ValueError, "exam_size"),
@@ -225,15 +254,13 @@ def test_numpy_integer_seed_matches_int_seed():
 
 
 def test_distinct_capacity_is_exact():
-    # Tokens {x, y, z}, lengths 2..5: S1 has 4 lengths x 6 ordered pairs = 24 sentences;
-    # S2 has "x x" (3) and length 4 (6) = 9. Exactly that many can be drawn, one more cannot.
+    # Tokens {x, y, z}, lengths 2..5 share lengths 2 and 4. S2 has "x x" (3 forms) and
+    # "x x y y" (6), so a pool of 9 S2 sentences (3 + 6, the weights' shares) is exactly full;
+    # 10 would need 7 of length 4.
     vocab = ("x", "y", "z")
-    full = structures_task(
-        pool_size=32, exam_size=1, s1_fraction=23 / 32, vocabulary=vocab, min_len=2, max_len=5
-    )
-    assert sum(full.pool_labels) == 23
-    assert len(set(full.pool + full.exam)) == 33
-    with pytest.raises(ValueError, match="25 distinct S1"):
-        structures_task(pool_size=24, exam_size=1, s1_fraction=1.0, vocabulary=vocab, max_len=5)
-    with pytest.raises(ValueError, match="10 distinct S2"):
+    full = structures_task(pool_size=9, exam_size=1, s1_fraction=0.0, vocabulary=vocab, max_len=5)
+    assert len(set(full.pool + full.exam)) == 10
+    with pytest.raises(ValueError, match="7 distinct S2 length-4"):
         structures_task(pool_size=10, exam_size=1, s1_fraction=0.0, vocabulary=vocab, max_len=5)
+    with pytest.raises(ValueError, match="distinct S1 length-4"):
+        structures_task(pool_size=12, exam_size=1, s1_fraction=1.0, vocabulary=vocab, max_len=5)

@@ -1,5 +1,5 @@
-"""BabyStories-v0 / BabyStoriesSeq-v0: registration, checkers, whole-sentence prompts,
-reward-model rewards, overrides, determinism."""
+"""BabyStories-v0 / BabyStoriesSeq-v0: registration, checkers, whole-sentence prompts from
+stories no recipe trains on, reward-model rewards, overrides, determinism."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ import pytest
 from support import MICRO_STORIES
 
 from lm_gym import check_env  # importing lm_gym registers BabyStories-v0
-from lm_gym.envs import BabyStoriesConfig, BabyStoriesEnv, BabyStoriesVectorEnv, default_prompts
-from lm_gym.models import LM, load_model
+from lm_gym.corpora import generate_stories
+from lm_gym.envs import (
+    BabyStoriesConfig,
+    BabyStoriesEnv,
+    BabyStoriesVectorEnv,
+    default_prompts,
+    default_stories,
+)
+from lm_gym.models import LM, RECIPES, load_model
 from lm_gym.rewards import RewardModelReward, load_reward_model
 
 MICRO = {**MICRO_STORIES, "max_new_tokens": 8}
@@ -29,21 +36,35 @@ def test_native_vector_envs_pass_the_checker(env_id):
     check_env(envs, steps=12 if env_id == "BabyStories-v0" else 3)
 
 
-def test_prompts_are_whole_story_beginnings_of_one_width():
+def test_prompts_are_whole_story_beginnings_of_every_length():
     env = gym.make("BabyStories-v0", **MICRO).unwrapped
     assert isinstance(env, BabyStoriesEnv)
     assert env.config == BabyStoriesConfig(mode="token", **MICRO)
     task = env.task
-    assert len(task.prompt_texts) >= 100
-    assert set(task.texts) <= set(default_prompts())
-    assert all(text.endswith(".") for text in task.texts)
-    widths = {
-        len(ids) for ids in env.tokenizer(list(task.texts), add_special_tokens=False)["input_ids"]
-    }
-    assert widths == {task.prompt_tokens}
+    assert task.prompt_texts == default_prompts() and len(task.prompt_texts) >= 1_000
+    assert all(text.endswith((".", "!", '"')) for text in task.prompt_texts)
+    stories = default_stories()
+    assert task.prompts.continuations == tuple(" " + s.continuation for s in stories)
+    widths = {int(row.sum()) for row in task.prompts.mask}
+    assert len(widths) > 1 and max(widths) == task.prompt_width  # every length is kept
     assert env.generating_model.tokenizer is env.tokenizer
     assert env.action_space.n >= len(env.generating_model.tokenizer)
     assert not hasattr(env, "baby") and not hasattr(env, "storyteller")
+
+
+def test_no_prompt_is_a_beginning_any_storyteller_or_reward_model_trained_on():
+    story_recipes = [r for r in RECIPES.values() if r.corpus == "stories"]
+    assert {r.name for r in story_recipes} >= {"storyteller-small", "reward-stories"}
+    trained = {
+        beginning
+        for recipe in story_recipes
+        for story in generate_stories(recipe.corpus_size, recipe.seed)
+        for beginning in (story.sentences[0], " ".join(story.sentences[:2]))
+    }
+    prompts = set(default_prompts())
+    assert prompts and not prompts & trained
+    audit = set(BabyStoriesEnv.audit_arguments()["stories"])
+    assert audit and not {text.split(". ")[0] + "." for text in audit} & (trained | prompts)
 
 
 def test_the_reward_is_the_reward_model_score_of_prompt_and_continuation():
@@ -84,7 +105,7 @@ def test_same_seed_same_prompts_and_rewards():
 def test_every_part_can_be_overridden():
     teller = load_model("storyteller-micro", device="cpu")
     reward_lm = load_reward_model("reward-stories-micro", device="cpu")
-    prompts = ["Tom was a brave fox.", "Mia was a kind owl.", "Hi."]
+    prompts = ["Tom was a brave fox.", "Mia was a kind owl who lived in the old barn.", "Hi."]
     env = gym.make(
         "BabyStories-v0",
         storyteller=teller,
@@ -95,25 +116,24 @@ def test_every_part_can_be_overridden():
     ).unwrapped
     assert env.generating_model.model is teller.model
     assert env.task.reward_fn.model is reward_lm.model
-    assert set(env.task.prompt_texts) <= set(prompts)
-    assert env.observation_space["input_ids"].shape == (env.task.prompt_tokens + 4,)
+    assert env.task.prompt_texts == tuple(prompts)  # every user prompt, of any length
+    assert env.observation_space["input_ids"].shape == (env.task.prompt_width + 4,)
 
 
-def test_prompts_of_one_width_are_kept():
-    tokenizer = load_model("storyteller-micro", device="cpu").tokenizer
-    long = "Once upon a time, there was a brave fox named Tom."
-    width = len(tokenizer("Tom ran.", add_special_tokens=False)["input_ids"])
-    env = BabyStoriesEnv(prompts=["Tom ran.", long, "Tom ran."], **MICRO)  # most common width
-    assert env.task.texts == ("Tom ran.", "Tom ran.") and env.task.prompt_tokens == width
-    tie = BabyStoriesEnv(prompts=[long, "Tom ran."], **MICRO)  # the shorter on ties
-    assert tie.task.texts == ("Tom ran.",)
-    with pytest.raises(ValueError, match="no prompt is exactly prompt_tokens=99"):
-        BabyStoriesEnv(prompts=["Tom ran."], prompt_tokens=99, **MICRO)
+def test_user_stories_are_cut_after_whole_sentences():
+    stories = ["Tom ran. He fell down. Then he laughed.", "One sentence only."]
+    env = BabyStoriesEnv(stories=stories, prompt_sentences=2, **MICRO)
+    assert env.task.prompt_texts == ("Tom ran. He fell down.",)
+    assert env.task.prompts.continuations == (" Then he laughed.",)
+    env.reset(seed=0)
+    assert " Then he laughed.".startswith(env.reference_continuation())
 
 
 def test_bad_arguments_are_clear_errors_before_any_work():
-    with pytest.raises(ValueError, match="prompt_tokens must be"):
-        gym.make("BabyStories-v0", **MICRO, prompt_tokens=0)
+    with pytest.raises(ValueError, match="prompt_sentences must be"):
+        gym.make("BabyStories-v0", **MICRO, prompt_sentences=0)
+    with pytest.raises(ValueError, match="not both"):
+        gym.make("BabyStories-v0", **MICRO, prompts=["A."], stories=["A. B."])
     with pytest.raises(ValueError, match="mode must be one of"):
         gym.make("BabyStories-v0", **{**MICRO, "mode": "word"})
     with pytest.raises(ValueError, match="max_new_tokens must be"):

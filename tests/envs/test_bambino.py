@@ -14,16 +14,16 @@ from transformers import OPTConfig, OPTForCausalLM
 from lm_gym import check_env  # importing lm_gym registers Bambino-v0
 from lm_gym.corpora import CorpusError
 from lm_gym.envs import (
-    CALIBRATED_TAU,
     BambinoConfig,
     BambinoEnv,
     BambinoVectorEnv,
+    audit_corpus,
     calibrate_tau,
     default_corpus,
     sample_parent_perplexities,
 )
-from lm_gym.models import LM, ModelLoadError, build_recipe, load_model
-from lm_gym.rewards import perplexity_reward
+from lm_gym.evaluation.evaluate import evaluation_texts
+from lm_gym.models import LM, RECIPES, ModelLoadError, build_recipe, load_model, recipe_corpus
 from lm_gym.utils.env_attributes import get_env_attr
 
 
@@ -35,22 +35,34 @@ def test_registered_ids_pass_the_checkers(env_id):
         sb3_check_env(env, warn=False)
 
 
-def test_defaults_match_the_paper_setup():
+def test_defaults():
     defaults = BambinoConfig()
     assert (defaults.baby_model, defaults.parent_model) == ("baby-en", "parent-it")
-    assert (defaults.reward_form, defaults.alpha, defaults.beta) == ("sigmoid", 5.0, 0.001)
+    assert (defaults.reward_form, defaults.prompt_words) == ("slor", 3)
+    assert defaults.prompt_tokens is None
+    assert (defaults.alpha, defaults.beta) == (5.0, 0.001)  # the paper forms' parameters
     env = gym.make("Bambino-v0", **MICRO_MODELS).unwrapped
     baby_tokenizer = load_model("baby-en-micro", device="cpu").tokenizer
     assert isinstance(env, BambinoEnv)
     assert env.config == BambinoConfig(mode="token", **MICRO_MODELS)
     assert env.action_space.n == len(baby_tokenizer)
-    assert env.task.prompt_tokens == 5 and env.task.max_new_tokens == 16
-    assert env.observation_space["input_ids"].shape == (21,)
+    assert env.task.max_new_tokens == 32
+    width = env.task.prompt_width
+    assert env.observation_space["input_ids"].shape == (width + 32,)
+    assert all(len(prompt.split()) == 3 for prompt in env.task.prompt_texts)
     assert env.task.texts == default_corpus()
     reward = env.task.reward_fn
-    assert (reward.form, reward.alpha, reward.beta) == ("sigmoid", 5.0, 0.001)
-    assert reward.tau == CALIBRATED_TAU["sigmoid"]
-    assert gym.make("BambinoSeq-v0", **MICRO_MODELS).action_space.shape == (16,)
+    assert reward.form == "slor" and reward.reward_range == (-1.0, 1.0)
+    assert gym.make("BambinoSeq-v0", **MICRO_MODELS).action_space.shape == (32,)
+
+
+def test_the_l2_stream_shares_no_sentence_with_the_evaluation_sets():
+    corpus = set(default_corpus())
+    assert len(corpus) > 4_000
+    assert not corpus & evaluation_texts("it")
+    held_out = set(audit_corpus(500))
+    assert held_out and not held_out & (corpus | evaluation_texts("it"))
+    assert not held_out & set(recipe_corpus(RECIPES["parent-it"]))
 
 
 def test_module_prefixed_id_imports_lm_gym():
@@ -62,15 +74,16 @@ def test_an_episode_ends_with_the_parent_reward(tmp_path):
     env = gym.make("Bambino-v0", **MICRO_MODELS)
     obs, info = env.reset(seed=0)
     tokenizer = env.unwrapped.tokenizer
-    assert tokenizer.decode(obs["input_ids"][:5]) == info["prompt"]
+    prompt = obs["input_ids"][obs["attention_mask"] == 1]
+    assert tokenizer.decode(prompt) == info["prompt"]
     continuation = tokenizer(" la mamma", add_special_tokens=False)["input_ids"]
     for token in continuation:
         _, reward, *_ = env.step(token)
         assert reward == 0.0
     _, reward, terminated, _, info = env.step(tokenizer.eos_token_id)
     assert terminated and info["completion"].strip() == "la mamma"
-    expected = perplexity_reward([info["ppl"]], tau=CALIBRATED_TAU["sigmoid"])[0]
-    assert reward == expected and np.isfinite(info["ppl"])
+    assert reward == pytest.approx(np.tanh(info["slor"] / 40.0))
+    assert np.isfinite(info["ppl"]) and np.isfinite(info["ppl_word"])
 
 
 def test_make_vec_builds_the_native_vector_env():
@@ -113,14 +126,18 @@ def test_every_part_can_be_overridden(tmp_path):
         tau=10.0,
         **MICRO_MODELS,
     ).unwrapped
-    assert env.task.texts == default_corpus()[:200] and env.task.prompt_ids.shape[1] == 3
+    assert env.task.texts == default_corpus()[:200] and env.task.prompt_width == 3
     assert env.observation_space["input_ids"].shape == (7,)
     reward = env.task.reward_fn
     assert (reward.form, reward.alpha, reward.beta, reward.tau) == ("inverse", 2.0, 0.5, 10.0)
     listed = gym.make("Bambino-v0", corpus=["la mamma mangia la mela rossa"], **MICRO_MODELS)
     assert listed.unwrapped.task.texts == ("la mamma mangia la mela rossa",)
+    # tau=None: calibrated on the untrained baby's own samples, for the models at hand
     default_inverse = gym.make("Bambino-v0", reward_form="inverse", **MICRO_MODELS).unwrapped
-    assert default_inverse.task.reward_fn.tau == CALIBRATED_TAU["inverse"]
+    samples = sample_parent_perplexities(256, seed=0, **MICRO_MODELS)
+    assert default_inverse.task.reward_fn.tau == calibrate_tau(samples, "inverse")
+    sigmoid = gym.make("Bambino-v0", reward_form="sigmoid", **MICRO_MODELS).unwrapped
+    assert sigmoid.task.reward_fn.tau == calibrate_tau(samples, "sigmoid")
 
 
 def test_local_save_pretrained_folders_load_like_the_paper_models():
@@ -143,7 +160,7 @@ def test_a_model_vocabulary_larger_than_its_tokenizer_sets_the_action_space():
         num_attention_heads=2,
         ffn_dim=32,
         word_embed_proj_dim=16,
-        max_position_embeddings=32,
+        max_position_embeddings=64,
     )
     torch.manual_seed(0)
     baby = (OPTForCausalLM(config), tokenizer)
@@ -211,5 +228,6 @@ def test_tau_calibration_from_the_baby_samples():
 def test_max_new_tokens_is_bounded_before_models_load_and_by_the_babys_context():
     with pytest.raises(ValueError, match="max_new_tokens=100000000 is above its limit"):
         gym.make("Bambino-v0", baby_model="no-such-model", max_new_tokens=10**8)
-    with pytest.raises(ValueError, match="needs 156 positions .* at most 64"):
+    too_long = r"needs \d+ positions .* max_new_tokens 150\) .* at most 64"
+    with pytest.raises(ValueError, match=too_long):
         gym.make("Bambino-v0", max_new_tokens=150, **MICRO_MODELS)

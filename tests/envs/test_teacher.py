@@ -9,7 +9,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from lm_gym import check_env  # importing lm_gym registers the teacher ids
-from lm_gym.corpora import SelectionTask, domains_task
+from lm_gym.corpora import SelectionTask, domains_task, structures_task
 from lm_gym.envs import (
     BatchedStudents,
     KSubset,
@@ -21,6 +21,7 @@ from lm_gym.envs import (
 
 # The units the teacher envs are built from, tested on their own below.
 from lm_gym.envs.students import WordVocabulary
+from lm_gym.envs.teacher import exam_scores
 from lm_gym.envs.teacher_embeddings import SentenceEmbedder
 from lm_gym.envs.teacher_metrics import exam_type_fraction, ngram_overlap, selection_metrics
 from lm_gym.envs.teacher_tasks import parentese_task, word_tokens
@@ -95,10 +96,14 @@ def test_step_trains_students_and_reports_scores():
     action = _select(env.pool_labels, 1)
     obs, reward, terminated, truncated, info = env.step(action)
     assert terminated and not truncated
-    assert reward == -info["exam_perplexity"] and np.isfinite(reward)
-    assert info["student_perplexity"].shape == (2,)
+    assert reward == -info["exam_log_perplexity"] and np.isfinite(reward)
+    assert info["student_perplexity"].shape == info["student_log_perplexity"].shape == (2,)
     assert info["exam_item_perplexity"].shape == (2, 10)
     assert info["exam_perplexity"] == pytest.approx(info["student_perplexity"].mean())
+    assert info["exam_log_perplexity"] == pytest.approx(info["student_log_perplexity"].mean())
+    np.testing.assert_allclose(
+        np.exp(info["student_log_perplexity"]), info["student_perplexity"], rtol=1e-6
+    )
     assert list(info["selected"]) == list(np.flatnonzero(action))
     assert info["exam_type_fraction"] == 1.0
     assert info["unigram_overlap"] == 1.0  # ten V1 sentences cover the ten V1 words
@@ -117,18 +122,65 @@ def test_same_seed_same_reward_bit_for_bit():
     assert env.step(_select(env.pool_labels, 0))[1] != rewards[0]
 
 
-def test_reward_matches_students_trained_by_hand():
-    """The env's reward is minus the mean exam perplexity of freshly seeded students."""
-    env = TeacherSelectionEnv("domains", **FAST)
+@pytest.mark.parametrize("scale", ["log_perplexity", "perplexity"])
+def test_reward_matches_students_trained_by_hand(scale):
+    """The reward is minus the students' mean exam log-perplexity (default) or, on the
+    paper's scale, minus their mean exam perplexity; freshly seeded students trained by hand
+    give the same."""
+    env = TeacherSelectionEnv(
+        "domains", **FAST, **({} if scale == "log_perplexity" else {"reward": scale})
+    )
     env.reset(seed=3)
     action = _select(env.pool_labels, 1)
-    _, reward, *_ = env.step(action)
+    _, reward, *_, info = env.step(action)
     vocab = env.source.vocabulary
     students = BatchedStudents(len(vocab), env.student_seeds, env.student_config)
     chosen = [env.task.pool[i] for i in np.flatnonzero(action)]
     students.train_on(*vocab.encode(chosen, 12), 3)
-    expected = students.corpus_perplexity(*vocab.encode(env.task.exam, 12)).mean()
-    assert reward == pytest.approx(-float(expected), rel=1e-9)
+    perplexity = students.corpus_perplexity(*vocab.encode(env.task.exam, 12))
+    expected = perplexity.log().mean() if scale == "log_perplexity" else perplexity.mean()
+    assert reward == pytest.approx(-float(expected), rel=1e-6)
+    assert reward == -info[f"exam_{scale}"]
+
+
+def test_both_reward_scales_stay_finite_for_a_hopeless_student():
+    """A student that gives the exam's words no probability at all: its mean NLL is clipped at
+    700 nats, so the log-scale reward is -700 and the paper-scale one about -1e304, finite."""
+    nll = torch.tensor([[1e9, 5.0], [3.0, 4.0]], dtype=torch.float64)
+    counts = torch.tensor([[10, 10], [10, 10]])
+    scores = exam_scores(nll, counts)
+    assert scores["student_log_perplexity"][0] == 700.0
+    for scale, expected in (
+        ("log_perplexity", -(700 + 0.35) / 2),
+        ("perplexity", -np.exp(700) / 2),
+    ):
+        env = TeacherSelectionEnv("domains", reward=scale, **FAST)
+        assert np.isfinite(env.reward_of(scores))
+        assert env.reward_of(scores) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fixed_pool_and_exam_as_in_the_paper():
+    fixed = TeacherSelectionEnv("structures", resample="fixed", task_seed=4, **FAST)
+    redrawn = TeacherSelectionEnv("structures", **FAST)
+    first_obs, first = fixed.reset(seed=0)
+    students = fixed.student_seeds
+    second_obs, second = fixed.reset(seed=1)
+    assert first["pool"] == second["pool"] == structures_task(seed=4).pool
+    assert first["exam"] == second["exam"] == structures_task(seed=4).exam
+    np.testing.assert_array_equal(first_obs["input_ids"], second_obs["input_ids"])
+    assert fixed.student_seeds != students  # new students every episode
+    assert redrawn.reset(seed=0)[1]["pool"] != redrawn.reset(seed=1)[1]["pool"]
+    # the students' seeds do not depend on the mode
+    redrawn.reset(seed=1)
+    assert redrawn.student_seeds == fixed.student_seeds
+    # the vector env's sub-envs share the one pool
+    vector = gym.make_vec("TeacherStructures-v0", num_envs=2, resample="fixed", **FAST)
+    vector.reset(seed=0)
+    assert all(env.task.pool == structures_task(seed=0).pool for env in vector.unwrapped.envs)
+    with pytest.raises(ValueError, match="resample"):
+        TeacherSelectionEnv("structures", resample="once", **FAST)
+    with pytest.raises(ValueError, match="reward"):
+        TeacherSelectionEnv("structures", reward="nll", **FAST)
 
 
 @pytest.mark.parametrize(
@@ -309,7 +361,8 @@ def test_curriculum_students_persist_across_lessons():
         obs, reward, terminated, _, info = env.step(action)
         lesson_texts = [inner.task.pool[i] for i in np.flatnonzero(action)]
         by_hand.train_on(*vocab.encode(lesson_texts, 12), 3)
-        assert reward == pytest.approx(-float(by_hand.corpus_perplexity(*exam).mean()), rel=1e-9)
+        expected = by_hand.corpus_perplexity(*exam).log().mean()
+        assert reward == pytest.approx(-float(expected), rel=1e-6)
         assert info["lesson"] == lesson and terminated == (lesson == 3)
         assert obs["taught"].sum() == 4 * lesson
     assert env.observation_space.contains(obs)

@@ -37,11 +37,15 @@ def test_spaces_and_prompts(tokenizer, sentences, length_reward):
     assert env.observation_space["input_ids"].shape == (K + NEW,)
     assert env.observation_space["input_ids"].high.max() == vocab - 1
     assert env.observation_space["attention_mask"].n == K + NEW
-    # Texts shorter than K tokens are skipped; every prompt is a text's first K ids.
-    usable = [s for s in sentences if len(word_ids(tokenizer, s)) >= K]
+    # Texts with no more than K tokens are skipped; every prompt is a text's first K ids, and
+    # its true continuation the rest of the text.
+    usable = [s for s in sentences if len(word_ids(tokenizer, s)) > K]
     assert len(env.task.prompt_texts) == len(usable) < len(sentences)
     expected = np.array([word_ids(tokenizer, s)[:K] for s in usable])
-    np.testing.assert_array_equal(env.task.prompt_ids, expected)
+    np.testing.assert_array_equal(env.task.prompts.ids, expected)
+    assert env.task.prompts.mask.all() and env.task.prompt_width == K
+    for prompt, rest, text in zip(env.task.prompt_texts, env.task.prompts.continuations, usable):
+        assert prompt + rest == text
 
 
 def test_token_episode_is_left_aligned_and_rewarded_at_the_end(tokenizer, sentences, length_reward):
@@ -179,7 +183,8 @@ def test_render_ansi_shows_prompt_and_text_so_far(tokenizer, sentences, length_r
         ({"mode": "words"}, ValueError, "mode"),
         ({"prompt_tokens": 0}, ValueError, "prompt_tokens"),
         ({"max_new_tokens": 2.5}, ValueError, "max_new_tokens"),
-        ({"prompt_tokens": 50}, ValueError, "no text has 50 tokens"),
+        ({"prompt_tokens": 50}, ValueError, "no prompt"),
+        ({"prompt_tokens": 3, "prompt_words": 2}, ValueError, "exactly one"),
         ({"vocab_size": 2}, ValueError, "vocab_size"),
         ({"render_mode": "human"}, ValueError, "render_mode"),
         ({"shaping": 3}, TypeError, "shaping"),
@@ -230,6 +235,40 @@ def test_checkers_pass(tokenizer, sentences, length_reward, mode):
         sb3_check_env(env, warn=False)
 
 
+def test_word_prompts_are_right_aligned_and_end_at_a_word_boundary(tokenizer, length_reward):
+    texts = ["the cat sees the ball .", "my friends want some milk at home .", "a b"]
+    env = TextGenerationEnv(tokenizer, texts, length_reward, prompt_words=3, max_new_tokens=4)
+    prompts = env.task.prompts
+    assert prompts.texts == ("the cat sees", "my friends want")
+    assert prompts.continuations == (" the ball .", " some milk at home .")
+    rows = [word_ids(tokenizer, text) for text in prompts.texts]
+    width = max(len(row) for row in rows)
+    assert env.task.prompt_width == width
+    assert env.observation_space["input_ids"].shape == (width + 4,)
+    for index in range(2):
+        obs, info = env.reset(seed=index)
+        row = rows[prompts.texts.index(info["prompt"])]
+        pad = width - len(row)
+        assert obs["attention_mask"].tolist() == [0] * pad + [1] * len(row) + [0] * 4
+        assert obs["input_ids"][pad:width].tolist() == row
+        obs, *_ = env.step(word_ids(tokenizer, "dog")[0])
+        assert obs["attention_mask"][width] == 1  # generation starts in column P for every row
+        rest = prompts.continuations[prompts.texts.index(info["prompt"])]
+        assert rest.startswith(env.reference_continuation())  # cut to what fits
+
+
+def test_the_reference_continuation_is_cut_to_whole_words_that_fit(tokenizer, length_reward):
+    texts = ["the cat sees the ball in the garden every morning ."]
+    env = TextGenerationEnv(tokenizer, texts, length_reward, prompt_words=2, max_new_tokens=4)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.reference_continuation()
+    env.reset(seed=0)
+    reference = env.reference_continuation()
+    assert " sees the ball in the garden".startswith(reference) and reference
+    assert len(word_ids(tokenizer, reference)) <= 3  # room for EOS
+    assert reference.endswith(tuple(texts[0].split()))  # a whole word
+
+
 @pytest.mark.parametrize("env_class", [TextGenerationEnv, TextGenerationVectorEnv])
 def test_episode_length_is_bounded_by_memory_and_the_generating_models_context(
     tiny_lm, sentences, length_reward, env_class
@@ -238,7 +277,10 @@ def test_episode_length_is_bounded_by_memory_and_the_generating_models_context(
     lm = LM(model, tokenizer)
     with pytest.raises(ValueError, match=r"max_new_tokens=100000000 is above its limit of 131,068"):
         env_class(tokenizer, sentences, length_reward, prompt_tokens=K, max_new_tokens=10**8)
-    too_long = r"needs 65 positions \(the agents' BOS 1 \+ prompt_tokens 4 \+ max_new_tokens 60\)"
+    too_long = (
+        r"needs 65 positions \(the agents' BOS 1 \+ the longest prompt 4 \+ "
+        r"max_new_tokens 60\)"
+    )
     with pytest.raises(ValueError, match=too_long + ".* at most 64 .* max_new_tokens <= 59"):
         env_class(
             tokenizer,

@@ -12,6 +12,8 @@ from lm_gym.models.loading import load_model
 SMALL = {"n_heldout": 40, "n_pairs": 4, "n_sentence_types": 8, "n_samples": 12}
 PER_LANGUAGE = {
     "perplexity",
+    "perplexity_per_word",
+    "tokens_per_word",
     "minimal_pairs",
     "by_phenomenon",
     "sentence_type",
@@ -34,7 +36,10 @@ def test_every_measurement_is_reported_in_both_languages(micro):
     for lang in ("en", "it"):
         metrics = results[lang]
         assert set(metrics) == PER_LANGUAGE
-        assert metrics["perplexity"] > 1
+        assert metrics["perplexity"] > 1 and metrics["tokens_per_word"] > 1
+        assert metrics["perplexity_per_word"] == pytest.approx(
+            metrics["perplexity"] ** metrics["tokens_per_word"]
+        )
         for key in ("minimal_pairs", "sentence_type", "distinct_1", "distinct_2"):
             assert 0 <= metrics[key] <= 1, key
         assert 0 <= metrics["repetition_rate"] < 1

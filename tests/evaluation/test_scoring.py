@@ -110,6 +110,30 @@ def test_log_likelihood_perplexity_and_corpus_perplexity_agree(scorer):
     assert log_likelihood[0] == log_likelihood[3]  # a repeated text gets the same score
 
 
+def test_corpus_perplexity_per_word_divides_the_same_likelihood_by_words(scorer, tiny_lm):
+    """Per word: the total log-likelihood over whitespace words (+1 per text for a scored
+    ``</s>``, and at least one per text), so ppl/word = (ppl/token) ** (tokens/word)."""
+    total = -scorer.log_likelihood(TEXTS).sum()
+    tokens = sum(len(v) for v in scorer.token_logprobs(TEXTS))
+    words = sum(len(text.split()) for text in TEXTS)
+    result = scorer.corpus_perplexities(TEXTS)
+    assert result["perplexity"] == pytest.approx(math.exp(total / tokens))
+    assert result["perplexity_per_word"] == pytest.approx(math.exp(total / words))
+    assert result["tokens_per_word"] == pytest.approx(tokens / words) and tokens != words
+    assert result["perplexity_per_word"] == pytest.approx(
+        result["perplexity"] ** result["tokens_per_word"]
+    )
+    with_eos = Scorer(*tiny_lm, add_eos=True)
+    texts = [*TEXTS, ""]
+    total = -with_eos.log_likelihood(texts).sum()
+    words = sum(len(text.split()) + 1 for text in texts)  # the empty text: its </s> alone
+    assert with_eos.corpus_perplexities(texts)["perplexity_per_word"] == pytest.approx(
+        math.exp(total / words)
+    )
+    empty = scorer.corpus_perplexities([""])  # scored as </s>: one token, one word
+    assert empty["tokens_per_word"] == 1 and empty["perplexity_per_word"] == empty["perplexity"]
+
+
 def test_trained_model_prefers_agreement(scorer):
     good, bad = scorer.log_likelihood(["the cats see the ball .", "the cats sees the ball ."])
     assert good > bad

@@ -19,6 +19,7 @@ from lm_gym.rewards.preferences import (
     make_cut_short_pairs,
     make_garbled_pairs,
     make_preference_pairs,
+    split_by_prompt,
 )
 
 
@@ -160,3 +161,20 @@ def test_bws_to_pairs_best_over_all_and_all_over_worst():
         ("d", "a"),
     }
     assert bws_to_pairs([judgement, judgement]) == pairs + pairs
+
+
+def test_split_by_prompt_keeps_every_prompt_on_one_side(stories):
+    """A BWS tuple's pairs (and any pairs sharing a prompt) never straddle the split."""
+    tuples = make_bws_tuples(stories[:60], seed=3)
+    pairs = bws_to_pairs(tuples) + make_preference_pairs(stories[40:80], seed=3)
+    prompts = {p.prompt for p in pairs}
+    train, heldout = split_by_prompt(pairs, 0.1, seed=5)
+    assert {p.prompt for p in train}.isdisjoint({p.prompt for p in heldout})
+    assert len({p.prompt for p in heldout}) == len(prompts) // 10 >= 1
+    assert sorted(map(repr, train + heldout)) == sorted(map(repr, pairs))
+    assert [p for p in pairs if p in heldout] == heldout  # input order kept
+    assert split_by_prompt(pairs, 0.1, seed=5) == (train, heldout)
+    assert split_by_prompt(pairs, 0.1, seed=6)[1] != heldout
+    assert split_by_prompt(pairs[:5], 0.1) == (pairs[:5], [])  # one prompt: nothing held out
+    with pytest.raises(ValueError, match="heldout_share"):
+        split_by_prompt(pairs, 1.5)

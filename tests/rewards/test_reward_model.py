@@ -214,11 +214,24 @@ def test_training_rejects_bad_input(pairs):
 
 
 def test_cli_function_trains_from_a_jsonl_file(pairs, tmp_path):
-    data = save_preferences(pairs[:40], tmp_path / "prefs.jsonl")
+    data = save_preferences(pairs, tmp_path / "prefs.jsonl")
     report = train_reward_model_cli(data, tmp_path / "rm", steps=3, config=TINY)
-    assert report["train_pairs"] == 36 and report["heldout"]["n"] == 4
+    prompts = len({p.prompt for p in pairs})
+    assert report["heldout_prompts"] == prompts // 10 >= 1
+    assert report["train_prompts"] == prompts - prompts // 10
+    assert report["train_pairs"] + report["heldout"]["n"] == len(pairs)
     assert (tmp_path / "rm" / "config.json").is_file()
     assert AutoConfig.from_pretrained(tmp_path / "rm").num_labels == 1
+
+
+def test_cli_holds_out_whole_bws_tuples(tmp_path):
+    """Each 4-item tuple gives 5 pairs; a pair-wise split of 12 tuples (60 pairs) would hold
+    out 6 pairs, so some tuple would be split between training and held-out data."""
+    tuples = make_bws_tuples(generate_stories(20, seed=2), seed=2)[:12]
+    assert len(tuples) == 12 and all(len(t.items) == 4 for t in tuples)
+    data = save_preferences(tuples, tmp_path / "bws.jsonl")
+    report = train_reward_model_cli(data, tmp_path / "rm", steps=1, config=TINY)
+    assert report["heldout"]["n"] == 5 and report["train_pairs"] == 55
 
 
 def test_cli_function_validates_the_whole_file_before_training(tmp_path):

@@ -189,8 +189,71 @@ def test_checkpoint_and_resume_give_the_same_result(tiny_lm_dir, tiny_lm, reset_
     resumed.load_state_dict(checkpoint["clm"])
     resumed.unwrapped.np_random = checkpoint["rng"]
     assert play(resumed, episodes[3:]) == expected
-    for a, b in zip(model.parameters(), resumed_model.parameters()):
-        assert torch.equal(a, b)
+    assert same(weights(model), weights(resumed_model))
+    assert same(weights(env.reference_model), weights(resumed.reference_model))
+    without_twin = CLMAlternation(env_for(tokenizer), model, batch_size=8, keep_reference=False)
+    with pytest.raises(ValueError, match="keep_reference=True"):
+        without_twin.load_state_dict(checkpoint["clm"])
+    older = {k: v for k, v in checkpoint["clm"].items() if not k.startswith("reference")}
+    with pytest.raises(ValueError, match="predates"):
+        resumed.load_state_dict(older)
+
+
+DROPOUT = {"resid_pdrop": 0.1, "embd_pdrop": 0.1, "attn_pdrop": 0.1}
+"""The tiny model with dropout, as many real models have: the twin must draw the same masks."""
+
+
+def clm_only_replay(tiny_lm_dir, tokenizer, steps: int) -> torch.nn.Module:
+    """A fresh model given ``steps`` CLM updates by a wrapper (seed 0, batches of 8) alone."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_dir, **DROPOUT)
+    schedule = CLMAlternation(env_for(tokenizer), model, batch_size=8).schedule
+    for _ in range(steps):
+        schedule.clm_step()
+    return model
+
+
+def test_the_twin_receives_exactly_the_clm_updates(tiny_lm_dir, tiny_lm):
+    tokenizer = tiny_lm[1]
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_dir, **DROPOUT)
+    initial = weights(model)
+    assert any(m.p > 0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    env = CLMAlternation(env_for(tokenizer), model, r_clm=2, r_rl=1, batch_size=8)
+    twin = env.reference_model
+    assert twin is not model and not twin.training and same(weights(twin), initial)
+    eos = tokenizer.eos_token_id
+    play(env, [[eos], [eos]], seed=0)
+    # Nothing but the wrapper trained the model: the twin is the model, bit for bit.
+    assert env.model_updates == 4 and same(weights(twin), weights(model))
+    assert not same(weights(twin), initial) and not twin.training
+    with torch.no_grad():  # an agent's update of the model
+        next(model.parameters()).add_(0.01)
+    play(env, [[eos], [eos]])
+    assert env.model_updates == 8 and not same(weights(twin), weights(model))
+    # The twin is what the CLM updates alone make of the initial model.
+    assert same(weights(twin), weights(clm_only_replay(tiny_lm_dir, tokenizer, 8)))
+
+
+def test_the_twin_optimizer_copies_the_shared_optimizer_settings(model, tiny_lm):
+    head = torch.nn.Linear(2, 1)  # an agent's parameter the wrapper does not train
+    optimizer = torch.optim.SGD(
+        [{"params": model.parameters()}, {"params": head.parameters(), "lr": 0.5}],
+        lr=0.1,
+        momentum=0.9,
+    )
+    env = CLMAlternation(env_for(tiny_lm[1]), model, optimizer, batch_size=8)
+    twin_optimizer = env.schedule.reference_optimizer
+    assert type(twin_optimizer) is torch.optim.SGD and len(twin_optimizer.param_groups) == 1
+    group = twin_optimizer.param_groups[0]
+    assert group["lr"] == 0.1 and group["momentum"] == 0.9
+    twin_params = {id(p) for p in env.reference_model.parameters()}
+    assert {id(p) for p in group["params"]} == twin_params
+    assert not twin_params & {id(p) for p in model.parameters()}
+
+
+def test_the_twin_can_be_left_out(model, tiny_lm):
+    env = CLMAlternation(env_for(tiny_lm[1]), model, batch_size=8, keep_reference=False)
+    env.reset(seed=0)
+    assert env.reference_model is None and env.state_dict()["reference"] is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,106 @@
+"""The reward audit: reference continuations against degenerate policies, through the env."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from support import MICRO_MODELS, english_sentences
+
+from lm_gym.cli import main
+from lm_gym.envs import TextGenerationEnv
+from lm_gym.rewards import audit_env
+from lm_gym.rewards.audit import (
+    NON_FLUENT,
+    TEXT_POLICIES,
+    AuditContext,
+    AuditReport,
+    audit_registered,
+    choose_fixed_sentence,
+)
+
+
+class WordCount:
+    """Reward: the number of words of the completion, in [0, 20]."""
+
+    __name__ = "word_count"
+    reward_range = (0.0, 20.0)
+
+    def __call__(self, prompts, completions, **kwargs):
+        return [float(min(len(c.split()), 20)) for c in completions]
+
+
+class Constant:
+    """A reward that cannot tell anything apart."""
+
+    __name__ = "constant"
+
+    def __call__(self, prompts, completions, **kwargs):
+        return [1.0] * len(completions)
+
+
+def make_env(tiny_lm, reward):
+    _, tokenizer = tiny_lm
+    texts = english_sentences(60, seed=1)
+    return TextGenerationEnv(tokenizer, texts, reward, prompt_words=2, max_new_tokens=24)
+
+
+def test_policies_are_what_their_names_say():
+    context = AuditContext(["the cat"], [" sees the big ball ."], ["dog", "milk"])
+    assert TEXT_POLICIES["empty"](context, 0) == ""
+    assert TEXT_POLICIES["copied_prompt"](context, 0) == " the cat"
+    assert TEXT_POLICIES["repetition"](context, 0) == " sees sees sees sees sees"
+    shuffled = TEXT_POLICIES["shuffled_words"](context, 0)
+    assert sorted(shuffled.split()) == sorted(context.references[0].split())
+    assert set(TEXT_POLICIES["random_words"](context, 0).split()) <= {"dog", "milk"}
+    assert set(NON_FLUENT) <= set(TEXT_POLICIES)
+
+
+def test_the_audit_plays_through_the_env_and_ranks_real_text(tiny_lm):
+    env = make_env(tiny_lm, WordCount())
+    report = audit_env(env, episodes=12, seed=0)
+    assert report.episodes == 12 and set(report.rewards) == {"reference", *TEXT_POLICIES}
+    # The rewards are what the env paid for each continuation, episode by episode.
+    for reward, example in zip(report.rewards["reference"], report.examples):
+        assert reward == len(example["reference"].split())
+    assert report.mean("empty") == 0.0 and report.win_rate("empty") == 1.0
+    assert report.reward_max == 20.0 and report.at_max_share == 0.0
+    summary = report.to_dict()
+    assert json.loads(json.dumps(summary))["episodes"] == 12
+    assert "| empty |" in report.table()
+
+
+def test_a_reward_that_cannot_rank_fails_with_reasons(tiny_lm):
+    report = audit_env(make_env(tiny_lm, Constant()), episodes=5, seed=0)
+    assert not report.passed
+    failures = report.failures()
+    assert any("empty earns" in line for line in failures)
+    assert any("beats empty on only 0%" in line for line in failures)
+    assert any("saturates" in line for line in failures)  # every reward is the maximum seen
+
+
+def test_report_statistics_by_hand():
+    rewards = {"reference": [2.0, 1.0, 3.0, 5.0], "empty": [1.0, 1.0, 4.0, 0.0]}
+    report = AuditReport(episodes=4, reward_max=5.0, rewards=rewards)
+    assert report.win_rate("empty") == 0.5  # a tie counts as a loss
+    assert report.at_max_share == 0.25
+    assert report.mean("reference") == pytest.approx(2.75)
+    assert any("only 50%" in line for line in report.failures())
+
+
+def test_the_fixed_sentence_is_the_rewards_favourite():
+    chosen = choose_fixed_sentence(WordCount(), ["a", "b"], [" one two", " one", " one two three"])
+    assert chosen == " one two three"
+
+
+def test_the_registered_bambino_env_is_audited_on_held_out_text(tmp_path):
+    report = audit_registered("Bambino-v0", episodes=4, env_kwargs=MICRO_MODELS)
+    assert report.episodes == 4 and np.isfinite(report.mean("reference"))
+    assert report.reward_max == 1.0  # the slor form's bound, declared by the reward
+    out = tmp_path / "audit.json"
+    arguments = ["audit-reward", "Bambino-v0", "--episodes", "3", "--json", str(out)]
+    kwargs = ["--env-kwargs", json.dumps(MICRO_MODELS)]
+    assert main([*arguments, *kwargs]) in (0, 1)
+    assert json.loads(out.read_text())["episodes"] == 3
+    assert main([*arguments, *kwargs]) == 2  # an existing report is never overwritten
