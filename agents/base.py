@@ -71,11 +71,15 @@ from lm_gym.agents.protocol import build_config, env_spaces, is_vector_env
 from lm_gym.babylm.ledger import BudgetExhausted, WordLedger, ledger_of
 from lm_gym.utils import distributed
 from lm_gym.utils.device import resolve_device
+from lm_gym.utils.validation import check_positive_int
 
 CHECKPOINT_FORMAT = "lm_gym.agent/2"
 """Version 2 holds only tensors and plain data (version 1 pickled NumPy objects)."""
 RUN_ONLY_FIELDS = ("verbose", "device")
 """Config fields that do not change what an agent learns: a resumed run may change them."""
+DEFAULT_LOG_INTERVAL = 10
+"""Iterations between two metric tables on stdout (SB3's ``log_interval``; the CSV and
+TensorBoard logs get every iteration). The last iteration's table is always printed."""
 MEDIAN_INFO_KEYS = ("ppl",)
 """Episode-end info logged with its median too: perplexities span orders of magnitude."""
 
@@ -100,6 +104,9 @@ class BaseAgent(ABC):
     """
 
     config_class: ClassVar[type]
+    action_kinds: ClassVar[tuple[str, ...]] = ()
+    """The kinds of env it acts in (keys of :data:`lm_gym.registration.ACTION_KINDS`), as its
+    constructor checks them: ``lm-gym list`` reads them without building any env."""
     vectorizes_single_envs: ClassVar[bool] = False
     """True for agents that run a single env as a vector env of one row."""
     rank_state_keys: ClassVar[tuple[str, ...]] = ("generator",)
@@ -169,6 +176,7 @@ class BaseAgent(ABC):
         *,
         reset_num_timesteps: bool = True,
         progress_bar: bool = True,
+        log_interval: int = DEFAULT_LOG_INTERVAL,
     ) -> BaseAgent:
         """Collect and update until ``total_timesteps`` env steps have been taken.
 
@@ -185,10 +193,13 @@ class BaseAgent(ABC):
                 a function ``f(locals_, globals_) -> bool``; returning ``False`` stops training.
             reset_num_timesteps: start counting timesteps and iterations from 0.
             progress_bar: show a tqdm bar of the timesteps.
+            log_interval: print the metrics table on stdout every this many iterations (and
+                after the last one); every iteration still goes to the CSV and TensorBoard logs.
 
         Returns:
             The agent itself.
         """
+        check_positive_int("log_interval", log_interval)
         training_env = self._setup_learn(
             env, total_timesteps, callback, reset_num_timesteps, progress_bar
         )
@@ -214,11 +225,12 @@ class BaseAgent(ABC):
             if self.run_ledger is not None:
                 for key, value in self.run_ledger.metrics().items():
                     self.logger.record(key, value)
-            self.logger.dump(self.num_timesteps)
+            self.logger.dump(self.num_timesteps, stdout=self.iteration % log_interval == 0)
             callback.on_iteration_end()
             if not self._continue_training:
                 break
         self._progress.close()
+        self.logger.print_last()
         callback.on_training_end()
         return self
 
@@ -329,7 +341,10 @@ class BaseAgent(ABC):
             ``False`` when the callback asked to stop training.
         """
         self.num_timesteps += steps
-        self._progress.update(steps)
+        # A batch in progress may end past the budget: the bar stops at its total.
+        shown = min(self.num_timesteps, self._total_timesteps) - self._progress.n
+        if shown > 0:
+            self._progress.update(shown)
         self._continue_training = self._callback.on_step()
         return self._continue_training
 

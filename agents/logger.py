@@ -64,6 +64,7 @@ class Logger:
         self._values: dict[str, float] = {}
         self._csv_keys: list[str] = []
         self._writer = None
+        self._printed = False
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
         if resume and self.csv_path is not None and self.csv_path.is_file():
@@ -88,8 +89,14 @@ class Logger:
         """Set metric ``key`` for the current iteration (later calls overwrite earlier ones)."""
         self._values[key] = float(value)
 
-    def dump(self, step: int) -> dict[str, float]:
+    def dump(self, step: int, *, stdout: bool = True) -> dict[str, float]:
         """Write the recorded metrics at timestep ``step``, then start a new row.
+
+        Args:
+            step: the row's x axis.
+            stdout: print the row's table too (when the ``stdout`` format is on); the agents'
+                ``log_interval`` prints only every n-th row, while the CSV, TensorBoard and
+                :attr:`history` get every row.
 
         Returns:
             The row written (also appended to :attr:`history`).
@@ -97,8 +104,9 @@ class Logger:
         row = {"time/total_timesteps": float(step), **self._values}
         self._values = {}
         self.history.append(row)
-        if "stdout" in self.formats:
-            self._write_stdout(row)
+        self._printed = False
+        if stdout:
+            self.print_last()
         if self.csv_path is not None:
             self._write_csv(row)
         if self._writer is not None:
@@ -107,6 +115,12 @@ class Logger:
                     self._writer.add_scalar(key, value, step)
             self._writer.flush()
         return row
+
+    def print_last(self) -> None:
+        """Print the table of the latest row (once) when the ``stdout`` format is on."""
+        if "stdout" in self.formats and self.history and not self._printed:
+            self._write_stdout(self.history[-1])
+            self._printed = True
 
     def _read_existing_csv(self, resume_step: int | None) -> None:
         """A resumed run appends to the CSV of the run it continues (cut after

@@ -6,8 +6,9 @@ In this file, in order: the hyperparameters (:class:`PPOConfig`), the advantage 
 iteration of it is:
 
 1. **Collect** (:meth:`PPO._collect`, i.e. :func:`~lm_gym.agents.rollout.collect_token_rollout`):
-   ``num_envs`` prompts, one token per env step sampled through the policy's KV cache, until
-   every episode ended; the log-probability and value of each step are recorded from the
+   one prompt per row of the vector env (a single env plays ``num_envs`` episodes in turn,
+   stacked into one batch), one token per env step sampled through the policy's KV cache,
+   until every episode ended; the log-probability and value of each step are recorded from the
    sampling forward pass. The callbacks' ``on_rollout_end`` follows.
 2. **Update** (:meth:`PPO._update`):
 
@@ -57,6 +58,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -69,6 +71,7 @@ from lm_gym.agents.policies import (
     check_token_space,
     resolve_policy_lm,
 )
+from lm_gym.agents.protocol import is_vector_env
 from lm_gym.agents.rollout import TokenRollout, collect_token_rollout, filler_token
 from lm_gym.models.sampling import sample_tokens
 from lm_gym.utils import distributed
@@ -101,7 +104,8 @@ class PPOConfig:
     model: str | None = None
     """Policy LM spec for ``lm_gym.models.load_model``; ``None`` uses the env's own model."""
     num_envs: int = 32
-    """Episodes per iteration when ``train_agent`` builds the env (else the env's num_envs)."""
+    """Episodes per iteration: the rows of the vector env ``train_agent`` builds, or the
+    episodes a single env plays in turn; a vector env given to ``learn`` plays its own rows."""
     learning_rate: float = 1e-4
     """Adam learning rate (paper: 1.41e-5 for a 125M model; see the class docstring)."""
     value_learning_rate: float | None = None
@@ -151,7 +155,7 @@ class PPOConfig:
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt (the baby models were trained on ``<s> text </s>``)."""
     verbose: int = 1
-    """1 prints a metrics table per iteration, 0 is silent."""
+    """1 prints a metrics table every ``log_interval`` iterations (see ``learn``), 0 is silent."""
 
     def __post_init__(self) -> None:
         positive = ("num_envs", "num_epochs", "num_minibatches", "kl_horizon")
@@ -208,6 +212,45 @@ def gae(
     return advantages * mask
 
 
+def stack_rollouts(rollouts: list[TokenRollout], filler: int) -> TokenRollout:
+    """One batch of the episodes of several rollouts (a single env's episodes played one
+    after the other): the shorter action blocks padded on the right to the longest with
+    ``filler`` and mask 0, the narrower prompt blocks on the left (prompts stay right-aligned,
+    as the envs give them, the padding masked out)."""
+    horizon = max(r.actions.shape[1] for r in rollouts)
+    width = max(r.prompt_ids.shape[1] for r in rollouts)
+
+    def pad(tensors: list[torch.Tensor], value: float) -> torch.Tensor:
+        return torch.cat(
+            [nn.functional.pad(t, (0, horizon - t.shape[1]), value=value) for t in tensors]
+        )
+
+    def pad_left(tensors: list[torch.Tensor], value: int) -> torch.Tensor:
+        return torch.cat(
+            [nn.functional.pad(t, (width - t.shape[1], 0), value=value) for t in tensors]
+        )
+
+    keys = sorted({key for r in rollouts for key in r.end_info})
+    return TokenRollout(
+        prompt_ids=pad_left([r.prompt_ids for r in rollouts], filler),
+        prompt_mask=pad_left([r.prompt_mask for r in rollouts], 0),
+        actions=pad([r.actions for r in rollouts], filler),
+        mask=pad([r.mask for r in rollouts], 0.0),
+        rewards=pad([r.rewards for r in rollouts], 0.0),
+        logprobs=pad([r.logprobs for r in rollouts], 0.0),
+        values=None if rollouts[0].values is None else pad([r.values for r in rollouts], 0.0),
+        returns=np.concatenate([r.returns for r in rollouts]),
+        lengths=np.concatenate([r.lengths for r in rollouts]),
+        end_info={
+            key: np.concatenate(
+                [r.end_info.get(key, np.full(len(r.returns), np.nan)) for r in rollouts]
+            )
+            for key in keys
+        },
+        completions=[text for r in rollouts for text in r.completions],
+    )
+
+
 # ---------------------------------------------------------------------- KL penalty
 class KLController:
     """The KL-penalty coefficient: fixed, or adapted as in Ziegler et al. (2019) / TRL.
@@ -246,7 +289,8 @@ class PPO(BaseAgent):
 
     Args:
         env: a token-mode env or vector env (``Discrete`` actions), e.g.
-            ``gym.make_vec("Bambino-v0", num_envs=32)``; a single env is run as a batch of 1.
+            ``gym.make_vec("Bambino-v0", num_envs=32)``; a single env plays ``num_envs``
+            episodes in turn per batch (the same updates, more slowly than a vector env).
         config: a :class:`PPOConfig` or dict; keyword ``overrides`` replace its fields.
         model: the policy LM (an ``LM``, a ``(model, tokenizer)`` pair or any
             ``load_model`` spec); default ``config.model``, else the env's ``generating_model``.
@@ -257,6 +301,7 @@ class PPO(BaseAgent):
     """
 
     config_class = PPOConfig
+    action_kinds = ("token",)
     vectorizes_single_envs = True
 
     def __init__(
@@ -324,16 +369,36 @@ class PPO(BaseAgent):
 
     # ------------------------------------------------------------------ one iteration
     def _collect(self, env: Any) -> TokenRollout | None:
-        """Step 1: one lock-step batch of episodes (``None`` when a callback stopped it)."""
+        """Step 1: one batch of episodes (``None`` when a callback stopped it).
+
+        A vector env's rows play one lock-step batch. A single env (which the loop runs as a
+        one-row vector env) plays ``num_envs`` episodes one after the other, stacked into one
+        batch, so an update sees as many episodes as the config says either way. (Wrapped in
+        :class:`~lm_gym.wrappers.CLMAlternation`, a single env's every episode is a slot of the
+        schedule, so CLM updates may fall between the episodes of one batch: wrap a vector
+        env, as ``train_agent`` does.)
+        """
         self.policy.eval()
-        return collect_token_rollout(
-            env,
-            self.policy,
-            self.generator,
-            temperature=self.config.temperature,
-            seed=self._reset_seed(),
-            on_step=self._count_steps,
-        )
+        rounds = 1 if is_vector_env(self.env) else self.config.num_envs
+        rollouts = []
+        for _ in range(rounds):
+            rollout = collect_token_rollout(
+                env,
+                self.policy,
+                self.generator,
+                temperature=self.config.temperature,
+                seed=self._reset_seed(),
+                on_step=self._count_steps,
+            )
+            if rollout is None:
+                return None
+            rollouts.append(rollout)
+        return rollouts[0] if rounds == 1 else stack_rollouts(rollouts, self._filler())
+
+    def _filler(self) -> int:
+        """The token that pads stacked episodes (masked out, like a rollout's own filler)."""
+        tokenizer = self.policy.tokenizer
+        return filler_token(self.policy.action_size, tokenizer.eos_token_id, tokenizer.pad_token_id)
 
     def _setup_learn(
         self,

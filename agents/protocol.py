@@ -9,6 +9,10 @@ state SB3's ``predict`` also returns)::
     agent.save("agent.pt")
     agent = SomeAgent.load("agent.pt", env=env)     # a classmethod, as in SB3
 
+An agent may declare ``action_kinds``, the kinds of env it acts in (keys of
+:data:`lm_gym.registration.ACTION_KINDS`: ``token``, ``sequence``, ``subset``, ``lessons``), so
+``lm-gym list`` can say where it acts without building an env.
+
 An agent that can continue a run bit-identically also offers ``agent.restore(path, env)``:
 load a checkpoint of its own into the agent as built (``lm-gym run --resume`` needs it; the
 built-in agents have it through :class:`~lm_gym.agents.base.BaseAgent`, ``sb3-ppo`` does not).
@@ -24,6 +28,8 @@ import os
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
+
+from lm_gym.utils.validation import check_keywords
 
 ConfigT = TypeVar("ConfigT")
 
@@ -52,7 +58,8 @@ def build_config(config_class: type[ConfigT], config: Any = None, **overrides: A
     """Make a ``config_class`` instance from a config, a dict and/or keyword overrides.
 
     Raises:
-        TypeError: naming unknown fields and listing the valid ones, before any work starts.
+        ArgumentTypeError: naming unknown fields (with the closest valid name) and listing the
+            valid ones, before any work starts; a ``TypeError`` and a ``ValueError``.
     """
     if config is None:
         values: dict[str, Any] = {}
@@ -65,13 +72,20 @@ def build_config(config_class: type[ConfigT], config: Any = None, **overrides: A
             f"config must be a {config_class.__name__} or a dict, got {type(config).__name__}"
         )
     values.update(overrides)
-    names = {f.name for f in dataclasses.fields(config_class)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise TypeError(
-            f"unknown {config_class.__name__} field(s) {unknown}; valid fields: {sorted(names)}"
-        )
+    names = [f.name for f in dataclasses.fields(config_class)]
+    check_keywords(config_class.__name__, values, names)
     return config_class(**values)
+
+
+def is_env_refusal(error: BaseException) -> bool:
+    """True when ``error`` is an agent factory's refusal of an env it cannot act in.
+
+    By convention a factory refuses an env's spaces with a ``TypeError`` (PPO needs token
+    actions, REINFORCE one-step episodes, ...). A bad argument (lm_gym's
+    :class:`~lm_gym.utils.validation.ArgumentTypeError`, also a ``ValueError``: an unknown
+    config field, say) and every other exception are failures, not refusals.
+    """
+    return isinstance(error, TypeError) and not isinstance(error, ValueError)
 
 
 def env_spaces(env: Any) -> tuple[gym.Space, gym.Space, int]:

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lm_gym.utils.validation import did_you_mean
+
 ENTRY_POINT_GROUP = "lm_gym.agents"
 
 
@@ -127,7 +129,11 @@ def get_agent_spec(name: str) -> AgentSpec:
     if name not in _REGISTRY:
         load_entry_points()
     if name not in _REGISTRY:
-        raise KeyError(f"unknown agent {name!r}; registered agents: {', '.join(list_agents())}")
+        known = list_agents()
+        raise KeyError(
+            f"unknown agent {name!r}{did_you_mean(name, known)}; registered agents: "
+            f"{', '.join(known)}"
+        )
     return _REGISTRY[name]
 
 

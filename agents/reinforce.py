@@ -87,7 +87,7 @@ class ReinforceConfig:
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt (LM policy)."""
     verbose: int = 1
-    """1 prints a metrics table per update, 0 is silent."""
+    """1 prints a metrics table every ``log_interval`` updates (see ``learn``), 0 is silent."""
 
     def __post_init__(self) -> None:
         for name in ("num_envs", "batch_size"):
@@ -118,6 +118,7 @@ class Reinforce(BaseAgent):
     """
 
     config_class = ReinforceConfig
+    action_kinds = ("sequence", "subset")
 
     def __init__(
         self,

@@ -11,8 +11,18 @@ A run never overwrites an earlier one: an existing run folder is an error unless
 ``overwrite`` (delete it and start again). While training, the agent is saved every
 ``checkpoint_every`` timesteps to ``checkpoint.pt`` (atomically, replacing the previous one),
 so a killed run loses at most one interval; at the end it is saved to ``agent.pt`` and
-``checkpoint.pt`` is removed. ``run.json`` is written when the run starts (its settings, which
-a resumed run must repeat) and completed when it ends.
+``checkpoint.pt`` is removed. ``run.json`` is written (atomically) when the run starts (its
+settings, which a resumed run must repeat) and completed when it ends. One process at a time
+works in a run folder: it holds the lock file ``out_dir/.<run folder>.lock`` for the whole run,
+and a second ``lm-gym run`` of the same env, agent and seed stops at once with an error naming
+the process that holds it.
+
+Under torchrun (``lm-gym run --nproc N``) every rank calls this function: it joins the process
+group first (:func:`lm_gym.utils.distributed.init_distributed`), rank 0 takes the lock and
+prepares the run folder for all, every rank trains its own envs (``timesteps`` counts all
+ranks' steps) and counts its own words against its share of the budget, and rank 0 alone logs
+and writes ``run.json`` (the words summed over ranks), the milestones, the checkpoints and the
+agent.
 
 One env keyword is handled here rather than by the env: ``clm_alternation`` (``true`` or a dict
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
@@ -22,16 +32,12 @@ Every run keeps a word ledger (:class:`lm_gym.wrappers.WordCounter`: words the s
 exposed to, by source, words it generated, epochs), logged as ``words/...``, saved in
 checkpoints and written to ``run.json``; ``budget`` stops the run at BabyLM's limits and
 ``milestones`` saves the student at each one under ``revisions/`` (see :mod:`lm_gym.babylm`).
-
-Under torchrun (``lm-gym run --nproc N``) every rank calls this function: it joins the process
-group first (:func:`lm_gym.utils.distributed.init_distributed`), rank 0 prepares the run folder
-for all, every rank trains its own envs (``timesteps`` counts all ranks' steps) and counts its
-own words against its share of the budget, and rank 0 alone logs and writes ``run.json`` (the
-words summed over ranks), the milestones, the checkpoints and the agent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
 import json
 import os
@@ -47,11 +53,13 @@ import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
 from lm_gym.agents.base import BaseAgent
 from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
+from lm_gym.agents.protocol import build_config, is_env_refusal
 from lm_gym.agents.registry import get_agent_spec
 from lm_gym.babylm.ledger import BudgetExhausted, WordBudget, ledger_of
 from lm_gym.babylm.milestones import MilestoneCallback, parse_milestones, student_of
 from lm_gym.utils import distributed
-from lm_gym.utils.files import atomic_write_text
+from lm_gym.utils.files import atomic_write_text, naming_setting, safe_file_name
+from lm_gym.utils.locks import exclusive_lock
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
@@ -83,6 +91,21 @@ class RunResult:
     """The word ledger's summary (``None`` for an env that is not a Gymnasium env)."""
 
 
+class AgentEnvError(ValueError):
+    """The agent refused the env: it cannot act in its spaces (the message says why)."""
+
+
+def run_folder_name(env_id: str, agent: str, seed: int) -> str:
+    """``<env>__<agent>__seed<seed>``, the run folder's name, as one safe file name.
+
+    Env ids (``ns/Name-v0``, ``module:Name-v0``) have ``/`` and ``:`` replaced; a name from a
+    registry that holds ``..`` or other unsafe characters is sanitised
+    (:func:`~lm_gym.utils.files.safe_file_name`), so the folder stays inside ``out_dir``.
+    """
+    env_stem = env_id.replace(":", "_").replace("/", "_")
+    return safe_file_name(f"{env_stem}__{agent}__seed{seed}")
+
+
 def _accepts(factory: Any, name: str) -> bool:
     try:
         parameters = inspect.signature(factory).parameters
@@ -102,12 +125,15 @@ def _check_args(
     resume: Any,
     overwrite: Any,
     checkpoint_every: Any,
+    log_interval: Any,
 ) -> None:
     if not isinstance(env_id, str) or not env_id:
         raise ValueError(f"env_id must be a non-empty string, got {env_id!r}")
     check_positive_int("timesteps", timesteps)
     check_int("seed", seed)
     check_int("checkpoint_every", checkpoint_every, minimum=0)
+    if log_interval is not None:
+        check_positive_int("log_interval", log_interval)
     for name, value in (("env_kwargs", env_kwargs), ("agent_kwargs", agent_kwargs)):
         if not isinstance(value, dict):
             raise ValueError(f"{name} must be a JSON object (dict), got {type(value).__name__}")
@@ -189,6 +215,7 @@ def train_agent(
     resume: bool = False,
     overwrite: bool = False,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    log_interval: int | None = None,
     budget: Any = None,
     milestones: Any = None,
 ) -> RunResult:
@@ -210,6 +237,8 @@ def train_agent(
             Without a run folder the run starts afresh.
         overwrite: delete an existing run folder first.
         checkpoint_every: save ``checkpoint.pt`` every this many timesteps (0: never).
+        log_interval: print the metrics table every this many iterations (``None``: the
+            agent's default, 10 for the built-in agents; ``progress.csv`` gets every one).
         budget: BabyLM word budget (:meth:`lm_gym.babylm.WordBudget.parse`: ``"strict"``,
             ``"strict-small"``, ``"strict-small/1000"``, or explicit numbers); the run stops
             at it. ``None``: words are counted, never refused.
@@ -219,19 +248,28 @@ def train_agent(
 
     Raises:
         ValueError: for bad arguments, an unknown env, or an existing run folder without
-            ``resume``/``overwrite``, before anything is built.
+            ``resume``/``overwrite``, before anything is built; :class:`AgentEnvError` (a
+            ``ValueError``) when the agent refuses the env.
         KeyError: for an unknown agent name.
+        LockTimeout: another process is running in the same run folder.
     """
     env_kwargs = {} if env_kwargs is None else env_kwargs
     agent_kwargs = {} if agent_kwargs is None else agent_kwargs
     _check_args(
-        env_id, timesteps, seed, env_kwargs, agent_kwargs, resume, overwrite, checkpoint_every
+        env_id,
+        timesteps,
+        seed,
+        env_kwargs,
+        agent_kwargs,
+        resume,
+        overwrite,
+        checkpoint_every,
+        log_interval,
     )
     budget = WordBudget.parse(budget)
     if milestones is not None:
         parse_milestones(milestones, budget)  # a bad schedule fails before anything is built
     distributed.init_distributed(device)
-    main = distributed.is_main_process()
     factory = get_agent_spec(agent).load()
     if distributed.world_size() > 1 and not (
         isinstance(factory, type) and issubclass(factory, BaseAgent)
@@ -240,8 +278,10 @@ def train_agent(
             f"agent {agent!r} cannot train on several processes (only lm_gym's BaseAgent "
             "subclasses reduce their updates across ranks): run it in one process"
         )
-    safe_id = env_id.replace(":", "_").replace("/", "_")
-    run_dir = Path(out_dir) / f"{safe_id}__{agent}__seed{seed}"
+    config_class = getattr(factory, "config_class", None)
+    if dataclasses.is_dataclass(config_class):  # unknown or bad fields fail before any build
+        build_config(config_class, agent_kwargs)
+    run_dir = Path(out_dir) / run_folder_name(env_id, agent, seed)
     settings = {
         "env_id": env_id,
         "agent": agent,
@@ -249,12 +289,55 @@ def train_agent(
         "env_kwargs": env_kwargs,
         "agent_kwargs": agent_kwargs,
     }
-    checkpoint = distributed.run_on_main_process(
-        _prepare_run_dir, run_dir, settings, resume, overwrite, factory
-    )
-    env_kwargs = dict(env_kwargs)
+    with contextlib.ExitStack() as stack:
+        if distributed.is_main_process():  # rank 0 owns the run folder for all ranks
+            with naming_setting("--out (out_dir)", out_dir, "the parent folder of run folders"):
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                stack.enter_context(
+                    exclusive_lock(
+                        Path(out_dir) / f".{run_dir.name}.lock",
+                        what=f"the run folder {run_dir}",
+                        timeout=0,
+                    )
+                )
+        checkpoint = distributed.run_on_main_process(
+            _prepare_run_dir, run_dir, settings, resume, overwrite, factory
+        )
+        return _train(
+            factory,
+            run_dir,
+            settings,
+            checkpoint,
+            timesteps,
+            device,
+            progress_bar,
+            checkpoint_every,
+            log_interval,
+            budget,
+            milestones,
+        )
+
+
+def _train(
+    factory: Any,
+    run_dir: Path,
+    settings: dict[str, Any],
+    checkpoint: Path | None,
+    timesteps: int,
+    device: str | None,
+    progress_bar: bool,
+    checkpoint_every: int,
+    log_interval: int | None,
+    budget: Any,
+    milestones: Any,
+) -> RunResult:
+    """The body of :func:`train_agent`, run while it holds the run folder's lock (on every
+    rank under data parallelism; rank 0 alone writes)."""
+    env_id, agent, seed = settings["env_id"], settings["agent"], settings["seed"]
+    main = distributed.is_main_process()
+    env_kwargs = dict(settings["env_kwargs"])
     clm = env_kwargs.pop(CLM_KEY, None)
-    config = dict(agent_kwargs)
+    config = dict(settings["agent_kwargs"])
     for name, value in (("seed", seed), ("device", device)):
         if _accepts(factory, name) and name not in config:
             config[name] = value
@@ -265,7 +348,12 @@ def train_agent(
         env = make_env(env_id, seed=seed, device=device, env_kwargs=env_kwargs, config=config)
     else:
         env = gym.make(env_id, **env_kwargs)
-    built = factory(env, **config)
+    try:
+        built = factory(env, **config)
+    except Exception as error:
+        if not is_env_refusal(error):
+            raise
+        raise AgentEnvError(f"agent {agent!r} cannot act in {env_id}: {error}") from error
     if isinstance(env, gym.Env | gym.vector.VectorEnv):
         env = WordCounter(env, budget=budget)
     elif budget is not None or milestones is not None:
@@ -294,6 +382,8 @@ def train_agent(
     learn_kwargs: dict[str, Any] = {}
     if _accepts(built.learn, "progress_bar"):
         learn_kwargs["progress_bar"] = progress_bar and main
+    if log_interval is not None:
+        learn_kwargs["log_interval"] = log_interval
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
     callbacks = []

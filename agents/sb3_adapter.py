@@ -36,6 +36,7 @@ from lm_gym.agents.checkpoint import (
     set_global_rng_state,
 )
 from lm_gym.agents.logger import Logger, tensorboard_available
+from lm_gym.agents.policies import check_token_space
 from lm_gym.agents.protocol import build_config
 from lm_gym.utils.device import resolve_device
 
@@ -116,6 +117,8 @@ class SB3PPO:
     """
 
     config_class = SB3PPOConfig
+    action_kinds = ("token",)
+    """Token-mode envs only (see :func:`_check_env`)."""
 
     def __init__(
         self,
@@ -177,8 +180,13 @@ class SB3PPO:
         *,
         reset_num_timesteps: bool = True,
         progress_bar: bool = True,
+        log_interval: int = 1,
     ) -> SB3PPO:
-        """Train with SB3's PPO; ``callback`` returning ``False`` stops it."""
+        """Train with SB3's PPO; ``callback`` returning ``False`` stops it.
+
+        ``log_interval`` is SB3's: its logger writes a row (stdout, CSV, TensorBoard alike)
+        every this many iterations.
+        """
         _check_env(env)
         if env is not self.model.get_env() and env is not getattr(self, "_env", None):
             self.model.set_env(env)
@@ -189,6 +197,7 @@ class SB3PPO:
             callback=bridge,
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
+            log_interval=log_interval,
         )
         return self
 
@@ -233,16 +242,24 @@ class SB3PPO:
     def make_env(
         cls, env_id: str, *, seed: int, device: Any, env_kwargs: dict, config: dict
     ) -> Any:
-        """The env ``train_agent`` trains on: SB3's ``DummyVecEnv`` of ``num_envs`` copies."""
+        """The env ``train_agent`` trains on: SB3's ``DummyVecEnv`` of ``num_envs`` copies.
+
+        Each copy is ``gym.make(env_id, **env_kwargs)``, as for the other agents: given an id,
+        SB3's ``make_vec_env`` would ask for ``render_mode="rgb_array"``, which text envs
+        (``None`` or ``"ansi"``) refuse.
+        """
         from stable_baselines3.common.env_util import make_vec_env
 
         num_envs = build_config(SB3PPOConfig, config).num_envs
-        return make_vec_env(env_id, n_envs=num_envs, seed=seed, env_kwargs=env_kwargs)
+        return make_vec_env(lambda: gym.make(env_id, **env_kwargs), n_envs=num_envs, seed=seed)
 
 
 def _check_env(env: Any) -> None:
+    """Refuse (``TypeError``) Gymnasium vector envs and envs without token actions: SB3 samples
+    a subset action unconstrained (not exactly k ones) and a sequence action as floats."""
     if isinstance(env, gym.vector.VectorEnv | gym.vector.VectorWrapper):
         raise TypeError(
             "sb3-ppo takes a single Gymnasium env or an SB3 VecEnv, not a Gymnasium vector env "
             "(SB3 vectorises by itself)"
         )
+    check_token_space(env.action_space, "sb3-ppo")

@@ -45,13 +45,14 @@ class FixedTeacherConfig:
     subset_size: int | None = None
     """How many sentences to pick; ``None`` reads the env's ``budget``."""
     verbose: int = 1
-    """1 prints a metrics table per batch of episodes."""
+    """1 prints a metrics table every ``log_interval`` batches (see ``learn``), 0 is silent."""
 
 
 class _LabelTeacher(RandomAgent):
     """Picks ``k`` sentences, those with label ``preferred`` first, uniformly within a group."""
 
     config_class = FixedTeacherConfig
+    action_kinds = ("subset", "lessons")
     preferred: ClassVar[int]
 
     def __init__(

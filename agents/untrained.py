@@ -183,7 +183,7 @@ class RandomConfig:
     subset_size: int | None = None
     """For ``MultiBinary`` actions: choose exactly k items (``None`` reads the env's budget)."""
     verbose: int = 1
-    """1 prints a metrics table per batch of episodes."""
+    """1 prints a metrics table every ``log_interval`` batches (see ``learn``), 0 is silent."""
 
 
 class RandomAgent(_FixedAgent):
@@ -191,6 +191,7 @@ class RandomAgent(_FixedAgent):
 
     config_class = RandomConfig
     rank_state_keys = ("space_rng",)
+    action_kinds = ("token", "sequence", "subset", "lessons")
 
     def __init__(
         self, env: Any, config: Any = None, *, logger: Logger | None = None, **overrides: Any
@@ -244,13 +245,14 @@ class LMSampleConfig:
     prepend_bos: bool = True
     """Feed ``<s>`` before each prompt."""
     verbose: int = 1
-    """1 prints a metrics table per batch of episodes."""
+    """1 prints a metrics table every ``log_interval`` batches (see ``learn``), 0 is silent."""
 
 
 class LMSampleAgent(_FixedAgent):
     """The policy LM as it is, sampling tokens (token mode) or continuations (sequence mode)."""
 
     config_class = LMSampleConfig
+    action_kinds = ("token", "sequence")
 
     def __init__(
         self,

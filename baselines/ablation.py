@@ -26,6 +26,7 @@ numbers), ``bambino_ablation.md`` (the table) and ``bambino_ablation.png``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -42,10 +43,12 @@ from lm_gym.agents.callbacks import Callback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.ppo import PPO
 from lm_gym.agents.untrained import LMSampleAgent
+from lm_gym.baselines.driver import LOCK_FILE
 from lm_gym.baselines.results import git_revision
 from lm_gym.evaluation.evaluate import evaluate_lm
 from lm_gym.models.loading import load_model
-from lm_gym.utils.files import atomic_write_text
+from lm_gym.utils.files import atomic_write_text, naming_setting
+from lm_gym.utils.locks import exclusive_lock
 from lm_gym.utils.validation import check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
@@ -235,19 +238,42 @@ def run_ablation(
     Returns:
         The summary (also written to ``<out>/bambino_ablation.json``).
 
+    One process at a time works in ``out_dir``: a second one waits for the lock file
+    ``out_dir/.lm_gym.lock`` (``log`` says for which process), then skips what the first one
+    finished.
+
     Raises:
-        ValueError: for an unknown arm or no seeds, before anything runs.
+        ValueError: for an unknown arm or no seeds, before anything runs; ``LocationError``
+            (a ``ValueError``) when ``out_dir`` cannot be created or written.
     """
     config = config or AblationConfig()
     unknown = [arm for arm in arms if arm not in ARMS]
     if unknown or not seeds:
         raise ValueError(f"unknown arms {unknown} (known: {list(ARMS)}) or no seeds {seeds!r}")
+    out = Path(out_dir)
+    with contextlib.ExitStack() as stack:
+        with naming_setting("--out (out_dir)", out, "the ablation's output folder"):
+            out.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(
+                exclusive_lock(out / LOCK_FILE, what=f"the ablation folder {out}", on_wait=log)
+            )
+        return _run_arms(out, seeds, config, arms, log)
+
+
+def _run_arms(
+    out: Path,
+    seeds: Sequence[int],
+    config: AblationConfig,
+    arms: Sequence[str],
+    log: Callable[[str], None],
+) -> dict:
+    """The body of :func:`run_ablation`, run while it holds the output folder's lock."""
     records: dict[str, list[dict]] = {arm: [] for arm in arms}
     for seed in seeds:
         for arm in arms:
             spec = {"arm": arm, "seed": int(seed), "config": dataclasses.asdict(config)}
             spec = json.loads(json.dumps(spec))
-            path = run_path(out_dir, arm, seed)
+            path = run_path(out, arm, seed)
             record = _read(path)
             if record is not None and record.get("spec") == spec:
                 log(f"{arm} seed {seed}: done before, {path}")
@@ -258,7 +284,6 @@ def run_ablation(
                 log(f"{arm} seed {seed}: {_brief(record)}")
             records[arm].append(record)
     summary = summarise(records, config)
-    out = Path(out_dir)
     atomic_write_text(out / "bambino_ablation.json", json.dumps(summary, indent=2) + "\n")
     atomic_write_text(out / "bambino_ablation.md", markdown_table(summary) + "\n")
     plot(summary, out / "bambino_ablation.png")

@@ -100,16 +100,24 @@ def run_ray(pending: list[RunSpec], address: str) -> Iterator[Finished]:
     """The runs as Ray tasks (one CPU each) on the cluster at ``address``.
 
     Workers keep their logs and saved agents in temporary folders (they may be other
-    machines); the outcome, curve included, comes back to the driver. The cluster's Python
-    environments need lm_gym installed. An existing ``ray.init`` connection of this process is
-    reused (and left open); otherwise this connects and disconnects at the end. Ray is an
-    optional extra (``pip install 'lm_gym[ray]'``), imported here only.
+    machines); the outcome, curve included, comes back to the driver. No cluster at
+    ``address`` is a ``ValueError`` naming ``--ray`` (``"local"`` starts a private one). The
+    cluster's Python environments need lm_gym installed. An existing ``ray.init`` connection of
+    this process is reused (and left open); otherwise this connects and disconnects at the end.
+    Ray is an optional extra (``pip install 'lm_gym[ray]'``), imported here only.
     """
     import ray
 
     connected_here = not ray.is_initialized()
     if connected_here:
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as error:
+            raise ValueError(
+                f"--ray {address}: no running Ray cluster found there; start one "
+                "(ray start --head), give the address of a running one, or pass --ray local "
+                "to start a private one on this machine"
+            ) from error
     try:
         task = ray.remote(num_cpus=1)(execute_run)
         refs = {task.remote(spec, None): spec for spec in pending}

@@ -1,7 +1,9 @@
 """Run a whole track: plan, skip what is done, execute the rest, write results and the table.
 
 The driver checks the agent names, asks each agent once per env whether it can act there
-(see :func:`~lm_gym.baselines.runner.unsupported_reason`), skips every run whose result file
+(see :func:`~lm_gym.baselines.runner.unsupported_reason`: a refusal makes the pair not
+applicable, any other error while building the agent makes it failed, with its message),
+saying which env it is planning, skips every run whose result file
 already exists for the same spec (so a killed track resumes where it stopped), hands the
 remaining runs to a backend (serial, local process pool or Ray) and writes each result as it
 arrives. At the end it regenerates ``LEADERBOARD.md`` and the learning curves from all result
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 
@@ -28,7 +31,7 @@ from lm_gym.agents.registry import get_agent_spec
 from lm_gym.baselines.backends import run_pool, run_ray, run_serial
 from lm_gym.baselines.report import write_leaderboard
 from lm_gym.baselines.results import finished_result, load_results, write_result
-from lm_gym.baselines.runner import gym_make_kwargs, run_folder_problem, unsupported_reason
+from lm_gym.baselines.runner import gym_make_kwargs, unsupported_reason
 from lm_gym.baselines.tracks import RunSpec, Track
 from lm_gym.utils.files import naming_setting
 from lm_gym.utils.locks import exclusive_lock
@@ -52,9 +55,10 @@ class TrackOutcome:
     skipped: list[RunSpec] = field(default_factory=list)
     """Runs whose result file already existed for the same spec."""
     unsupported: dict[tuple[str, str], str] = field(default_factory=dict)
-    """``(env, agent) -> reason`` for pairs the agent refused."""
+    """``(env, agent) -> reason`` for pairs the agent refused (not applicable)."""
     failed: dict[str, str] = field(default_factory=dict)
-    """Run name -> error, for runs that raised (no result file; retried on the next call)."""
+    """Run name -> error, for runs that raised, and for every run of a pair whose agent failed
+    when it was built on the env (no result file; retried on the next call)."""
 
 
 def _check_options(workers: Any, ray_address: Any) -> None:
@@ -70,23 +74,42 @@ def _check_options(workers: Any, ray_address: Any) -> None:
             )
 
 
-def plan_runs(track: Track) -> tuple[list[RunSpec], dict[tuple[str, str], str]]:
-    """The runs of ``track`` whose agent accepts the env, and the refused pairs with reasons
-    (the track's exclusions and the agents' own refusals).
+class RunPlan(NamedTuple):
+    """What :func:`plan_runs` decided."""
+
+    runs: list[RunSpec]
+    """The runs to execute (or skip, when their result exists)."""
+    refused: dict[tuple[str, str], str]
+    """``(env, agent) -> reason`` for pairs the agent refused or the track excludes."""
+    broken: dict[tuple[str, str], str]
+    """``(env, agent) -> error`` for pairs whose agent failed (not refused) when it was built
+    on the env: a bug in the agent or a config it rejects. Their runs are not executed."""
+
+
+def plan_runs(track: Track, log: Callable[[str], None] | None = None) -> RunPlan:
+    """The runs of ``track`` whose agent accepts the env, the refused pairs with their reasons
+    (the track's exclusions and the agents' own refusals) and the pairs whose agent failed.
+
+    Args:
+        track: the track.
+        log: called with a line per step (building each env, asking the agents).
 
     Raises:
         KeyError: for an unknown agent name (before any env is built).
-        ValueError: naming an env that cannot be built with the track's arguments, or an agent
-            whose name would put its run folder outside the output folder.
+        ValueError: naming an env that cannot be built with the track's arguments.
     """
+    say = log or (lambda line: None)
     if not track.seeds or not track.envs or not track.agents:
         raise ValueError(f"track {track.name!r} needs at least one env, one agent and one seed")
     for agent in track.agents:
         get_agent_spec(agent)
-        problem = run_folder_problem(agent)
-        if problem is not None:
-            raise ValueError(problem)
-    for env_id, setting in track.envs.items():
+    refused: dict[tuple[str, str], str] = {}
+    broken: dict[tuple[str, str], str] = {}
+    for number, (env_id, setting) in enumerate(track.envs.items(), start=1):
+        say(
+            f"planning [{number}/{len(track.envs)}] {env_id}: building it and asking "
+            f"{len(track.agents)} agent(s) whether they act in it"
+        )
         try:
             gym.make(env_id, **gym_make_kwargs(setting.kwargs)).close()
         except Exception as error:
@@ -94,16 +117,21 @@ def plan_runs(track: Track) -> tuple[list[RunSpec], dict[tuple[str, str], str]]:
                 f"track {track.name!r}: env {env_id} with kwargs {setting.kwargs} cannot be "
                 f"built: {type(error).__name__}: {error}"
             ) from error
-    refused: dict[tuple[str, str], str] = {}
-    for spec in track.expand():
-        if spec.seed != track.seeds[0]:
-            continue
-        excluded = track.envs[spec.env_id].excluded.get(spec.agent)
-        reason = excluded if excluded is not None else unsupported_reason(spec)
-        if reason is not None:
-            refused[(spec.env_id, spec.agent)] = reason
-    runs = [s for s in track.expand() if (s.env_id, s.agent) not in refused]
-    return runs, refused
+        for spec in track.expand():
+            if spec.env_id != env_id or spec.seed != track.seeds[0]:
+                continue
+            pair = (spec.env_id, spec.agent)
+            excluded = setting.excluded.get(spec.agent)
+            try:
+                reason = excluded if excluded is not None else unsupported_reason(spec)
+            except Exception as error:
+                broken[pair] = f"{type(error).__name__}: {error}"
+                continue
+            if reason is not None:
+                refused[pair] = reason
+    skip = refused.keys() | broken.keys()
+    runs = [s for s in track.expand() if (s.env_id, s.agent) not in skip]
+    return RunPlan(runs, refused, broken)
 
 
 def run_track(
@@ -135,7 +163,7 @@ def run_track(
     """
     _check_options(workers, ray_address)
     out_dir = Path(out_dir)
-    runs, refused = plan_runs(track)
+    plan = plan_runs(track, log)
     with contextlib.ExitStack() as stack:
         with naming_setting("--out (out_dir)", out_dir, "the leaderboard output folder"):
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,32 +173,39 @@ def run_track(
                 )
             )
         load_results(out_dir)  # a broken result file stops the track now, not after the runs
-        return _run_pending(track, out_dir, runs, refused, workers, ray_address, log)
+        return _run_pending(track, out_dir, plan, workers, ray_address, log)
 
 
 def _run_pending(
     track: Track,
     out_dir: Path,
-    runs: list[RunSpec],
-    refused: dict[tuple[str, str], str],
+    plan: RunPlan,
     workers: int,
     ray_address: str | None,
     log: Any,
 ) -> TrackOutcome:
     """The body of :func:`run_track`, run while it holds the output folder's lock."""
+    refused = plan.refused
     outcome = TrackOutcome(leaderboard=out_dir / "LEADERBOARD.md", unsupported=refused)
+    for spec in track.expand():
+        error = plan.broken.get((spec.env_id, spec.agent))
+        if error is not None:
+            outcome.failed[spec.name] = f"building the agent failed: {error}"
     pending = []
-    for spec in runs:
+    for spec in plan.runs:
         (outcome.skipped if finished_result(out_dir, spec) else pending).append(spec)
     log(
-        f"track {track.name}: {len(runs)} runs ({len(outcome.skipped)} already done, "
-        f"{len(pending)} to run), {len(refused)} env x agent pairs not applicable"
+        f"track {track.name}: {len(plan.runs)} runs ({len(outcome.skipped)} already done, "
+        f"{len(pending)} to run), {len(refused)} env x agent pairs not applicable, "
+        f"{len(plan.broken)} failed when the agent was built"
     )
+    for (env_id, agent), error in plan.broken.items():
+        log(f"agent {agent} FAILED on {env_id} when it was built: {error}")
     for agent in track.agents:
         if all((env_id, agent) in refused for env_id in track.envs):
-            # Every env refused it: more likely a config its factory rejects than spaces.
             first = next(iter(track.envs))
             log(f"agent {agent} runs on none of these envs; on {first}: {refused[(first, agent)]}")
+    failures = {pair: f"building the agent failed: {error}" for pair, error in plan.broken.items()}
     if pending:
         if ray_address is not None:
             finished = run_ray(pending, ray_address)
@@ -184,10 +219,12 @@ def _run_pending(
                 if error is not None:
                     outcome.failed[spec.name] = f"{type(error).__name__}: {error}"
                     log(f"{prefix}: FAILED {outcome.failed[spec.name]}")
+                    pair = (spec.env_id, spec.agent)
+                    failures.setdefault(pair, f"seed {spec.seed}: {outcome.failed[spec.name]}")
                     continue
                 write_result(out_dir, spec, result)
                 outcome.ran.append(spec)
                 score = result["metrics"]["eval/mean_return"]
                 log(f"{prefix}: eval/mean_return {score:.4g} ({result['wall_seconds']:.1f} s)")
-    write_leaderboard(out_dir, track, load_results(out_dir), refused)
+    write_leaderboard(out_dir, track, load_results(out_dir), refused, failures)
     return outcome

@@ -4,7 +4,8 @@ Both are generated from the result files alone, so they can be rebuilt at any ti
 resumed track's table covers the runs of every session). Per env, one row per agent with the
 mean and sample standard deviation over seeds of each final score; the header states the
 protocol (the track's envs, arguments, budgets, agents, seeds), which agents could not act in
-which env, and how the scores were measured.
+which env and why (``n/a``), which pairs failed and with what error (``**failed**``), and how
+the scores were measured.
 """
 
 from __future__ import annotations
@@ -82,8 +83,22 @@ def env_table(agents: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
-def summary_table(track: Track, grouped: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
-    """Markdown rows of the env x agent matrix of :data:`PRIMARY` ("-": not run)."""
+NOT_APPLICABLE = "n/a"
+"""Summary cell of a pair the agent refused (or the track excludes)."""
+FAILED = "**failed**"
+"""Summary cell of a pair whose runs (or whose agent, when built) raised an error."""
+
+
+def summary_table(
+    track: Track,
+    grouped: dict[str, dict[str, list[dict[str, Any]]]],
+    unsupported: dict[tuple[str, str], str] | None = None,
+    failures: dict[tuple[str, str], str] | None = None,
+) -> list[str]:
+    """Markdown rows of the env x agent matrix of :data:`PRIMARY`: :data:`NOT_APPLICABLE`
+    for refused pairs, :data:`FAILED` for failed ones (marked beside the score when only some
+    seeds failed), ``-`` for pairs with no result yet."""
+    unsupported, failures = unsupported or {}, failures or {}
     agents = list(track.agents)
     lines = [
         "| env | " + " | ".join(f"`{a}`" for a in agents) + " |",
@@ -91,9 +106,27 @@ def summary_table(track: Track, grouped: dict[str, dict[str, list[dict[str, Any]
     ]
     for env_id in track.envs:
         runs = grouped.get(env_id, {})
-        cells = [_cell([r["metrics"][PRIMARY] for r in runs.get(a, [])]) for a in agents]
+        cells = []
+        for agent in agents:
+            cell = _cell([r["metrics"][PRIMARY] for r in runs.get(agent, [])])
+            if (env_id, agent) in unsupported:
+                cell = NOT_APPLICABLE
+            elif (env_id, agent) in failures:
+                cell = FAILED if cell == "-" else f"{cell} ({FAILED} too)"
+            cells.append(cell)
         lines.append(f"| `{env_id}` | " + " | ".join(cells) + " |")
     return lines
+
+
+def _grouped_reasons(pairs: dict[tuple[str, str], str]) -> list[str]:
+    """``- `agent` on `env1`, `env2`: reason`` lines, one per agent and reason."""
+    envs: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for (env_id, agent), reason in pairs.items():
+        envs[(agent, reason)].append(f"`{env_id}`")
+    return [
+        f"- `{agent}` on {', '.join(env_ids)}: {' '.join(reason.split())}"
+        for (agent, reason), env_ids in envs.items()
+    ]
 
 
 def leaderboard_markdown(
@@ -101,15 +134,19 @@ def leaderboard_markdown(
     grouped: dict[str, dict[str, list[dict[str, Any]]]],
     unsupported: dict[tuple[str, str], str],
     plotted: Iterable[str] = (),
+    failures: dict[tuple[str, str], str] | None = None,
 ) -> str:
     """The full ``LEADERBOARD.md`` text.
 
     Args:
         track: the track (its protocol heads the file).
         grouped: :func:`group_results` of its result records.
-        unsupported: ``(env, agent) -> reason`` for the pairs that did not run.
+        unsupported: ``(env, agent) -> reason`` for the pairs the agent refused.
         plotted: env ids whose learning-curve PNG exists (linked under their table).
+        failures: ``(env, agent) -> error`` for the pairs with a failed run (or whose agent
+            failed when it was built on the env).
     """
+    failures = failures or {}
     plotted = set(plotted)
     lines = [f"# lm_gym leaderboard: track `{track.name}`", "", "## Protocol", ""]
     lines += [f"- {line}" for line in track.protocol()]
@@ -125,18 +162,31 @@ def leaderboard_markdown(
         "",
     ]
     if unsupported:
-        refused: dict[str, list[str]] = defaultdict(list)
-        for env_id, agent in unsupported:
-            refused[agent].append(f"`{env_id}`")
         lines += [
-            "Not run: each agent's factory refuses env spaces it does not handle, and the "
-            "track excludes agents that accept an env but cannot finish its episodes:",
+            f"Not applicable ({NOT_APPLICABLE} below): each agent's factory refuses env spaces "
+            "it does not handle, and the track excludes agents that accept an env but cannot "
+            "finish its episodes:",
+            "",
+            *_grouped_reasons(unsupported),
             "",
         ]
-        lines += [f"- `{agent}`: not on {', '.join(envs)}" for agent, envs in refused.items()]
-        lines.append("")
+    if failures:
+        lines += [
+            f"Failed ({FAILED} below): these raised an error, a bug in the agent or a config it "
+            "rejects; their runs have no result and are tried again on the next call:",
+            "",
+            *_grouped_reasons(failures),
+            "",
+        ]
     lines += ["## Summary", "", f"`{PRIMARY}` per env and agent:", ""]
-    lines += [*summary_table(track, grouped), "", "## Results", ""]
+    lines += [*summary_table(track, grouped, unsupported, failures), ""]
+    lines += [
+        f"{NOT_APPLICABLE}: the agent does not act in this env; {FAILED}: it raised an error "
+        "(see above); -: no result yet.",
+        "",
+        "## Results",
+        "",
+    ]
     for env_id in track.envs:
         if env_id not in grouped:
             continue
@@ -196,11 +246,15 @@ def write_leaderboard(
     track: Track,
     records: Iterable[dict[str, Any]],
     unsupported: dict[tuple[str, str], str],
+    failures: dict[tuple[str, str], str] | None = None,
 ) -> Path:
-    """Plot the curves and write ``LEADERBOARD.md`` into ``out_dir``; return its path."""
+    """Plot the curves and write ``LEADERBOARD.md`` into ``out_dir``; return its path.
+
+    ``failures`` (``(env, agent) -> error``) marks the pairs that failed in this call."""
     out_dir = Path(out_dir)
     grouped = group_results(records, track)
     plotted = plot_curves(out_dir, grouped)
     path = out_dir / LEADERBOARD_FILE
-    atomic_write_text(path, leaderboard_markdown(track, grouped, unsupported, plotted))
+    text = leaderboard_markdown(track, grouped, unsupported, plotted, failures)
+    atomic_write_text(path, text)
     return path

@@ -11,9 +11,9 @@ It returns plain JSON-ready data; the driver writes it.
 Which agents run on which envs is the agents' own call: an agent factory raises ``TypeError``
 when it is given an env whose spaces it does not handle (PPO needs token actions, REINFORCE
 one-step episodes, the fixed teachers subset selection). :func:`unsupported_reason` asks each
-factory once per env, on the env the run would train on and with the run's config (so a
-config a factory rejects shows up there too, as a refusal by every env, which the driver
-points out).
+factory once per env, on the env the run would train on and with the run's config. Anything
+else the factory raises (a ``NameError`` in its code, a config field it does not know) is not
+a refusal but a failure, which the driver reports with its message.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lm_gym.agents.protocol import is_env_refusal
 from lm_gym.agents.registry import get_agent_spec
-from lm_gym.agents.run import CLM_KEY, train_agent
+from lm_gym.agents.run import CLM_KEY, run_folder_name, train_agent
 from lm_gym.baselines.results import git_revision
 from lm_gym.baselines.tracks import RunSpec
 from lm_gym.utils.device import resolve_device
@@ -48,30 +49,10 @@ EVAL_SEED_OFFSET = 1_000_003
 
 
 def run_folder(spec: RunSpec, artifacts_dir: str | Path) -> Path:
-    """The folder ``train_agent`` writes the logs and agent of ``spec`` into.
-
-    It names it ``<artifacts_dir>/<env>__<agent>__seed<seed>`` (env id with ``:`` and ``/``
-    replaced, the agent name as registered); ``tests/baselines`` pins that this matches.
-    """
-    safe_id = spec.env_id.replace(":", "_").replace("/", "_")
-    return Path(artifacts_dir) / f"{safe_id}__{spec.agent}__seed{spec.seed}"
-
-
-def run_folder_problem(agent: str) -> str | None:
-    """Why agent name ``agent`` cannot name a run folder inside the output folder, or ``None``.
-
-    ``train_agent`` puts the registered name into the run folder's path as it is, so a name
-    with ``..`` parts (``x/../../../ESCAPED``) would write outside the output folder.
-    """
-    base = os.path.join("out", "runs")
-    folder = os.path.normpath(os.path.join(base, f"env__{agent}__seed0"))
-    if not folder.startswith(base + os.sep):
-        return (
-            f"agent name {agent!r} would put its run folder outside the output folder "
-            "(run folders are named after the agent): register it under a name without '..' "
-            "parts"
-        )
-    return None
+    """The folder ``train_agent`` writes the logs and agent of ``spec`` into:
+    ``<artifacts_dir>/<env>__<agent>__seed<seed>``, named by
+    :func:`~lm_gym.agents.run.run_folder_name` (so it never leaves ``artifacts_dir``)."""
+    return Path(artifacts_dir) / run_folder_name(spec.env_id, spec.agent, spec.seed)
 
 
 def clear_run_folder(spec: RunSpec, artifacts_dir: str | Path) -> None:
@@ -94,16 +75,17 @@ def gym_make_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def unsupported_reason(spec: RunSpec) -> str | None:
-    """Why the agent of ``spec`` cannot be built for its env, or ``None`` when it can.
+    """Why the agent of ``spec`` refuses its env, or ``None`` when it accepts it.
 
     The env is built as ``train_agent`` builds it (the factory's ``make_env``, e.g. a
     vector env of ``num_envs``; plain ``gym.make`` otherwise), so the answer holds for the run.
-    lm_gym's factories raise ``TypeError`` for spaces they do not handle; a third-party factory
-    may fail otherwise (an ``AttributeError`` for an attribute only some envs have), so any
-    exception counts, and its type and message are the reason.
+    Only a refusal is an answer (:func:`~lm_gym.agents.protocol.is_env_refusal`: by convention
+    a ``TypeError`` about spaces), returned as ``"<type>: <message>"``.
 
     Raises:
         KeyError: for an unknown agent name.
+        Exception: whatever else building the env or the agent raised (a bug in the agent, a
+            config it rejects): a failure, which the driver reports as such, not a refusal.
     """
     factory = get_agent_spec(spec.agent).load()
     kwargs = gym_make_kwargs(spec.env_kwargs)
@@ -122,6 +104,8 @@ def unsupported_reason(spec: RunSpec) -> str | None:
             env = gym.make(spec.env_id, **kwargs)
         factory(env, **spec.agent_kwargs)
     except Exception as error:
+        if not is_env_refusal(error):
+            raise
         return f"{type(error).__name__}: {error}"
     finally:
         if env is not None:

@@ -15,12 +15,13 @@ then ``export_babylm`` writes the revisions as a git repository (one branch per 
 phenomenon, perplexity per word, zero-shot sentence types, in English and Italian) and plots
 each measure against words exposed. The untrained baby is scored the same way ("before").
 
-Writes ``docs/babylm_interaction.png`` and ``docs/babylm_interaction.json``; the run folder,
+Writes ``babylm_interaction.png`` and ``babylm_interaction.json`` to ``runs/docs``
+(``--update-docs``: into ``docs/``, replacing the committed ones); the run folder,
 the repository and the evaluation files stay under ``--work`` (not committed). A second call
 reuses what the first one finished (the run, the repository, the scored revisions). Runs torch
 on one thread::
 
-    python docs/babylm_interaction.py
+    python docs/babylm_interaction.py --update-docs
     python docs/babylm_interaction.py --seed 1 --work runs/babylm_s1 --json s1.json --out s1.png
 """
 
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from outputs import add_output_options, output_dir  # same folder
 from transformers.utils import logging as hf_logging
 
 from lm_gym.agents import train_agent
@@ -42,7 +44,6 @@ from lm_gym.babylm.revisions import curves
 from lm_gym.evaluation import evaluate_lm
 from lm_gym.models import load_model
 
-HERE = Path(__file__).resolve().parent
 EVAL_SIZES = {"n_heldout": 300, "n_pairs": 100, "n_sentence_types": 50, "n_samples": 100}
 """Evaluation sizes per revision (smaller than ``lm-gym eval``'s defaults, to stay quick)."""
 SCALARS = ("minimal_pairs", "perplexity_per_word", "sentence_type", "distinct_2")
@@ -67,9 +68,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale", type=int, default=100, help="divide BabyLM's numbers by this")
     parser.add_argument("--work", default="runs/babylm_interaction", help="run, repo, eval files")
-    parser.add_argument("--out", default=str(HERE / "babylm_interaction.png"))
-    parser.add_argument("--json", default=str(HERE / "babylm_interaction.json"))
+    parser.add_argument("--out", default=None, help="the figure (default: in the output folder)")
+    parser.add_argument("--json", default=None, help="the JSON (default: in the output folder)")
+    add_output_options(parser)
     args = parser.parse_args()
+    folder = output_dir(args)
+    args.out = args.out or str(folder / "babylm_interaction.png")
+    args.json = args.json or str(folder / "babylm_interaction.json")
     torch.set_num_threads(1)
     hf_logging.disable_progress_bar()
     work = Path(args.work)
@@ -111,7 +116,7 @@ def main() -> None:
         for _, record in list_revisions(run_dir / "revisions")
     ]
     summary = {
-        "command": "python docs/babylm_interaction.py",
+        "command": "python docs/babylm_interaction.py --update-docs",
         "seed": args.seed,
         "budget": budget,
         "milestones": milestones,

@@ -10,9 +10,10 @@ differs (``storyteller-small``, 2x128, or ``storyteller-large``, 4x128). For eac
   mean score, length, distinct-1/2 and repetition rate (:mod:`lm_gym.evaluation.text_metrics`), so a
   policy that games the reward model by repeating itself (or by stopping early) would show.
 
-Writes ``docs/babystories_ppo.png`` and ``docs/babystories_ppo.json`` (the README's run)::
+Writes ``babystories_ppo.png`` and ``babystories_ppo.json`` into ``runs/docs``
+(``--update-docs``: into ``docs/``, the README's run)::
 
-    python docs/babystories_ppo.py --seed 0
+    python docs/babystories_ppo.py --seed 0 --update-docs
 
 The defaults hold KL near 3 nats per episode with a fast adaptive controller (target 3,
 horizon 500 episodes). A slower controller barely moves in a run this short: with target 2 and
@@ -32,13 +33,13 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from outputs import add_output_options, output_dir  # same folder
 from ppo_bambino import smooth  # the moving average of the Bambino curves, same folder
 
 import lm_gym.registration  # noqa: F401  (registers BabyStories-v0)
 from lm_gym.agents import PPO, Logger
 from lm_gym.evaluation.text_metrics import text_metrics, words
 
-HERE = Path(__file__).resolve().parent
 ARMS = {"small": "storyteller-small", "large": "storyteller-large"}
 
 
@@ -170,7 +171,8 @@ def main() -> None:
     parser.add_argument(
         "--kl-horizon", type=int, default=500, help="adaptive KL controller horizon (episodes)"
     )
-    parser.add_argument("--out", default=str(HERE / "babystories_ppo"), help="path without suffix")
+    parser.add_argument("--out", help="path without suffix (default: <out dir>/babystories_ppo)")
+    add_output_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -204,7 +206,7 @@ def main() -> None:
         "samples": args.samples,
         **{arm: summarise(record) for arm, record in records.items()},
     }
-    out = Path(args.out)
+    out = Path(args.out or output_dir(args) / "babystories_ppo")
     out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     title = f"BabyStories-v0, {args.num_envs} episodes per batch, seed {args.seed}"
     plot(records, title, out.with_suffix(".png"))

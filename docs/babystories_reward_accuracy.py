@@ -8,19 +8,19 @@ model at all). Every scorer is also tried on the two training augmentations, mad
 held-out stories (:func:`lm_gym.reward_training.heldout_augmentation_pairs`): cut-short pairs
 (the true continuation over itself stopped early, empty or its first few words), which keep a
 policy from gaming the reward model by stopping at once, and garbled pairs (a few words broken),
-which keep it from drifting into broken words. Writes
-``docs/babystories_reward_accuracy.json``::
+which keep it from drifting into broken words. Writes ``babystories_reward_accuracy.json``
+into ``runs/docs`` (``--update-docs``: into ``docs/``, replacing the committed one)::
 
-    python docs/babystories_reward_accuracy.py --stories 1000
+    python docs/babystories_reward_accuracy.py --stories 1000 --update-docs
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
+from outputs import add_output_options, output_dir  # same folder
 
 from lm_gym.evaluation.scoring import Scorer
 from lm_gym.models.loading import load_model
@@ -28,8 +28,6 @@ from lm_gym.models.recipes import RECIPES
 from lm_gym.rewards.reward_model import RewardModelReward
 from lm_gym.rewards.reward_scores import join_text, pairwise_accuracy
 from lm_gym.rewards.training import heldout_augmentation_pairs, heldout_story_preferences
-
-HERE = Path(__file__).resolve().parent
 
 
 def log_likelihood_reward(spec: str):
@@ -47,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=1_000, help="held-out stories")
     parser.add_argument("--reward-model", default="reward-stories")
+    add_output_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -64,7 +63,7 @@ def main() -> None:
     for name, reward in scorers.items():
         report[name] = pairwise_accuracy(reward, pairs)
         report[name]["augmentations"] = pairwise_accuracy(reward, augmentations)["by_corruption"]
-    out = HERE / "babystories_reward_accuracy.json"
+    out = output_dir(args) / "babystories_reward_accuracy.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

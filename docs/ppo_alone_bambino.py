@@ -7,6 +7,9 @@ the commonest continuations and their share, and PPO's last ``charts/kl``. About
 seed on one CPU thread.
 
     python docs/ppo_alone_bambino.py --seeds 0 1 2 --scale 40
+
+It writes ``ppo_alone_bambino_scale<S>.json`` to ``runs/docs`` (``--update-docs``: into
+``docs/``, replacing the file the README quotes).
 """
 
 from __future__ import annotations
@@ -15,18 +18,17 @@ import argparse
 import collections
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from outputs import add_output_options, output_dir  # same folder
 
 import lm_gym  # noqa: F401  (registers the envs)
-from lm_gym.agents import PPO
-from lm_gym.agents.rollout import collect_token_rollout
-from lm_gym.evaluation.text_metrics import text_metrics
-from lm_gym.rewards.parent import SLOR_SCALE
+from lm_gym.agents import PPO, collect_token_rollout
+from lm_gym.envs import BambinoConfig
+from lm_gym.evaluation import text_metrics
 
 NUM_ENVS, SAMPLE_BATCHES = 32, 8
 
@@ -76,17 +78,15 @@ def run_seed(seed: int, scale: float, timesteps: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--scale", type=float, default=SLOR_SCALE, help="tanh(SLOR / scale)")
+    parser.add_argument(
+        "--scale", type=float, default=BambinoConfig.scale, help="tanh(SLOR / scale)"
+    )
     parser.add_argument("--timesteps", type=int, default=30_720)
-    parser.add_argument("--out", default="runs/docs/ppo_alone_bambino.json")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_output_options(parser)
     args = parser.parse_args()
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        parser.error(f"{out} exists; pass --overwrite to replace it, or another --out")
     torch.set_num_threads(1)
     runs = [run_seed(seed, args.scale, args.timesteps) for seed in args.seeds]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args) / f"ppo_alone_bambino_scale{args.scale:g}.json"
     out.write_text(json.dumps(runs, indent=1))
     for run in runs:
         b, a = run["before"], run["after"]

@@ -17,10 +17,11 @@ parentese prompts, ``parent-it`` rewards by perplexity), the same seed and token
 After training, every arm's final baby is also compared with the initial one on fresh samples
 of its own (``final_kl_to_initial``), so the KL the CLM updates alone cause is measured too.
 
-Runs torch on one thread (the machine is shared). Writes ``docs/ppo_bambino.png`` and
-``docs/ppo_bambino.json`` and prints the numbers::
+Runs torch on one thread (the machine is shared). Writes ``ppo_bambino.png`` and
+``ppo_bambino.json`` into ``runs/docs`` (``--update-docs``: into ``docs/``, replacing the
+committed ones) and prints the numbers::
 
-    python docs/ppo_bambino.py --budget 30720 --seed 0
+    python docs/ppo_bambino.py --budget 30720 --seed 0 --update-docs
     python docs/ppo_bambino.py --seed 1 --arms ppo+clm,clm --out s1.png --json s1.json
 """
 
@@ -36,12 +37,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from outputs import add_output_options, output_dir  # same folder
 
 import lm_gym.registration  # noqa: F401  (registers Bambino-v0)
 from lm_gym.agents import PPO, LMPolicy, LMSampleAgent, Logger, collect_token_rollout
 from lm_gym.wrappers import CLMAlternation
 
-HERE = Path(__file__).resolve().parent
 ARMS = {
     "ppo+clm": "PPO + CLM (alternate 10:2)",
     "ppo+clm:initial-ref": "PPO + CLM, reference = initial baby",
@@ -182,8 +183,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=30_720, help="generated tokens per arm")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-envs", type=int, default=32)
-    parser.add_argument("--out", default=str(HERE / "ppo_bambino.png"))
-    parser.add_argument("--json", default=str(HERE / "ppo_bambino.json"))
+    parser.add_argument("--out", help="figure path (default: <out dir>/ppo_bambino.png)")
+    parser.add_argument("--json", help="numbers path (default: <out dir>/ppo_bambino.json)")
+    add_output_options(parser)
     parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated subset of arms")
     args = parser.parse_args()
     arms = args.arms.split(",")
@@ -197,10 +199,13 @@ def main() -> None:
     report.update({arm: summarise(run) for arm, run in runs.items()})
     text = json.dumps(report, indent=2)
     print(text)
-    Path(args.json).write_text(text + "\n")
+    folder = output_dir(args)
+    json_path = Path(args.json or folder / "ppo_bambino.json")
+    figure_path = Path(args.out or folder / "ppo_bambino.png")
+    json_path.write_text(text + "\n")
     title = f"Bambino-v0 defaults, {args.num_envs} episodes per batch, seed {args.seed}"
-    plot(runs, title, args.out)
-    print(f"wrote {args.out} and {args.json}")
+    plot(runs, title, figure_path)
+    print(f"wrote {figure_path} and {json_path}")
 
 
 if __name__ == "__main__":

@@ -6,32 +6,34 @@ Four parts, at the paper's sizes (pool 100, exam 10, budget 10; 400 student upda
 * ``baselines``: the fixed teachers (oracle, random, worst case) over ``--seeds`` seeds on
   ``TeacherDomains-v0`` and ``TeacherStructures-v0``: the students' exam perplexity and
   log-perplexity (mean, sample std, 95% t-interval) beside the paper's Table 2 (best seed);
-  writes ``docs/teacher_baselines.json``.
+  writes ``teacher_baselines.json``.
 * ``probe``: can the teacher's pool features separate the exam type from the other at all? A
   logistic-regression probe on each kind of features (the env's ``bag``, ``mean_embedding``
   and ``mean_hidden`` of ``baby-en``, and the learning teacher's own :class:`PoolEncoder` at
   initialisation), trained on the pools of 40 task seeds and tested on 20 others; writes
-  ``docs/teacher_feature_probe.json``.
+  ``teacher_feature_probe.json``.
 * ``signal``: how much of the reward is about the exam type? On one fixed pool and exam per
   task: the students' exam log-perplexity for selections holding ``m`` exam-type sentences
   (mean, and std over 8 different such selections vs over 8 student groups trained on one
   selection), and over 32 uniformly random selections the share of reward variance explained
-  by ``m`` (R^2) with its slope; writes ``docs/teacher_signal.json``.
+  by ``m`` (R^2) with its slope; writes ``teacher_signal.json``.
 * ``learn``: the learning teacher (``reinforce-teacher`` with its defaults) on both tasks,
   ``--seeds`` seeds each; after every policy update the exam-type share and the students'
   exam log-perplexity of its sampled selections, and at the start and the end its greedy
   (top-k) selections on 8 held-out pools beside the fixed teachers'. Writes
-  ``docs/teacher_learning.json`` (every seed's curve, the mean and 95% t-band per update) and
-  ``docs/teacher_learning.png``. Finished (task, seed) runs found in the JSON are kept, so an
+  ``teacher_learning.json`` (every seed's curve, the mean and 95% t-band per update) and
+  ``teacher_learning.png``. Finished (task, seed) runs found in the JSON are kept, so an
   interrupted run resumes; ``--fresh NAME`` writes elsewhere instead.
 * ``plot``: redraws the figure from the JSON.
 
+Files go to ``runs/docs`` (``--update-docs``: into ``docs/``, replacing the committed ones).
 What the README reports (the learning runs took 21 minutes on 2 busy cores)::
 
-    python docs/teacher_experiments.py baselines
-    python docs/teacher_experiments.py probe
-    python docs/teacher_experiments.py signal --env-kwargs '{"embedding": "bag", "num_students": 2}'
-    python docs/teacher_experiments.py learn --jobs 2 \
+    python docs/teacher_experiments.py baselines --update-docs
+    python docs/teacher_experiments.py probe --update-docs
+    python docs/teacher_experiments.py signal --update-docs \
+        --env-kwargs '{"embedding": "bag", "num_students": 2}'
+    python docs/teacher_experiments.py learn --jobs 2 --update-docs \
         --env-kwargs '{"embedding": "bag", "num_students": 2}'
 """
 
@@ -47,6 +49,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from outputs import add_output_options, output_dir  # same folder
 
 import lm_gym.registration  # noqa: F401  (registers the teacher envs)
 from lm_gym.agents import (
@@ -60,7 +63,6 @@ from lm_gym.agents import (
 from lm_gym.envs.teacher_embeddings import SentenceEmbedder
 from lm_gym.envs.teacher_tasks import build_task_source, draw_task
 
-HERE = Path(__file__).resolve().parent
 ENV_IDS = {"domains": "TeacherDomains-v0", "structures": "TeacherStructures-v0"}
 PAPER = {
     "domains": {"oracle": 14.99, "random": 160.9, "worst": 4.78e4},
@@ -406,7 +408,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--updates", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (processes)")
-    parser.add_argument("--fresh", default=None, help="write docs/<FRESH>.json/.png instead")
+    parser.add_argument("--fresh", default=None, help="write <FRESH>.json/.png instead")
     parser.add_argument(
         "--env-kwargs",
         type=json.loads,
@@ -415,19 +417,21 @@ def main() -> None:
         "which the teacher's own encoder does not read",
     )
     parser.add_argument("--agent-kwargs", type=json.loads, default={}, help="teacher config")
+    add_output_options(parser)
     args = parser.parse_args()
+    folder = output_dir(args)
     torch.set_num_threads(1)
     if args.part == "baselines":
-        (HERE / "teacher_baselines.json").write_text(json.dumps(baselines(args.seeds), indent=1))
+        (folder / "teacher_baselines.json").write_text(json.dumps(baselines(args.seeds), indent=1))
     elif args.part == "probe":
-        (HERE / "teacher_feature_probe.json").write_text(json.dumps(probe(), indent=1))
+        (folder / "teacher_feature_probe.json").write_text(json.dumps(probe(), indent=1))
     elif args.part == "signal":
         result = signal(args.env_kwargs)
-        (HERE / "teacher_signal.json").write_text(json.dumps(result, indent=1))
+        (folder / "teacher_signal.json").write_text(json.dumps(result, indent=1))
     else:
         name = args.fresh or "teacher_learning"
         tasks = list(ENV_IDS) if args.task == "both" else [args.task]
-        path = HERE / f"{name}.json"
+        path = folder / f"{name}.json"
         if args.part == "learn":
             result = learn(
                 path, tasks, args.seeds, args.updates, args.jobs, args.env_kwargs, args.agent_kwargs
@@ -435,7 +439,7 @@ def main() -> None:
         else:
             result = json.loads(path.read_text())
         if result.get("summary"):
-            plot(result, HERE / f"{name}.png")
+            plot(result, folder / f"{name}.png")
 
 
 if __name__ == "__main__":

@@ -8,29 +8,20 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-CORPUS_NAMES = (
-    "parentese-en",
-    "parentese-it",
-    "parentese-parallel",
-    "minimal-pairs-en",
-    "minimal-pairs-it",
-    "domains",
-    "structures",
-)
+from lm_gym.cli_parser import build_parser
+from lm_gym.utils.locks import LockTimeout
+from lm_gym.utils.validation import check_positive_int
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from lm_gym.models.building import build_recipe
-    from lm_gym.models.recipes import RECIPES, RewardRecipe
-    from lm_gym.rewards.training import build_reward_recipe
+    from lm_gym.prepare import prepare
 
-    names = args.recipes or [n for n in RECIPES if not n.endswith("-micro")]
-    for name in names:
-        build = build_reward_recipe if isinstance(RECIPES.get(name), RewardRecipe) else build_recipe
-        print(f"{name}: {build(name)}")
+    report = prepare(args.recipes or None, jobs=args.jobs, log=print)
+    for name, folder in report.folders.items():
+        print(f"{name}: {folder}")
     return 0
 
 
@@ -40,43 +31,65 @@ def _print_section(title: str, lines: list[str]) -> None:
         print(f"  {line}")
 
 
+def _aligned(rows: list[tuple[str, str]]) -> list[str]:
+    width = max((len(name) for name, _ in rows), default=0)
+    return [f"{name:<{width}}  {text}".rstrip() for name, text in rows]
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-
-    import lm_gym  # noqa: F401  (registers the environments)
+    from lm_gym.agents.registry import get_agent_spec, list_agents
+    from lm_gym.baselines.tracks import lm_gym_env_ids
     from lm_gym.models.recipes import RECIPES
+    from lm_gym.registration import ACTION_KINDS, env_metadata
 
-    envs = sorted(
-        env_id
-        for env_id, spec in gym.registry.items()
-        if str(spec.entry_point).startswith("lm_gym")
-    )
-    _print_section("environments", envs)
-    try:
-        from lm_gym.agents.registry import list_agents
-    except ImportError:
-        agents: list[str] = []
-    else:
-        agents = sorted(list_agents())
-    _print_section("agents", agents)
-    _print_section("model recipes", [f"{r.name:16s} {r.description}" for r in RECIPES.values()])
+    envs = lm_gym_env_ids()
+    kinds = {env_id: env_metadata(env_id).get("actions") for env_id in envs}
+    _print_section("environments", _aligned([(e, ACTION_KINDS.get(kinds[e], "")) for e in envs]))
+    rows = []
+    for name in list_agents():
+        try:
+            declared = getattr(get_agent_spec(name).load(), "action_kinds", None)
+        except ImportError as error:
+            rows.append((name, f"cannot be imported: {error}"))
+            continue
+        if not declared:
+            rows.append((name, "acts in: not declared (its factory decides when it is built)"))
+            continue
+        acts_in = [e for e in envs if kinds[e] in declared]
+        rows.append((name, f"acts in: {', '.join(acts_in) or 'none of these'}"))
+    _print_section("agents", _aligned(rows))
+    _print_section("model recipes", _aligned([(r.name, r.description) for r in RECIPES.values()]))
     return 0
 
 
 def corpus_sample(name: str, n: int, seed: int) -> list[str]:
-    """``n`` lines of a built-in corpus, as ``lm-gym corpus`` prints them."""
+    """``n`` lines of a built-in corpus, as ``lm-gym corpus`` prints them.
+
+    Minimal pairs come one per phenomenon in turn (the first ``n`` of a round-robin over as
+    many pairs per phenomenon as needed), so no pair repeats; the artificial-language tasks
+    draw a pool of ``n`` sentences (at least the paper's 100).
+
+    Raises:
+        ValueError: ``n`` is not a positive integer, or a task has fewer distinct sentences.
+    """
     from lm_gym.corpora import artificial, minimal_pairs, parentese
 
+    check_positive_int("-n", n)
     if name in ("parentese-en", "parentese-it"):
         return parentese.generate_parentese(name[-2:], n, seed=seed)
     if name == "parentese-parallel":
         return [f"{en}\t{it}" for en, it in parentese.generate_parallel(n, seed=seed)]
     if name.startswith("minimal-pairs-"):
-        pairs = minimal_pairs.generate_minimal_pairs(name[-2:], n_per_phenomenon=1, seed=seed)
-        pairs = (pairs * n)[:n] if n > len(pairs) else pairs[:n]
-        return [json.dumps(p, ensure_ascii=False) for p in pairs]
+        lang = name[-2:]
+        per_phenomenon = -(-n // len(minimal_pairs.PHENOMENA[lang]))
+        pairs = minimal_pairs.generate_minimal_pairs(lang, per_phenomenon, seed=seed)
+        pairs.sort(key=lambda pair: pair["pair_id"])  # stable: phenomena in turn
+        return [json.dumps(p, ensure_ascii=False) for p in pairs[:n]]
     task = artificial.domains_task if name == "domains" else artificial.structures_task
-    built = task(seed=seed)
+    try:
+        built = task(pool_size=max(n, 100), seed=seed)
+    except ValueError as error:
+        raise ValueError(f"{name} cannot give -n {n} distinct sentences: {error}") from error
     return [f"{label}\t{text}" for text, label in zip(built.pool, built.pool_labels)][:n]
 
 
@@ -104,6 +117,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from lm_gym.corpora.loaders import load_texts
 
         texts = load_texts(args.text, argument="--text")
+    print(f"lm-gym eval: loading {args.model}", file=sys.stderr)
     model, tokenizer = load_model(args.model, device=args.device)
     results = evaluate_lm(
         model,
@@ -115,6 +129,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         zero_shot=zero_shot,
         seed=args.seed,
+        progress=True,
     )
     scorer = Scorer(model, tokenizer)
     if pairs is not None:
@@ -179,9 +194,9 @@ def _cmd_ablation(args: argparse.Namespace) -> int:
         env_kwargs={
             "baby_model": "baby-en",
             "parent_model": "parent-it",
-            **json.loads(args.env_kwargs),
+            **args.env_kwargs,
         },
-        eval_kwargs=json.loads(args.eval_kwargs),
+        eval_kwargs=args.eval_kwargs,
     )
     run_ablation(args.out, seeds=range(args.seeds), config=config, arms=args.arms)
     print(Path(args.out, "bambino_ablation.md").read_text(encoding="utf-8"))
@@ -217,6 +232,7 @@ def _without_nproc(argv: list[str]) -> list[str]:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from lm_gym.agents.run import train_agent
+    from lm_gym.cli_options import merge, typed_values
     from lm_gym.utils import distributed
 
     if args.nproc < 1:
@@ -226,6 +242,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return distributed.launch(args.nproc, "lm_gym.cli", _without_nproc(args.argv))
     if args.nproc > 1 and launched != args.nproc:
         raise ValueError(f"--nproc {args.nproc} but torchrun started {launched} processes")
+    env_kwargs = merge(args.env_kwargs, typed_values(args, "env"), "--env-kwargs")
+    agent_kwargs = merge(args.agent_kwargs, typed_values(args, "agent"), "--agent-kwargs")
 
     train_agent(
         args.env_id,
@@ -234,22 +252,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         out_dir=args.out,
-        env_kwargs=json.loads(args.env_kwargs),
-        agent_kwargs=json.loads(args.agent_kwargs),
+        env_kwargs=env_kwargs,
+        agent_kwargs=agent_kwargs,
         resume=args.resume,
         overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every,
-        budget=_budget_option(args.budget),
+        log_interval=args.log_interval,
+        budget=args.budget,
         milestones=args.milestones,
     )
     return 0
-
-
-def _budget_option(text: str | None) -> object:
-    """``--budget``: a preset (``strict-small/1000``) or a JSON object of explicit limits."""
-    if text is not None and text.lstrip().startswith("{"):
-        return json.loads(text)
-    return text
 
 
 def _cmd_train_reward_model(args: argparse.Namespace) -> int:
@@ -272,7 +284,7 @@ def _cmd_audit_reward(args: argparse.Namespace) -> int:
         args.env_id,
         episodes=args.episodes,
         seed=args.seed,
-        env_kwargs=json.loads(args.env_kwargs),
+        env_kwargs=args.env_kwargs,
     )
     print(report.table())
     if args.json:
@@ -295,178 +307,20 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 1 if outcome.failed else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``lm-gym`` (exposed for tests and docs)."""
-    from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY
-
-    parser = argparse.ArgumentParser(prog="lm-gym", description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    prepare = commands.add_parser("prepare", help="build the offline default models now")
-    prepare.add_argument("recipes", nargs="*", help="recipe names (default: all non-micro)")
-    prepare.set_defaults(func=_cmd_prepare)
-
-    listing = commands.add_parser("list", help="registered environments, agents and recipes")
-    listing.set_defaults(func=_cmd_list)
-
-    corpus = commands.add_parser("corpus", help="print samples of a built-in corpus")
-    corpus.add_argument("name", choices=CORPUS_NAMES)
-    corpus.add_argument("-n", type=int, default=10, help="number of lines")
-    corpus.add_argument("--seed", type=int, default=0)
-    corpus.set_defaults(func=_cmd_corpus)
-
-    evaluate = commands.add_parser(
-        "eval", help="perplexity, minimal pairs, zero-shot tasks, diversity of samples"
-    )
-    evaluate.add_argument(
-        "model",
-        help="recipe name, local folder or Hugging Face id (with --revisions: a run folder)",
-    )
-    evaluate.add_argument(
-        "--revisions",
-        action="store_true",
-        help="evaluate every milestone revision of the run folder MODEL and plot the measures "
-        "against words exposed (revisions.json and revisions.png in --out)",
-    )
-    evaluate.add_argument(
-        "--out", help="with --revisions: output folder (default MODEL/revisions_eval)"
-    )
-    evaluate.add_argument("--lang", nargs="+", default=["en", "it"], choices=["en", "it"])
-    evaluate.add_argument("--pairs", help="a BLiMP-format JSONL file of minimal pairs")
-    evaluate.add_argument("--text", help="a text file, folder or JSONL for perplexity")
-    evaluate.add_argument("--n-heldout", type=int, default=500, help="held-out utterances")
-    evaluate.add_argument("--n-pairs", type=int, default=200, help="pairs per phenomenon")
-    evaluate.add_argument(
-        "--n-sentence-types", type=int, default=100, help="zero-shot items per sentence type"
-    )
-    evaluate.add_argument(
-        "--n-samples", type=int, default=200, help="sampled continuations for distinct-n"
-    )
-    evaluate.add_argument("--zero-shot", help='a JSONL file of {"text": ..., "label": ...}')
-    evaluate.add_argument(
-        "--verbalizers", help='a JSON file {label: text} or {"template": ..., "verbalizers": ...}'
-    )
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the sampled continuations")
-    evaluate.add_argument("--device", default=None)
-    evaluate.set_defaults(func=_cmd_eval)
-
-    ablation = commands.add_parser(
-        "ablation", help="the BAMBINO-LM ablation (full, w/o PPO, w/o alternating) on Bambino-v0"
-    )
-    ablation.add_argument("--seeds", type=int, default=3, help="run seeds 0..N-1")
-    ablation.add_argument("--epochs", type=int, default=4, help="passes over the L2 corpus")
-    ablation.add_argument("--num-envs", type=int, default=32, help="episodes / utterances a batch")
-    ablation.add_argument("--out", default="runs/bambino_ablation", help="output folder")
-    ablation.add_argument(
-        "--arms",
-        nargs="+",
-        default=["baseline", "full", "wo_ppo", "wo_alternating"],
-        help="which arms to run (default: all four)",
-    )
-    ablation.add_argument("--env-kwargs", default="{}", help="JSON object for Bambino-v0")
-    ablation.add_argument("--eval-kwargs", default="{}", help="JSON object for evaluate_lm")
-    ablation.set_defaults(func=_cmd_ablation)
-
-    demo = commands.add_parser("demo", help="build the defaults, generate and score")
-    demo.add_argument("--samples", type=int, default=8)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=_cmd_demo)
-
-    run = commands.add_parser("run", help="train an agent on an environment")
-    run.add_argument("env_id")
-    run.add_argument("--agent", required=True)
-    run.add_argument("--timesteps", type=int, required=True)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--device", default=None)
-    run.add_argument(
-        "--nproc",
-        type=int,
-        default=1,
-        metavar="N",
-        help="train on N processes of this machine, data parallel (launches torchrun; gloo on "
-        "CPU, NCCL on CUDA; several machines: run torchrun yourself, see the README)",
-    )
-    run.add_argument("--out", default="runs", help="folder for logs and the saved agent")
-    run.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
-    run.add_argument("--agent-kwargs", default="{}", help="JSON object of agent config")
-    existing = run.add_mutually_exclusive_group()
-    existing.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the existing run folder from its last checkpoint (same settings)",
-    )
-    existing.add_argument(
-        "--overwrite", action="store_true", help="delete the existing run folder and start again"
-    )
-    run.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=DEFAULT_CHECKPOINT_EVERY,
-        metavar="N",
-        help=f"save checkpoint.pt every N timesteps (default {DEFAULT_CHECKPOINT_EVERY}; 0: never)",
-    )
-    run.add_argument(
-        "--budget",
-        help="BabyLM word budget: strict, strict-small, either divided (strict-small/1000), or "
-        'JSON such as \'{"exposed": "100k", "generated": "1M", "epochs": 10}\'',
-    )
-    run.add_argument(
-        "--milestones",
-        help="save the student at these words exposed under RUN/revisions: official, a "
-        "divided schedule (official/1000) or words (10k,20k,30k)",
-    )
-    run.set_defaults(func=_cmd_run)
-
-    export = commands.add_parser(
-        "export", help="write a run's milestone revisions as a git repository (BabyLM layout)"
-    )
-    export.add_argument("run_dir", help="a run folder trained with --milestones")
-    export.add_argument("out", help="the repository to create (must not exist)")
-    export.add_argument(
-        "--babylm",
-        action="store_true",
-        help="one branch per milestone (chck_1M, ...) and main = the final model",
-    )
-    export.set_defaults(func=_cmd_export)
-
-    reward = commands.add_parser(
-        "train-reward-model", help="train a reward model on a JSONL file of preferences"
-    )
-    reward.add_argument("--data", required=True, help="JSONL of pairs and/or BWS tuples")
-    reward.add_argument("--out", required=True, help="folder to save the model into")
-    reward.add_argument("--base", help="recipe name, folder or id to start from (default: new)")
-    reward.add_argument("--steps", type=int, help="optimiser steps (default: 600)")
-    reward.add_argument("--seed", type=int, default=0)
-    reward.set_defaults(func=_cmd_train_reward_model)
-
-    audit = commands.add_parser(
-        "audit-reward",
-        help="does a text env's reward prefer real text to degenerate policies?",
-        description=(
-            "Play the true continuations of held-out prompts against degenerate policies "
-            "(empty, punctuation, one fixed sentence, the prompt copied, repetition, shuffled "
-            "words, ...) through the env's own API; print each policy's mean reward and the "
-            "reference's win rate. Exit code 1 when the reward fails the audit."
-        ),
-    )
-    audit.add_argument("env_id", help="a registered text env, e.g. Bambino-v0")
-    audit.add_argument("--episodes", type=int, default=200, help="prompts audited (default 200)")
-    audit.add_argument("--seed", type=int, default=0, help="first reset seed (default 0)")
-    audit.add_argument("--json", help="also write the full report (per-prompt rewards) here")
-    audit.add_argument("--env-kwargs", default="{}", help="JSON object of env keyword arguments")
-    audit.set_defaults(func=_cmd_audit_reward)
-
-    board = commands.add_parser("leaderboard", help="run a leaderboard track, print its table")
-    board.add_argument("--track", default="quick", help="quick or standard")
-    board.add_argument("--agents", nargs="+", help="agent names (default: the track's)")
-    board.add_argument("--envs", nargs="+", help="env ids (default: the track's)")
-    board.add_argument("--seeds", type=int, help="run seeds 0..N-1 (default: the track's)")
-    board.add_argument("--out", help="output folder (default: runs/leaderboard-<track>)")
-    board.add_argument("--workers", type=int, default=1, help="local worker processes")
-    board.add_argument("--ray", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS")
-    board.set_defaults(func=_cmd_leaderboard)
-    return parser
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "prepare": _cmd_prepare,
+    "list": _cmd_list,
+    "corpus": _cmd_corpus,
+    "eval": _cmd_eval,
+    "ablation": _cmd_ablation,
+    "demo": _cmd_demo,
+    "run": _cmd_run,
+    "export": _cmd_export,
+    "train-reward-model": _cmd_train_reward_model,
+    "audit-reward": _cmd_audit_reward,
+    "leaderboard": _cmd_leaderboard,
+}
+"""Subcommand -> the function that runs it (the parser is :mod:`lm_gym.cli_parser`)."""
 
 
 def _setting_of(path: str | None, args: argparse.Namespace) -> str:
@@ -489,11 +343,14 @@ def user_error_message(error: BaseException, args: argparse.Namespace) -> str | 
     """The one-line message for an error the user caused, or ``None`` for a bug.
 
     User errors are lm_gym's own (all ``ValueError`` subclasses: ``CorpusError``,
-    ``ModelLoadError``, ``LocationError`` ...), unknown names (a ``KeyError`` that carries a
+    ``ModelLoadError``, ``LocationError`` ...), a folder another process holds locked
+    (``LockTimeout``), unknown names (a ``KeyError`` that carries a
     sentence; a bare ``KeyError('metrics')`` is a bug), a missing file, and a file or folder
     the system refuses (an ``OSError`` naming it: permission denied, not a folder ...).
     """
-    if isinstance(error, KeyError):
+    if isinstance(error, LockTimeout):
+        message = str(error)
+    elif isinstance(error, KeyError):
         message = error.args[0] if len(error.args) == 1 else None
         if not isinstance(message, str) or " " not in message:
             return None
@@ -514,13 +371,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``lm-gym <command>: error: ...``, with exit code 2; ``--debug`` prints its traceback too.
     Anything else is a bug and ends with its traceback.
     """
-    args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc relaunches
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
+    args.argv = argv  # what --nproc relaunches
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # per-file "Loading weights" bars drown lm_gym's output
     try:
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except Exception as error:
         message = user_error_message(error, args)
         if message is None:

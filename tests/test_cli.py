@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from lm_gym.cli import CORPUS_NAMES, build_parser, main, user_error_message
+from lm_gym.cli import build_parser, main, user_error_message
+from lm_gym.cli_parser import CORPUS_NAMES
 
 
 def test_list_shows_recipes_and_environments(capsys):

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from lm_gym.corpora.minimal_pairs import generate_minimal_pairs
 from lm_gym.corpora.parentese import generate_parentese
@@ -170,6 +171,7 @@ def evaluate_lm(
     zero_shot: tuple[Sequence[tuple[str, str]], Verbalizers] | None = None,
     words_seen: int | None = None,
     seed: int = 0,
+    progress: bool = False,
 ) -> dict:
     """Every measurement of the module docstring for an in-memory causal LM.
 
@@ -184,6 +186,8 @@ def evaluate_lm(
             :mod:`lm_gym.evaluation.zero_shot`.
         words_seen: words of L2 text the model was trained on, when the caller knows.
         seed: seeds the sampled continuations.
+        progress: show on stderr which step runs (``lm-gym eval``: generating the held-out
+            text and pairs and scoring them takes tens of seconds).
 
     Returns:
         ``{lang: {"perplexity", "perplexity_per_word", "tokens_per_word", "minimal_pairs",
@@ -208,24 +212,48 @@ def evaluate_lm(
         raise ValueError("n_heldout and n_pairs must be at least 1")
     scorer = Scorer(model, tokenizer)
     results: dict[str, Any] = {}
-    for lang in languages:
-        heldout = heldout_parentese(lang, max(n_heldout, n_samples))
-        pairs = minimal_pair_accuracy(scorer, builtin_minimal_pairs(lang, n_pairs))
-        result = {
-            **scorer.corpus_perplexities(list(heldout[:n_heldout])),
-            "minimal_pairs": pairs["accuracy"],
-            "by_phenomenon": pairs["by_phenomenon"],
-        }
-        if n_sentence_types:
-            items, verbalizers = _sentence_types(lang, n_sentence_types)
-            result["sentence_type"] = zero_shot_accuracy(scorer, items, verbalizers)["accuracy"]
-        if n_samples:
-            samples = sample_continuations(model, tokenizer, heldout[:n_samples], seed=seed)
-            result.update(text_metrics(samples))
-        results[lang] = result
-    results["words_seen"] = words_seen
-    if zero_shot is not None:
-        results["zero_shot"] = zero_shot_accuracy(scorer, *zero_shot)
+    per_language = 3 + bool(n_sentence_types) + bool(n_samples)
+    stages = tqdm(
+        total=per_language * len(languages) + (zero_shot is not None),
+        disable=not progress,
+        leave=False,
+        bar_format="evaluating {desc} ({n_fmt}/{total_fmt} steps, {elapsed})",
+    )
+
+    started: list[str] = []
+
+    def stage(label: str) -> None:
+        if started:
+            stages.update(1)  # the previous step is done
+        started.append(label)
+        stages.set_description_str(label)
+
+    with stages:
+        for lang in languages:
+            stage(f"{lang}: generating held-out text")
+            heldout = heldout_parentese(lang, max(n_heldout, n_samples))
+            stage(f"{lang}: {n_pairs} minimal pairs per phenomenon")
+            pairs = minimal_pair_accuracy(scorer, builtin_minimal_pairs(lang, n_pairs))
+            stage(f"{lang}: perplexity of {n_heldout} held-out utterances")
+            result = {
+                **scorer.corpus_perplexities(list(heldout[:n_heldout])),
+                "minimal_pairs": pairs["accuracy"],
+                "by_phenomenon": pairs["by_phenomenon"],
+            }
+            if n_sentence_types:
+                stage(f"{lang}: zero-shot sentence types")
+                items, verbalizers = _sentence_types(lang, n_sentence_types)
+                result["sentence_type"] = zero_shot_accuracy(scorer, items, verbalizers)["accuracy"]
+            if n_samples:
+                stage(f"{lang}: sampling {n_samples} continuations")
+                samples = sample_continuations(model, tokenizer, heldout[:n_samples], seed=seed)
+                result.update(text_metrics(samples))
+            results[lang] = result
+        results["words_seen"] = words_seen
+        if zero_shot is not None:
+            stage("the zero-shot task")
+            results["zero_shot"] = zero_shot_accuracy(scorer, *zero_shot)
+        stages.update(1)
     return results
 
 

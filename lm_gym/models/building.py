@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ thread count changes the trained weights (measured: ``baby-en-micro`` and ``stor
 built with 1 and with 2 threads differ); pinned, a build gives the same weights on any machine
 with the same library versions. ``lm-gym prepare`` runs independent builds in parallel
 processes instead."""
+
+Progress = bool | Callable[[int], object]
+"""How a build reports its training steps: a bar (``True``), nothing, or a function."""
 
 VERSIONED_PACKAGES = ("torch", "transformers", "tokenizers", "sentencepiece", "numpy")
 """Libraries whose versions are recorded in every build's manifest (they decide the weights)."""
@@ -124,12 +128,12 @@ def new_recipe_model(recipe: Recipe, tokenizer: Any) -> torch.nn.Module:
     raise ValueError(f"recipe {recipe.name!r}: unknown architecture {recipe.architecture!r}")
 
 
-def _build(recipe: Recipe, corpus: list[str], folder: Path, progress: bool) -> dict:
+def _build(recipe: Recipe, corpus: list[str], folder: Path, progress: Progress) -> dict:
     with torch_threads(BUILD_THREADS):
         return _train_recipe(recipe, corpus, folder, progress)
 
 
-def _train_recipe(recipe: Recipe, corpus: list[str], folder: Path, progress: bool) -> dict:
+def _train_recipe(recipe: Recipe, corpus: list[str], folder: Path, progress: Progress) -> dict:
     start = time.perf_counter()
     torch.manual_seed(recipe.seed)
     tokenizer = train_sentencepiece_tokenizer(corpus, recipe.vocab_size, seed=recipe.seed)
@@ -144,7 +148,7 @@ def _train_recipe(recipe: Recipe, corpus: list[str], folder: Path, progress: boo
         lr=recipe.lr,
         max_length=recipe.max_positions,
         seed=recipe.seed,
-        progress=f"building {recipe.name}" if progress else False,
+        progress=progress if callable(progress) else progress and f"building {recipe.name}",
     )
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -166,8 +170,10 @@ def recipe_entry(name: str, key: str) -> Path:
     return cache_root() / "models" / f"{name}-{key}"
 
 
-def build_recipe(name: str, *, progress: bool = True) -> Path:
+def build_recipe(name: str, *, progress: Progress = True) -> Path:
     """Return the cache folder of language-model recipe ``name``, training it first if needed.
+
+    ``progress``: show a bar, or a function called with 1 after every training step.
 
     Raises:
         KeyError: for an unknown recipe (the message lists the known ones).

@@ -8,7 +8,7 @@ training the baby LM on the new language between RL episodes. Every sentence is 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -144,6 +144,17 @@ def optimizer_step(
     return loss.item()
 
 
+def progress_bar(
+    steps: int, progress: bool | str | Callable[[int], object], description: str
+) -> tuple[tqdm, Callable[[int], object]]:
+    """A tqdm bar over ``steps`` steps and a per-step callback, as ``progress`` asks: ``True``
+    or a description shows the bar; a function hides it and is the callback."""
+    report = progress if callable(progress) else (lambda steps: None)
+    show = bool(progress) and not callable(progress)
+    label = progress if isinstance(progress, str) else description
+    return tqdm(range(steps), desc=label, disable=not show, leave=False), report
+
+
 def train_clm(
     model: nn.Module,
     tokenizer,
@@ -155,12 +166,13 @@ def train_clm(
     max_length: int = 64,
     seed: int = 0,
     warmup: int = 50,
-    progress: bool | str = True,
+    progress: bool | str | Callable[[int], object] = True,
 ) -> list[float]:
     """Train ``model`` in place with AdamW and a cosine schedule; return the loss per step.
 
     Args:
-        progress: show a tqdm bar (a string is used as its description).
+        progress: show a tqdm bar (a string is used as its description); a function is
+            called with 1 after every step instead (``lm-gym prepare``'s overall bar).
     """
     device = next(model.parameters()).device
     torch.manual_seed(seed)
@@ -169,17 +181,13 @@ def train_clm(
     schedule = warmup_cosine_schedule(optimizer, warmup, steps)
     model.train()
     losses = []
-    bar = tqdm(
-        range(steps),
-        desc=progress if isinstance(progress, str) else "training",
-        disable=not progress,
-        leave=False,
-    )
+    bar, on_step = progress_bar(steps, progress, "training")
     for _ in bar:
         input_ids, attention_mask = encode_sentences(tokenizer, stream.next_batch(), max_length)
         with autocast(device):
             loss = clm_loss(model, input_ids.to(device), attention_mask.to(device))
         losses.append(optimizer_step(loss, optimizer, schedule, model.parameters()))
         bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+        on_step(1)
     model.eval()
     return losses

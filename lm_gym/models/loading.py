@@ -41,7 +41,8 @@ class ModelLoadError(ValueError):
     """A model spec could not be turned into a model; the message says what was tried."""
 
 
-def _hub_offline() -> bool:
+def hub_offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` tells Hugging Face libraries not to ask the hub."""
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
 
 
@@ -83,7 +84,7 @@ def _load_name(spec: str) -> LM:
         return _from_pretrained(spec, local_files_only=True)
     except (OSError, ValueError):
         tried.append("the local Hugging Face cache")
-    if _hub_offline():
+    if hub_offline():
         raise ModelLoadError(
             f"cannot load model {spec!r}: it is not "
             + ", nor ".join(tried)

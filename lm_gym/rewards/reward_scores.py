@@ -27,7 +27,7 @@ from transformers import (
 from transformers.utils import logging as transformers_logging
 
 from lm_gym.models.clm import encode_sentences
-from lm_gym.models.loading import LM, ModelLoadError
+from lm_gym.models.loading import LM, ModelLoadError, hub_offline
 from lm_gym.rewards.preferences import PreferencePair
 from lm_gym.utils.device import autocast
 from lm_gym.utils.validation import check_text
@@ -211,6 +211,11 @@ def from_pretrained(source: str | os.PathLike[str], *, new_head: bool = False) -
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError) as error:
+        if hub_offline() and not os.path.exists(os.path.expanduser(source)):
+            raise ModelLoadError(
+                f"cannot load {str(source)!r}: it is not a local folder nor in the local "
+                "Hugging Face cache, and HF_HUB_OFFLINE is set, so the hub was not asked"
+            ) from error
         raise ModelLoadError(f"could not load a reward model from {source}: {error}") from error
     if model.config.num_labels != 1:
         raise ModelLoadError(

@@ -18,14 +18,13 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import GPT2ForSequenceClassification, PreTrainedModel
 
 from lm_gym.corpora.stories import Story, generate_stories
@@ -37,8 +36,13 @@ from lm_gym.models.building import (
     recipe_entry,
     special_token_ids,
 )
-from lm_gym.models.clm import SentenceBatches, optimizer_step, warmup_cosine_schedule
-from lm_gym.models.loading import LM
+from lm_gym.models.clm import (
+    SentenceBatches,
+    optimizer_step,
+    progress_bar,
+    warmup_cosine_schedule,
+)
+from lm_gym.models.loading import LM, ModelLoadError
 from lm_gym.models.recipes import RECIPES, Recipe, RewardRecipe, cache_key, recipe_corpus
 from lm_gym.models.tokenization import train_sentencepiece_tokenizer
 from lm_gym.rewards.preference_files import load_preferences
@@ -182,11 +186,12 @@ def fit_reward_model(
     pairs: Sequence[PreferencePair],
     config: RewardModelConfig,
     *,
-    progress: bool | str = True,
+    progress: bool | str | Callable[[int], object] = True,
 ) -> list[float]:
     """Train ``model`` in place with the Bradley-Terry loss; return the loss of every step.
 
-    The weights ``config.frozen_blocks`` names are left exactly as they were.
+    The weights ``config.frozen_blocks`` names are left exactly as they were. ``progress`` is
+    as :func:`~lm_gym.models.clm.train_clm`'s.
     """
     check_pairs(pairs)
     limit = min(config.max_length, max_length_of(model))
@@ -198,12 +203,7 @@ def fit_reward_model(
     schedule = warmup_cosine_schedule(optimizer, config.warmup, config.steps)
     model.train()
     losses: list[float] = []
-    bar = tqdm(
-        range(config.steps),
-        desc=progress if isinstance(progress, str) else "training reward model",
-        disable=not progress,
-        leave=False,
-    )
+    bar, on_step = progress_bar(config.steps, progress, "training reward model")
     with _no_grad_for(frozen):
         for _ in bar:
             batch = stream.next_batch()
@@ -213,6 +213,7 @@ def fit_reward_model(
             loss = bradley_terry_loss(scores[: len(batch)], scores[len(batch) :])
             losses.append(optimizer_step(loss, optimizer, schedule, trained))
             bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            on_step(1)
     model.eval()
     return losses
 
@@ -223,7 +224,7 @@ def train_reward_model(
     *,
     base: str | os.PathLike[str] | None = None,
     config: RewardModelConfig | None = None,
-    progress: bool | str = True,
+    progress: bool | str | Callable[[int], object] = True,
 ) -> LM:
     """Train a reward model on preference pairs, and save it to ``out_dir`` if given.
 
@@ -300,7 +301,11 @@ def recipe_config(recipe: Recipe) -> RewardModelConfig:
 
 
 def build_reward_model(
-    folder: Path, recipe: RewardRecipe, *, base: Path | None = None, progress: bool = True
+    folder: Path,
+    recipe: RewardRecipe,
+    *,
+    base: Path | None = None,
+    progress: bool | Callable[[int], object] = True,
 ) -> dict:
     """Build a reward-model recipe into ``folder``; the cache's ``build`` callback.
 
@@ -336,7 +341,7 @@ def build_reward_model(
         folder,
         base=base,
         config=recipe_config(recipe),
-        progress=f"building {recipe.name}" if progress else False,
+        progress=progress if callable(progress) else progress and f"building {recipe.name}",
     )
     reward = functools.partial(score_continuations, model, tokenizer)
     return {
@@ -395,7 +400,15 @@ def train_reward_model_cli(
     config = dataclasses.replace(
         config or RewardModelConfig(), seed=seed, **({"steps": steps} if steps else {})
     )
-    model, tokenizer = train_reward_model(train, out, base=base, config=config)
+    try:
+        model, tokenizer = train_reward_model(train, out, base=base, config=config)
+    except ModelLoadError as error:
+        if base is None or os.path.exists(os.path.expanduser(base)):
+            raise
+        known = ", ".join(n for n in RECIPES if not isinstance(RECIPES[n], RewardRecipe))
+        raise ModelLoadError(
+            f"--base {str(base)!r} is not an offline recipe (known: {known}); {error}"
+        ) from error
     reward = functools.partial(score_continuations, model, tokenizer)
     return {
         "out": str(out),
@@ -406,11 +419,12 @@ def train_reward_model_cli(
     }
 
 
-def build_reward_recipe(name: str, *, progress: bool = True) -> Path:
+def build_reward_recipe(name: str, *, progress: bool | Callable[[int], object] = True) -> Path:
     """Return the cache folder of reward-model recipe ``name``, building it first if needed.
 
     Its base storyteller recipe (if any) is built first; the reward model's cache key includes
-    the base's entry, so a rebuilt base also rebuilds the reward model.
+    the base's entry, so a rebuilt base also rebuilds the reward model. ``progress``: a bar, or
+    a function called with 1 per training step (see :func:`~lm_gym.models.clm.train_clm`).
 
     Raises:
         KeyError: for an unknown recipe; ValueError: for a language-model recipe.

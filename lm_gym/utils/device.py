@@ -13,6 +13,11 @@ from collections.abc import Iterator
 
 import torch
 
+from lm_gym.utils.validation import did_you_mean
+
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+"""The usual device names (``auto``: CUDA when present, else the CPU)."""
+
 
 def default_device() -> torch.device:
     """The device lm_gym uses when none is given: ``$LM_GYM_DEVICE``, else CUDA when present."""
@@ -26,12 +31,21 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """Turn ``None``, ``"auto"``, ``"cpu"``, ``"cuda:1"`` or a device into a ``torch.device``.
 
     Raises:
-        ValueError: for a CUDA device on a machine without CUDA, so the error comes before any
-            model is loaded rather than deep inside the first forward pass.
+        ValueError: for a string torch does not read as a device (``"gpu"``), listing the
+            valid ones, and for a CUDA device on a machine without CUDA, so the error comes
+            before any model is loaded rather than deep inside the first forward pass.
     """
     if device is None or device == "auto":
         return default_device()
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        gpu = str(device).lower().startswith("gpu")
+        hint = " (did you mean 'cuda'?)" if gpu else did_you_mean(device, DEVICE_NAMES)
+        raise ValueError(
+            f"device must be one of {', '.join(DEVICE_NAMES)} (or cuda:<index>), got "
+            f"{device!r}{hint}"
+        ) from error
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(device)!r} requested but CUDA is not available here")
     return resolved

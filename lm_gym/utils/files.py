@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from lm_gym.utils.locks import holder_tag
+from lm_gym.utils.locks import LockTimeout, holder_tag
 
 
 class LocationError(ValueError):
@@ -94,6 +94,8 @@ def naming_setting(setting: str, folder: str | os.PathLike, what: str) -> Iterat
     """
     try:
         yield
+    except LockTimeout:
+        raise  # the folder is fine: another process holds its lock
     except OSError as error:
         reason = error.strerror or type(error).__name__
         where = f": {error.filename}" if error.filename else ""

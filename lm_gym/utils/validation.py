@@ -116,13 +116,15 @@ def check_keywords(what: str, given: Iterable[str], valid: Collection[str]) -> N
     """Refuse keywords ``what`` does not take, suggesting the closest valid ones.
 
     Raises:
-        TypeError: ``"<what> got unknown keyword 'tua' (did you mean 'tau'?); valid: ..."``.
+        ArgumentTypeError: ``"<what> got unknown keyword 'tua' (did you mean 'tau'?); valid
+            keywords: ..."`` (a ``TypeError``, as Python's own for an unknown keyword, and a
+            ``ValueError``, so the CLI reports it in one line).
     """
     unknown = [key for key in given if key not in valid]
     if unknown:
         hints = "".join(did_you_mean(key, valid) for key in unknown[:1])
         names = ", ".join(repr(k) for k in unknown)
-        raise TypeError(
+        raise ArgumentTypeError(
             f"{what} got unknown keyword{'s' if len(unknown) > 1 else ''} {names}{hints}; "
             f"valid keywords: {', '.join(sorted(valid))}"
         )

@@ -223,7 +223,7 @@ def test_lm_gym_run_on_two_processes_trains_n_tokens_in_all_and_writes_once(tmp_
     env_kwargs = {**MICRO_MODELS, "max_new_tokens": 4, "clm_alternation": {"batch_size": 4}}
     agent_kwargs = {"num_envs": 4, "min_new_tokens": 4}  # every episode is 4 tokens
     command = [sys.executable, "-m", "lm_gym.cli", "run", "Bambino-v0", "--agent", "ppo"]
-    command += ["--timesteps", "80", "--nproc", "2", "--out", str(tmp_path)]
+    command += ["--timesteps", "80", "--nproc", "2", "--out", str(tmp_path), "--log-interval", "1"]
     command += ["--env-kwargs", json.dumps(env_kwargs), "--agent-kwargs", json.dumps(agent_kwargs)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -14,7 +14,7 @@ from lm_gym.agents import (
     Reinforce,
     collect_token_rollout,
 )
-from lm_gym.agents.ppo import gae, whiten
+from lm_gym.agents.ppo import gae, stack_rollouts, whiten
 from lm_gym.wrappers import CLMAlternation
 
 
@@ -58,7 +58,8 @@ def test_config_rejects_bad_values_and_unknown_fields(toys):
         PPOConfig(learning_rate=-1.0)
     with pytest.raises(ValueError, match="value_learning_rate"):
         PPOConfig(value_learning_rate=0.0)
-    with pytest.raises(TypeError, match="unknown PPOConfig field"):
+    match = r"PPOConfig got unknown keyword 'lerning_rate' \(did you mean 'learning_rate'\?\)"
+    with pytest.raises(TypeError, match=match):
         PPO(toys.toy_token_env(), lerning_rate=1e-3)
 
 
@@ -200,13 +201,13 @@ def test_a_single_env_reference_follows_only_the_wrapper_training_the_policy(toy
     """PPO runs a single env as a one-row vector env, yet reads the wrapper's declared
     ``trained_model`` / ``model_updates`` from the env it was given."""
     env = toys.toy_single_env()
-    agent = PPO(env, num_minibatches=1, verbose=0)
+    agent = PPO(env, num_envs=1, num_minibatches=1, verbose=0)
     wrapped = CLMAlternation(env, agent.model, r_clm=2, batch_size=8)
     agent.learn(wrapped, 1, progress_bar=False)  # one episode: two CLM updates before it
     assert wrapped.model_updates == 2 and agent.env_reference is wrapped.reference_model
 
     env = toys.toy_single_env()
-    agent = PPO(env, num_minibatches=1, verbose=0)
+    agent = PPO(env, num_envs=1, num_minibatches=1, verbose=0)
     other = CLMAlternation(env, toys.tiny_lm().model, r_clm=2, batch_size=8)
     agent.learn(other, 1, progress_bar=False)
     assert other.model_updates == 2
@@ -259,3 +260,66 @@ def test_save_and_load_with_an_in_memory_model(toys, tmp_path):
         assert torch.equal(loaded.policy.state_dict()[name], tensor), name
     with pytest.raises(ValueError, match="not a"):
         Reinforce.load(path, env=env)
+
+
+def test_a_single_env_plays_num_envs_episodes_per_update(toys):
+    """Issue 19 item 4: a single env trained on one episode per batch whatever num_envs said."""
+    env = toys.toy_single_env(max_new_tokens=4)
+    agent = PPO(env, num_envs=5, num_minibatches=1, num_epochs=1, verbose=0)
+    agent.learn(env, total_timesteps=1, progress_bar=False)  # the first batch is finished
+    assert agent.iteration == 1 and len(agent.episode_returns) == 5
+    assert agent.num_timesteps == sum(agent.episode_lengths)
+
+
+def test_stacked_episodes_keep_prompts_of_other_widths_right_aligned_and_masked(toys):
+    """A single env's episodes may have prompt blocks of different widths (prompts cut by
+    words): stacking pads the narrower ones on the left, masked, and scores them unchanged."""
+    env = toys.toy_token_env(num_envs=3, max_new_tokens=4)
+    lm = env.generating_model
+    policy = LMPolicy(lm.model, lm.tokenizer, action_size=env.single_action_space.n)
+    wide = collect_token_rollout(env, policy, torch.Generator().manual_seed(0), seed=1)
+    narrow = collect_token_rollout(env, policy, torch.Generator().manual_seed(1), seed=2)
+    narrow.prompt_ids, narrow.prompt_mask = narrow.prompt_ids[:, 1:], narrow.prompt_mask[:, 1:]
+    stacked = stack_rollouts([wide, narrow], filler=0)
+    assert stacked.prompt_ids.shape == (6, 3)
+    assert stacked.prompt_mask[3:, 0].sum() == 0
+    assert torch.equal(stacked.prompt_ids[3:, 1:], narrow.prompt_ids)
+    alone, _, _ = policy.evaluate(narrow.sequences, narrow.prompt_mask, with_values=False)
+    together, _, _ = policy.evaluate(stacked.sequences, stacked.prompt_mask, with_values=False)
+    steps = narrow.actions.shape[1]
+    mask = narrow.mask.bool()
+    torch.testing.assert_close(
+        together[3:, :steps].detach()[mask], alone.detach()[mask], atol=1e-5, rtol=0
+    )
+
+
+def test_tables_are_printed_every_log_interval_iterations_and_after_the_last(toys, monkeypatch):
+    """Issue 19 item 4: one table per update flooded stdout; the CSV rows stay complete."""
+    import io
+
+    from lm_gym.agents import Logger, base
+
+    stream = io.StringIO()
+    env = toys.toy_token_env(num_envs=2, max_new_tokens=3)
+    agent = PPO(env, num_minibatches=1, num_epochs=1, logger=Logger(stream=stream))
+    bars = []
+
+    class RecordingBar:
+        def __init__(self, *, total, initial, **_):
+            self.total, self.n = total, initial
+            bars.append(self)
+
+        def update(self, steps):
+            self.n += steps
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(base, "tqdm", RecordingBar)
+    agent.learn(env, total_timesteps=13, log_interval=2)  # 3 steps a row: past 13 mid-batch
+    assert agent.iteration == 3 and agent.num_timesteps > 13
+    assert len(agent.logger.history) == 3
+    assert stream.getvalue().count("| time/iterations") == 2  # after iterations 2 and 3
+    assert bars[0].n == 13  # the bar stops at its total
+    with pytest.raises(ValueError, match="log_interval"):
+        agent.learn(env, total_timesteps=1, log_interval=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import gymnasium as gym
 import numpy as np
@@ -54,3 +55,31 @@ def test_sb3_ppo_runs_by_name_and_refuses_gymnasium_vector_envs(toys, tmp_path):
     )
     with pytest.raises(TypeError, match="vector env"):
         SB3PPO(toys.toy_token_env(num_envs=2))
+
+
+def test_sb3_ppo_runs_from_the_cli_and_on_the_leaderboard(tmp_path, capsys):
+    """Issue 19 item 1: SB3's make_vec_env asked Bambino-v0 for render_mode='rgb_array'."""
+    from support import MICRO_MODELS
+
+    from lm_gym.baselines import run_track
+    from lm_gym.baselines.tracks import MICRO_TEACHER, EnvSetting, Track
+    from lm_gym.cli import main
+
+    config = {"n_steps": 32, "batch_size": 32, "n_epochs": 1, "verbose": 0}
+    args = ["run", "Bambino-v0", "--agent", "sb3-ppo", "--timesteps", "32", "--out", str(tmp_path)]
+    args += ["--env-kwargs", json.dumps(MICRO_MODELS), "--agent-kwargs", json.dumps(config)]
+    assert main(args) == 0, capsys.readouterr().err
+    assert (tmp_path / "Bambino-v0__sb3-ppo__seed0" / "agent.pt").is_file()
+
+    track = Track(
+        "sb3",
+        {
+            "Bambino-v0": EnvSetting({**MICRO_MODELS, "max_new_tokens": 4}, 32, 2),
+            "TeacherDomains-v0": EnvSetting({**MICRO_TEACHER, "pool_size": 20, "budget": 4}, 4, 1),
+        },
+        {"sb3-ppo": config},
+        (0,),
+    )
+    outcome = run_track(track, tmp_path / "board", log=lambda line: None)
+    assert [spec.env_id for spec in outcome.ran] == ["Bambino-v0"] and not outcome.failed
+    assert "Discrete" in outcome.unsupported[("TeacherDomains-v0", "sb3-ppo")]

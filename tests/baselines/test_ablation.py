@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -16,6 +18,7 @@ from lm_gym.baselines.ablation import (
 )
 from lm_gym.cli import main
 from lm_gym.corpora.parentese import generate_parentese
+from lm_gym.utils.locks import exclusive_lock
 
 MICRO = AblationConfig(
     epochs=1,
@@ -93,3 +96,22 @@ def test_cli_runs_chosen_arms_and_rejects_unknown_ones(tmp_path, capsys):
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="epochs"):
         AblationConfig(epochs=0)
+
+
+def test_a_second_ablation_waits_for_the_first(tmp_path):
+    """Issue 16 leftover: two ablations into one --out ran every arm twice."""
+    lines: list[str] = []
+    with exclusive_lock(tmp_path / ".lm_gym.lock", what="a test"):
+        worker = threading.Thread(
+            target=run_ablation,
+            args=(tmp_path,),
+            kwargs={"seeds": (0,), "config": MICRO, "arms": ("baseline",), "log": lines.append},
+        )
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not lines and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lines and lines[0].startswith("waiting for process")
+        assert not run_path(tmp_path, "baseline", 0).exists()
+    worker.join(timeout=300)
+    assert run_path(tmp_path, "baseline", 0).is_file()

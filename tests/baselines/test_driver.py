@@ -54,12 +54,12 @@ def test_the_leaderboard_table_and_curves(serial_run):
     text = outcome.leaderboard.read_text()
     assert outcome.leaderboard == out_dir / "LEADERBOARD.md"
     assert "## Protocol" in text and "seeds: [0, 1]" in text and "baby-en-micro" in text
-    assert "- `ppo`: not on `TeacherDomains-v0`" in text
+    assert "- `ppo` on `TeacherDomains-v0`: TypeError: PPO acts token by token" in text
     for env_id in ("Bambino-v0", "TeacherDomains-v0"):
         assert f"### {env_id}" in text
         assert (out_dir / "curves" / f"{env_id}.png").read_bytes()[:4] == b"\x89PNG"
     summary, results = text.split("## Summary")[1].split("## Results")
-    assert "| `Bambino-v0` |" in summary and " - |" in summary  # oracle-teacher did not run
+    assert "| `Bambino-v0` |" in summary and " n/a |" in summary  # oracle-teacher refused
     rows = [line for line in results.splitlines() if line.startswith("| `")]
     assert len(rows) == len(SUPPORTED) and all("| 2 |" in row for row in rows)
     bambino = text.split("### Bambino-v0")[1].split("###")[0]
@@ -100,7 +100,7 @@ def test_a_killed_track_keeps_its_results_and_resumes(
     lines = []
     outcome = run_track(track, tmp_path, log=lines.append)
     assert len(outcome.skipped) == 2 and len(outcome.ran) == 2
-    assert "2 already done" in lines[0]
+    assert "2 already done" in next(line for line in lines if line.startswith("track "))
     for name, content in kept.items():
         if name != stale:
             assert (tmp_path / RESULTS_DIR / name).read_bytes() == content
@@ -143,13 +143,52 @@ def test_bad_agents_and_envs_are_refused_before_any_run(tiny_track, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_an_agent_no_env_accepts_is_pointed_out(tiny_track, tmp_path):
+def test_a_config_the_agent_rejects_is_a_failure_with_its_message(tiny_track, tmp_path):
     lines = []
     track = tiny_track.select(agents=["random"], envs=["Bambino-v0"], num_seeds=1)
     track.agents["random"]["learning_rate"] = 0.1  # not a field of the random agent's config
     outcome = run_track(track, tmp_path, log=lines.append)
-    assert not outcome.ran and "unknown RandomConfig field" in lines[1]
-    assert "- `random`: not on `Bambino-v0`" in outcome.leaderboard.read_text()
+    assert not outcome.ran and not outcome.unsupported
+    assert "unknown keyword 'learning_rate'" in outcome.failed["Bambino-v0__random__seed0"]
+    assert any("FAILED on Bambino-v0" in line and "RandomConfig" in line for line in lines)
+    table = outcome.leaderboard.read_text()
+    assert "- `random` on `Bambino-v0`: building the agent failed: ArgumentTypeError" in table
+
+
+def test_a_crashing_agent_is_failed_not_not_applicable(tiny_track, tmp_path, monkeypatch):
+    """Issue 19 item 9: a NameError in an agent's constructor read "not on Bambino-v0", the
+    reason dropped, and failed and not-applicable cells both showed "-"."""
+    from lm_gym.agents import registry
+    from lm_gym.agents.untrained import RandomAgent
+
+    class Broken(RandomAgent):
+        def __init__(self, env, **config):
+            super().__init__(env, **config)
+            undefined_name  # noqa: B018, F821  (the bug)
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    registry.register_agent("broken", Broken)
+    lines: list[str] = []
+    track = tiny_track.select(agents=["broken", "ppo"], num_seeds=1)
+    track.agents["broken"] = {"num_envs": 2, "verbose": 0}
+    outcome = run_track(track, tmp_path, log=lines.append)
+    assert outcome.unsupported == {
+        ("TeacherDomains-v0", "ppo"): outcome.unsupported[("TeacherDomains-v0", "ppo")]
+    }
+    assert set(outcome.failed) == {"Bambino-v0__broken__seed0", "TeacherDomains-v0__broken__seed0"}
+    assert (
+        "NameError: name 'undefined_name' is not defined"
+        in outcome.failed["Bambino-v0__broken__seed0"]
+    )
+    assert [spec.name for spec in outcome.ran] == ["Bambino-v0__ppo__seed0"]
+    assert any(line.startswith("planning [1/2] Bambino-v0") for line in lines)
+    table = outcome.leaderboard.read_text()
+    assert "- `broken` on `Bambino-v0`, `TeacherDomains-v0`: building the agent failed: " in table
+    assert "NameError: name 'undefined_name' is not defined" in table
+    assert "- `ppo` on `TeacherDomains-v0`: TypeError: PPO acts token by token" in table
+    summary = table.split("## Summary")[1].split("## Results")[0]
+    assert "| `Bambino-v0` | **failed** | " in summary
+    assert "| `TeacherDomains-v0` | **failed** | n/a |" in summary
 
 
 def test_a_failing_run_is_reported_and_leaves_no_result(tiny_track, tmp_path):
@@ -170,6 +209,7 @@ def test_a_track_can_exclude_an_agent_from_an_env(tiny_track):
     tiny_track.envs["TeacherDomains-v0"] = dataclasses.replace(
         setting, excluded={"random": "cannot finish these episodes"}
     )
-    runs, refused = plan_runs(tiny_track.select(agents=["random"], num_seeds=1))
+    runs, refused, broken = plan_runs(tiny_track.select(agents=["random"], num_seeds=1))
+    assert not broken
     assert refused == {("TeacherDomains-v0", "random"): "cannot finish these episodes"}
     assert [r.name for r in runs] == ["Bambino-v0__random__seed0"]

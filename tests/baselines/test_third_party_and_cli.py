@@ -68,9 +68,11 @@ def outside_package(tmp_path, monkeypatch):
 def test_an_entry_point_agent_joins_the_leaderboard_by_name(outside_package, tiny_track, tmp_path):
     track = tiny_track.select(agents=["random", "stop-at-once"], num_seeds=1)
     outcome = run_track(track, tmp_path, log=lambda line: None)
-    # The teacher env has no tokenizer: the outside agent's factory fails there, so it is
-    # listed as not applicable instead of breaking the track.
-    assert "AttributeError" in outcome.unsupported[("TeacherDomains-v0", "stop-at-once")]
+    # The teacher env has no tokenizer: the outside agent's factory fails there with an
+    # AttributeError (not a TypeError refusal), so that pair is reported as failed, with its
+    # message, instead of breaking the track or passing for "not applicable".
+    assert ("TeacherDomains-v0", "stop-at-once") not in outcome.unsupported
+    assert "AttributeError" in outcome.failed["TeacherDomains-v0__stop-at-once__seed0"]
     (record,) = [r for r in load_results(tmp_path) if r["spec"]["agent"] == "stop-at-once"]
     assert record["metrics"]["eval/mean_length"] == 1.0  # every episode ended at the first step
     assert record["curve"] == {"timesteps": [], "value": []}  # it logs nothing
