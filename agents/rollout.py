@@ -90,6 +90,24 @@ def _collect_end_info(info: dict, rows: np.ndarray, numeric: dict, texts: dict) 
                 texts[int(row)] = str(values[row])
 
 
+def step_end_info(info: dict, rows: int) -> dict[str, np.ndarray]:
+    """The numeric info of a step that ended the episodes of all ``rows`` rows (one-step
+    episodes), one array of ``rows`` values per key (NaN where a row has none).
+
+    ``info`` is a vector env's (arrays with ``_key`` masks) or, for ``rows == 1``, a single
+    env's (scalars).
+    """
+    if rows == 1 and not any(isinstance(v, np.ndarray) and v.shape == (1,) for v in info.values()):
+        info = {
+            key: np.asarray([value])
+            for key, value in info.items()
+            if isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        }
+    numeric: dict[str, np.ndarray] = {}
+    _collect_end_info(info, np.arange(rows), numeric, {})
+    return numeric
+
+
 def collect_token_rollout(
     env: Any,
     policy: LMPolicy,

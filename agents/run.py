@@ -16,7 +16,9 @@ a resumed run must repeat) and completed when it ends.
 
 One env keyword is handled here rather than by the env: ``clm_alternation`` (``true`` or a dict
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
-also trained with CLM updates between RL episodes, as in BAMBINO-LM.
+also trained with CLM updates between RL episodes, as in BAMBINO-LM. The wrapper's ``seed``
+(corpus order, dropout of the CLM updates) is the run's seed unless the dict gives one, so
+runs of different seeds see the corpus in different orders.
 """
 
 from __future__ import annotations
@@ -169,6 +171,7 @@ def train_agent(
     resume: bool = False,
     overwrite: bool = False,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    callback: Any = None,
 ) -> RunResult:
     """Train agent ``agent`` on ``env_id`` for ``timesteps`` steps; log and save everything.
 
@@ -188,6 +191,9 @@ def train_agent(
             Without a run folder the run starts afresh.
         overwrite: delete an existing run folder first.
         checkpoint_every: save ``checkpoint.pt`` every this many timesteps (0: never).
+        callback: passed to ``learn`` beside the checkpoint callback (e.g. one that stops
+            training after a number of iterations); agents whose ``learn`` takes no callback
+            refuse it.
 
     Raises:
         ValueError: for bad arguments, an unknown env, or an existing run folder without
@@ -225,7 +231,8 @@ def train_agent(
         env = gym.make(env_id, **env_kwargs)
     built = factory(env, **config)
     if clm:
-        env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
+        clm_args = {"seed": seed, **(clm if isinstance(clm, dict) else {})}
+        env = CLMAlternation(env, built.model, **clm_args)
     if checkpoint is not None:
         built.restore(checkpoint, env)
         print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
@@ -245,10 +252,17 @@ def train_agent(
         learn_kwargs["progress_bar"] = progress_bar
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
+    callbacks = [] if callback is None else [callback]
     if checkpoint_every and _accepts(built.learn, "callback"):
-        learn_kwargs["callback"] = CheckpointCallback(
-            checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
+        callbacks.append(
+            CheckpointCallback(
+                checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
+            )
         )
+    if callback is not None and not _accepts(built.learn, "callback"):
+        raise ValueError(f"agent {agent!r} takes no callback in learn(), so none can be given")
+    if callbacks:
+        learn_kwargs["callback"] = callbacks
     built.learn(env, total_timesteps=timesteps, **learn_kwargs)
     agent_file = Path(built.save(run_dir / AGENT_FILE) or run_dir / AGENT_FILE)
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)

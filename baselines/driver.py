@@ -4,8 +4,9 @@ The driver checks the agent names, asks each agent once per env whether it can a
 (see :func:`~lm_gym.baselines.runner.unsupported_reason`), skips every run whose result file
 already exists for the same spec (so a killed track resumes where it stopped), hands the
 remaining runs to a backend (serial, local process pool or Ray) and writes each result as it
-arrives. At the end it regenerates ``LEADERBOARD.md`` and the learning curves from all result
-files of the track.
+arrives. At the end it computes (or reads from its cache) each env's normalisation anchors
+(:mod:`lm_gym.baselines.normalisation`) and regenerates ``LEADERBOARD.md`` and the figures
+from all result files of the track.
 
 One driver at a time writes an output folder: it holds a lock on ``<out>/.lm_gym.lock``
 (:func:`lm_gym.utils.locks.exclusive_lock`) from choosing the pending runs to writing the table,
@@ -26,6 +27,7 @@ import gymnasium as gym
 
 from lm_gym.agents.registry import get_agent_spec
 from lm_gym.baselines.backends import run_pool, run_ray, run_serial
+from lm_gym.baselines.normalisation import track_anchors
 from lm_gym.baselines.report import write_leaderboard
 from lm_gym.baselines.results import finished_result, load_results, write_result
 from lm_gym.baselines.runner import gym_make_kwargs, run_folder_problem, unsupported_reason
@@ -79,30 +81,31 @@ def plan_runs(track: Track) -> tuple[list[RunSpec], dict[tuple[str, str], str]]:
         ValueError: naming an env that cannot be built with the track's arguments, or an agent
             whose name would put its run folder outside the output folder.
     """
-    if not track.seeds or not track.envs or not track.agents:
+    if not track.seeds or not track.envs or not track.rows():
         raise ValueError(f"track {track.name!r} needs at least one env, one agent and one seed")
-    for agent in track.agents:
-        get_agent_spec(agent)
-        problem = run_folder_problem(agent)
+    for arm in track.rows().values():
+        get_agent_spec(arm.agent)
+        problem = run_folder_problem(arm.agent)
         if problem is not None:
             raise ValueError(problem)
-    for env_id, setting in track.envs.items():
+    specs = track.expand()  # checks the run options
+    for key, setting in track.envs.items():
         try:
-            gym.make(env_id, **gym_make_kwargs(setting.kwargs)).close()
+            gym.make(setting.env_id or key, **gym_make_kwargs(setting.kwargs)).close()
         except Exception as error:
             raise ValueError(
-                f"track {track.name!r}: env {env_id} with kwargs {setting.kwargs} cannot be "
+                f"track {track.name!r}: env {key} with kwargs {setting.kwargs} cannot be "
                 f"built: {type(error).__name__}: {error}"
             ) from error
     refused: dict[tuple[str, str], str] = {}
-    for spec in track.expand():
+    for spec in specs:
         if spec.seed != track.seeds[0]:
             continue
-        excluded = track.envs[spec.env_id].excluded.get(spec.agent)
+        excluded = track.envs[spec.env_key].excluded.get(spec.agent)
         reason = excluded if excluded is not None else unsupported_reason(spec)
         if reason is not None:
-            refused[(spec.env_id, spec.agent)] = reason
-    runs = [s for s in track.expand() if (s.env_id, s.agent) not in refused]
+            refused[(spec.env_key, spec.row)] = reason
+    runs = [s for s in specs if (s.env_key, s.row) not in refused]
     return runs, refused
 
 
@@ -166,7 +169,7 @@ def _run_pending(
         f"track {track.name}: {len(runs)} runs ({len(outcome.skipped)} already done, "
         f"{len(pending)} to run), {len(refused)} env x agent pairs not applicable"
     )
-    for agent in track.agents:
+    for agent in track.rows():
         if all((env_id, agent) in refused for env_id in track.envs):
             # Every env refused it: more likely a config its factory rejects than spaces.
             first = next(iter(track.envs))
@@ -189,5 +192,6 @@ def _run_pending(
                 outcome.ran.append(spec)
                 score = result["metrics"]["eval/mean_return"]
                 log(f"{prefix}: eval/mean_return {score:.4g} ({result['wall_seconds']:.1f} s)")
-    write_leaderboard(out_dir, track, load_results(out_dir), refused)
+    anchors = track_anchors(track, out_dir, log)
+    write_leaderboard(out_dir, track, load_results(out_dir), refused, anchors)
     return outcome

@@ -123,21 +123,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_ablation(args: argparse.Namespace) -> int:
-    from lm_gym.baselines.ablation import AblationConfig, run_ablation
+    from lm_gym.baselines.ablation import bambino_ablation_track
+    from lm_gym.baselines.driver import run_track
 
-    config = AblationConfig(
+    track = bambino_ablation_track(
         epochs=args.epochs,
         num_envs=args.num_envs,
-        env_kwargs={
-            "baby_model": "baby-en",
-            "parent_model": "parent-it",
-            **json.loads(args.env_kwargs),
-        },
+        env_kwargs=json.loads(args.env_kwargs),
         eval_kwargs=json.loads(args.eval_kwargs),
-    )
-    run_ablation(args.out, seeds=range(args.seeds), config=config, arms=args.arms)
-    print(Path(args.out, "bambino_ablation.md").read_text(encoding="utf-8"))
-    return 0
+        seeds=args.seeds,
+    ).select(agents=args.arms)
+    outcome = run_track(track, args.out, workers=args.workers)
+    print(outcome.leaderboard.read_text())
+    for name, error in outcome.failed.items():
+        print(f"lm-gym ablation: run {name} failed: {error}", file=sys.stderr)
+    return 1 if outcome.failed else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -251,20 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_eval)
 
     ablation = commands.add_parser(
-        "ablation", help="the BAMBINO-LM ablation (full, w/o PPO, w/o alternating) on Bambino-v0"
+        "ablation",
+        help="the BAMBINO-LM ablation on Bambino-v0 (= leaderboard --track bambino-ablation)",
     )
-    ablation.add_argument("--seeds", type=int, default=3, help="run seeds 0..N-1")
+    ablation.add_argument("--seeds", type=int, default=5, help="run seeds 0..N-1")
     ablation.add_argument("--epochs", type=int, default=4, help="passes over the L2 corpus")
     ablation.add_argument("--num-envs", type=int, default=32, help="episodes / utterances a batch")
     ablation.add_argument("--out", default="runs/bambino_ablation", help="output folder")
     ablation.add_argument(
         "--arms",
         nargs="+",
-        default=["baseline", "full", "wo_ppo", "wo_alternating"],
-        help="which arms to run (default: all four)",
+        help="which arms to run (default: all six: baseline full wo_ppo wo_alternating "
+        "rl_only clm_matched)",
     )
     ablation.add_argument("--env-kwargs", default="{}", help="JSON object for Bambino-v0")
     ablation.add_argument("--eval-kwargs", default="{}", help="JSON object for evaluate_lm")
+    ablation.add_argument("--workers", type=int, default=1, help="local worker processes")
     ablation.set_defaults(func=_cmd_ablation)
 
     demo = commands.add_parser("demo", help="build the defaults, generate and score")
@@ -327,7 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(func=_cmd_audit_reward)
 
     board = commands.add_parser("leaderboard", help="run a leaderboard track, print its table")
-    board.add_argument("--track", default="quick", help="quick or standard")
+    board.add_argument(
+        "--track",
+        default="quick",
+        help="quick, standard, cpu, or an experiment: bambino-ablation, ppo-bambino, teachers, "
+        "babystories-ppo",
+    )
     board.add_argument("--agents", nargs="+", help="agent names (default: the track's)")
     board.add_argument("--envs", nargs="+", help="env ids (default: the track's)")
     board.add_argument("--seeds", type=int, help="run seeds 0..N-1 (default: the track's)")

@@ -36,7 +36,8 @@ def test_a_serial_run_writes_one_result_per_supported_run(serial_run, tiny_track
         assert record["wall_seconds"] > 0 and "wall_seconds" not in record["metrics"]
         assert all(math.isfinite(v) for v in record["metrics"].values())
         assert record["metrics"]["train/num_timesteps"] >= record["spec"]["timesteps"]
-        assert len(record["curve"]["timesteps"]) == len(record["curve"]["value"]) > 0
+        curve = record["curves"]["rollout/ep_rew_mean"]
+        assert len(curve["timesteps"]) == len(curve["value"]) > 0
         assert (out_dir / "runs" / f"{result_path(out_dir, _spec(record)).stem}").is_dir()
     teacher = [r for r in records if r["spec"]["env_id"] == "TeacherDomains-v0"]
     oracle = [r["metrics"]["eval/exam_type_fraction"] for r in teacher if "oracle" in str(r)]

@@ -42,7 +42,7 @@ def test_a_broken_result_file_is_named_before_any_run(one_run, tmp_path, content
     path = result_path(tmp_path, spec)
     path.parent.mkdir(parents=True)
     if content == "RECORD_WITHOUT_METRICS":
-        content = json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curve": {}})
+        content = json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curves": {}})
     path.write_text(content)
     lines: list[str] = []
     with pytest.raises(ResultFileError) as caught:
@@ -101,7 +101,7 @@ def test_a_restarted_run_does_not_keep_the_logs_of_the_killed_attempt(one_run, t
     assert len(events) == 1 and "killed-attempt" not in events[0].name
     rows = (folder / "progress.csv").read_text().splitlines()
     assert "999" not in "".join(rows)
-    assert len(rows) == 1 + len(record["curve"]["timesteps"])
+    assert len(rows) == 1 + len(record["curves"]["rollout/ep_rew_mean"]["timesteps"])
 
 
 def test_a_second_driver_waits_for_the_first_then_skips_its_runs(one_run, tmp_path):
