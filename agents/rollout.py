@@ -82,7 +82,7 @@ def _collect_end_info(info: dict, rows: np.ndarray, numeric: dict, texts: dict) 
             continue
         present = info.get(f"_{key}", np.ones(len(values), dtype=bool))
         chosen = rows[present[rows]]
-        if values.dtype.kind in "fiub":
+        if values.dtype.kind in "fiub" and values.ndim == 1:  # not per-student arrays
             target = numeric.setdefault(key, np.full(len(values), np.nan))
             target[chosen] = values[chosen]
         elif key == "completion":

@@ -180,7 +180,8 @@ def learning_curves(
 
     One point per logged row that has the metric. ``words`` (the words the learner was
     trained on by then, see :data:`WORDS_METRICS`) is there only when every point has it.
-    Agents that log nothing have empty curves.
+    A metric the agent never logged has no curve, except :data:`CURVE_METRIC`, which is
+    always there (empty for agents that log nothing).
     """
     rows = _rows(history, run_dir)
     words_key = next((k for k in WORDS_METRICS if any(k in row for row in rows)), None)
@@ -195,7 +196,8 @@ def learning_curves(
         curve = {"timesteps": [p[0] for p in points], "value": [p[1] for p in points]}
         if points and words_key is not None and all(p[2] is not None for p in points):
             curve["words"] = [p[2] for p in points]
-        curves[metric] = curve
+        if points or metric == CURVE_METRIC:
+            curves[metric] = curve
     return curves
 
 

@@ -12,14 +12,15 @@
   normalisation) with its bootstrap interval, and performance profiles (the share of runs
   whose normalised score exceeds each threshold).
 
-Every bootstrap draws from a generator seeded here, so the same results give the same
-intervals.
+Every bootstrap is seeded here, so the same results give the same intervals: rliable 1.2
+draws its resamples from NumPy's global generator whatever ``random_state`` it is given, so
+that generator is seeded for the bootstrap and restored afterwards.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,22 +76,24 @@ def normalise(score: float, random: float, reference: float) -> float:
     return (score - random) / (reference - random)
 
 
-def _random_state() -> np.random.RandomState:
-    return np.random.RandomState(BOOTSTRAP_SEED)
+@contextlib.contextmanager
+def _seeded_global_numpy() -> Iterator[None]:
+    """NumPy's global generator seeded with :data:`BOOTSTRAP_SEED`, restored afterwards."""
+    state = np.random.get_state()
+    np.random.seed(BOOTSTRAP_SEED)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _estimates(scores: object, func: object) -> tuple[np.ndarray, np.ndarray]:
     """rliable's point estimate and 95% interval of ``func`` on one score array (or pair)."""
     from rliable import library
 
-    with warnings.catch_warnings():  # arch 7 deprecates rliable's random_state argument
-        warnings.simplefilter("ignore", FutureWarning)
+    with _seeded_global_numpy():
         points, intervals = library.get_interval_estimates(
-            {"x": scores},
-            func,
-            reps=BOOTSTRAP_REPS,
-            confidence_interval_size=CONFIDENCE,
-            random_state=_random_state(),
+            {"x": scores}, func, reps=BOOTSTRAP_REPS, confidence_interval_size=CONFIDENCE
         )
     return np.atleast_1d(points["x"]), np.asarray(intervals["x"]).reshape(2, -1)
 
