@@ -1,6 +1,7 @@
 """Every built-in track by name: the leaderboard's (``quick``, ``standard``, ``cpu``) and the
 README's experiments (``bambino-ablation``, ``ppo-bambino``, ``teachers``,
-``babystories-ppo``). ``lm-gym leaderboard --track NAME`` runs any of them."""
+``babystories-ppo``, ``babystories-ppo-fast-value``). ``lm-gym leaderboard --track NAME``
+runs any of them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 from lm_gym.baselines.ablation import bambino_ablation_track
 from lm_gym.baselines.experiments import (
+    babystories_fast_value_track,
     babystories_ppo_track,
     ppo_bambino_track,
     teachers_track,
@@ -22,6 +24,7 @@ TRACKS: dict[str, Callable[[], Track]] = {
     "ppo-bambino": ppo_bambino_track,
     "teachers": teachers_track,
     "babystories-ppo": babystories_ppo_track,
+    "babystories-ppo-fast-value": babystories_fast_value_track,
 }
 
 

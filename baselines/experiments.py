@@ -14,7 +14,9 @@ intervals over 5 seeds by default).
 * ``babystories-ppo`` (:func:`babystories_ppo_track`): PPO on ``BabyStories-v0`` with the
   small and the larger storyteller (Zhao et al.'s size axis): the samples' reward-model score,
   length, distinct-n and repetition after training (the ``ppo`` rows) and before (the
-  ``lm-sample`` rows: the untrained storyteller on the same evaluation prompts).
+  ``lm-sample`` rows: the untrained storyteller on the same evaluation prompts);
+  ``babystories-ppo-fast-value`` is the same with a value head that learns 100 times faster
+  than the LM (:func:`babystories_fast_value_track`).
 
 The BAMBINO-LM ablation is in :mod:`lm_gym.baselines.ablation`.
 """
@@ -131,9 +133,7 @@ def teachers_track(
         "ter Hoeve et al. (2022): the fixed teachers and the learning teacher on Task 1 "
         "(domains) and Task 2 (structures); the fixed teachers play one batch in training",
         arms=arms,
-        options={
-            "curves": ["rollout/exam_type_fraction_mean", "rollout/exam_log_perplexity_mean"]
-        },
+        options={"curves": ["rollout/exam_type_fraction_mean", "rollout/exam_log_perplexity_mean"]},
         figure_metrics=("eval/exam_type_fraction", "eval/exam_log_perplexity"),
     )
 
@@ -193,3 +193,11 @@ def babystories_ppo_track(
         options={"curves": ["rollout/batch_rew_mean", "charts/kl"]},
         figure_metrics=("eval/mean_return", "eval/distinct_2", "eval/words_mean"),
     )
+
+
+def babystories_fast_value_track() -> Track:
+    """``babystories-ppo`` with PPO's value head at 1.41e-3, 100 times the LM's rate."""
+    track = babystories_ppo_track(ppo_config={"value_learning_rate": 1.41e-3})
+    track.name = "babystories-ppo-fast-value"
+    track.description += "; value head learning rate 1.41e-3 (100 times the LM's)"
+    return track
