@@ -8,8 +8,13 @@ spent::
     batch = agent._collect(env)        # act in the env; None when a callback stopped training
     callback.on_rollout_end()
     agent._update(batch)               # learn from the batch (or only record its statistics)
-    logger: time/iterations, dump(num_timesteps)
+    logger: time/iterations, words/... (the env's word ledger), dump(num_timesteps)
     callback.on_iteration_end()        # the agent's state is whole here: checkpoints save
+
+A word budget (:class:`~lm_gym.wrappers.WordCounter`) ends the loop too: its
+:class:`~lm_gym.babylm.ledger.BudgetExhausted` comes from the collection before the refused
+CLM batch or env step happens; the partial batch is dropped, the message printed, and the
+callbacks' ``on_training_end`` runs as after any stop.
 
 A concrete agent sets ``config_class`` and writes ``predict``, its collection (whose every env
 step goes through :meth:`BaseAgent._count_steps`, which counts timesteps, moves the progress
@@ -24,6 +29,7 @@ import dataclasses
 import importlib
 import inspect
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any, ClassVar
@@ -46,6 +52,7 @@ from lm_gym.agents.checkpoint import (
 )
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.protocol import build_config, env_spaces, is_vector_env
+from lm_gym.babylm.ledger import BudgetExhausted, ledger_of
 from lm_gym.utils.device import resolve_device
 
 CHECKPOINT_FORMAT = "lm_gym.agent/2"
@@ -159,14 +166,23 @@ class BaseAgent(ABC):
         )
         callback = self._callback
         callback.on_training_start(locals())
+        ledger = ledger_of(self.env)
         while self.num_timesteps < self._total_timesteps:
-            batch = self._collect(training_env)
+            try:
+                batch = self._collect(training_env)
+            except BudgetExhausted as stop:  # refused before it happened: the state is whole
+                print(f"{type(self).__name__}: {stop}", file=sys.stderr)
+                break
             if batch is None:
                 break
             callback.on_rollout_end()
             self._update(batch)
             self.iteration += 1
             self.logger.record("time/iterations", self.iteration)
+            # Under data-parallel training, the ledger's all-reduce goes here (ledger.reduced).
+            if ledger is not None:
+                for key, value in ledger.metrics().items():
+                    self.logger.record(key, value)
             self.logger.dump(self.num_timesteps)
             callback.on_iteration_end()
             if not self._continue_training:

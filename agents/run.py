@@ -19,6 +19,11 @@ of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent
 also trained with CLM updates between RL episodes, as in BAMBINO-LM. The wrapper's ``seed``
 (corpus order, dropout of the CLM updates) is the run's seed unless the dict gives one, so
 runs of different seeds see the corpus in different orders.
+
+Every run keeps a word ledger (:class:`lm_gym.wrappers.WordCounter`: words the student was
+exposed to, by source, words it generated, epochs), logged as ``words/...``, saved in
+checkpoints and written to ``run.json``; ``budget`` stops the run at BabyLM's limits and
+``milestones`` saves the student at each one under ``revisions/`` (see :mod:`lm_gym.babylm`).
 """
 
 from __future__ import annotations
@@ -38,15 +43,20 @@ import lm_gym.registration  # noqa: F401  (registers the lm_gym envs)
 from lm_gym.agents.callbacks import DEFAULT_CHECKPOINT_EVERY, CheckpointCallback
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.babylm.ledger import BudgetExhausted, WordBudget, ledger_of
+from lm_gym.babylm.milestones import MilestoneCallback, parse_milestones, student_of
 from lm_gym.utils.files import atomic_write_text
 from lm_gym.utils.validation import check_int, check_positive_int
 from lm_gym.version import __version__
 from lm_gym.wrappers.clm_alternation import CLMAlternation
+from lm_gym.wrappers.word_counter import WordCounter
 
 LOG_FORMATS = ("stdout", "csv", "tensorboard")
 CLM_KEY = "clm_alternation"
 CHECKPOINT_FILE = "checkpoint.pt"
 AGENT_FILE = "agent.pt"
+REVISIONS_DIR = "revisions"
+"""Where ``milestones`` puts the student's revision folders (``chck_1M``, ..., ``main``)."""
 SETTINGS = ("env_id", "agent", "seed", "env_kwargs", "agent_kwargs")
 """The ``run.json`` fields a resumed run must repeat (it may change timesteps and device)."""
 
@@ -63,6 +73,8 @@ class RunResult:
     """Where the agent was saved."""
     history: list[dict[str, float]] = field(default_factory=list)
     """The logged metric rows (empty for agents that log through their own logger)."""
+    words: dict[str, Any] | None = None
+    """The word ledger's summary (``None`` for an env that is not a Gymnasium env)."""
 
 
 def _accepts(factory: Any, name: str) -> bool:
@@ -172,6 +184,8 @@ def train_agent(
     overwrite: bool = False,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     callback: Any = None,
+    budget: Any = None,
+    milestones: Any = None,
 ) -> RunResult:
     """Train agent ``agent`` on ``env_id`` for ``timesteps`` steps; log and save everything.
 
@@ -194,6 +208,12 @@ def train_agent(
         callback: passed to ``learn`` beside the checkpoint callback (e.g. one that stops
             training after a number of iterations); agents whose ``learn`` takes no callback
             refuse it.
+        budget: BabyLM word budget (:meth:`lm_gym.babylm.WordBudget.parse`: ``"strict"``,
+            ``"strict-small"``, ``"strict-small/1000"``, or explicit numbers); the run stops
+            at it. ``None``: words are counted, never refused.
+        milestones: save the student under ``revisions/`` at these milestones of words
+            exposed and at the end as ``main`` (:func:`lm_gym.babylm.milestones.
+            parse_milestones`: ``"official"``, ``"strict-small/1000"``, ``"10k,20k"``).
 
     Raises:
         ValueError: for bad arguments, an unknown env, or an existing run folder without
@@ -215,6 +235,9 @@ def train_agent(
         "env_kwargs": env_kwargs,
         "agent_kwargs": agent_kwargs,
     }
+    budget = WordBudget.parse(budget)
+    if milestones is not None:
+        parse_milestones(milestones, budget)  # a bad schedule fails before anything is built
     checkpoint = _prepare_run_dir(run_dir, settings, resume, overwrite, factory)
     env_kwargs = dict(env_kwargs)
     clm = env_kwargs.pop(CLM_KEY, None)
@@ -230,9 +253,17 @@ def train_agent(
     else:
         env = gym.make(env_id, **env_kwargs)
     built = factory(env, **config)
+    if isinstance(env, gym.Env | gym.vector.VectorEnv):
+        env = WordCounter(env, budget=budget)
+    elif budget is not None or milestones is not None:
+        raise ValueError(
+            f"agent {agent!r} trains on a non-Gymnasium env: it takes no budget or milestones"
+        )
     if clm:
         clm_args = {"seed": seed, **(clm if isinstance(clm, dict) else {})}
         env = CLMAlternation(env, built.model, **clm_args)
+    if milestones is not None:
+        student_of(built, env)  # an agent without a student LM fails before the run folder
     if checkpoint is not None:
         built.restore(checkpoint, env)
         print(f"resuming {run_dir} from {checkpoint.name} at {built.num_timesteps} timesteps")
@@ -253,7 +284,9 @@ def train_agent(
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
     callbacks = [] if callback is None else [callback]
-    if checkpoint_every and _accepts(built.learn, "callback"):
+    if milestones is not None:
+        callbacks.append(MilestoneCallback(run_dir / REVISIONS_DIR, milestones))
+    if checkpoint_every:
         callbacks.append(
             CheckpointCallback(
                 checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
@@ -261,12 +294,17 @@ def train_agent(
         )
     if callback is not None and not _accepts(built.learn, "callback"):
         raise ValueError(f"agent {agent!r} takes no callback in learn(), so none can be given")
-    if callbacks:
+    if callbacks and _accepts(built.learn, "callback"):
         learn_kwargs["callback"] = callbacks
-    built.learn(env, total_timesteps=timesteps, **learn_kwargs)
+    try:
+        built.learn(env, total_timesteps=timesteps, **learn_kwargs)
+    except BudgetExhausted as stop:  # agents outside BaseAgent's loop stop here
+        print(f"{agent}: {stop}")
     agent_file = Path(built.save(run_dir / AGENT_FILE) or run_dir / AGENT_FILE)
     (run_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
     logger.close()
+    ledger = ledger_of(env)
+    words = ledger.summary() if ledger is not None else None
     summary = {
         **settings,
         "timesteps": timesteps,
@@ -276,8 +314,10 @@ def train_agent(
         "final_metrics": logger.history[-1] if logger.history else {},
         "agent_file": agent_file.name,
         "lm_gym_version": __version__,
+        "words": words,
+        "milestones": milestones,
         "finished": True,
     }
     _write_summary(run_dir, summary)
     print(f"run saved to {run_dir}")
-    return RunResult(run_dir, built, agent_file, list(logger.history))
+    return RunResult(run_dir, built, agent_file, list(logger.history), words)

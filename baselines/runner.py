@@ -292,8 +292,10 @@ def execute_run(spec: RunSpec, artifacts_dir: str | Path | None = None) -> dict[
 
     Returns:
         ``metrics`` (deterministic: eval scores, the options' measurements, last logged
-        training reward, timesteps), ``curves``, and the non-compared facts
-        ``wall_seconds``, ``device``, ``lm_gym_version``, ``git_revision`` and ``run_dir``.
+        training reward, timesteps), ``curves``, the run's word ledger ``words`` (words
+        exposed by source, generated, epochs; see :mod:`lm_gym.babylm.ledger`), and the
+        non-compared facts ``wall_seconds``, ``device``, ``lm_gym_version``, ``git_revision``
+        and ``run_dir``.
     """
     from transformers.utils import logging as hf_logging
 
@@ -331,6 +333,7 @@ def execute_run(spec: RunSpec, artifacts_dir: str | Path | None = None) -> dict[
     return {
         "metrics": metrics,
         "curves": curves,
+        "words": result.words,
         "wall_seconds": round(time.perf_counter() - started, 2),
         "device": str(device if device is not None else resolve_device(None)),
         "lm_gym_version": __version__,

@@ -43,7 +43,7 @@ from lm_gym.rewards.parent import (
     AUTHORS_BETA,
     PAPER_FORMS,
     REWARD_FORMS,
-    SLOR_BOUND,
+    SLOR_SCALE,
     ParentReward,
 )
 from lm_gym.utils.validation import check_choice, check_number, check_positive_int
@@ -113,8 +113,8 @@ class BambinoConfig:
     reward_form: str = "slor"
     """``"slor"`` (per-word SLOR of the parent, the default), ``"sigmoid"`` (the authors'
     code) or ``"inverse"`` (the paper's eq. (1), guarded); see :mod:`lm_gym.rewards.parent`."""
-    bound: float = SLOR_BOUND
-    """The ``slor`` reward is ``bound * tanh(SLOR / bound)``, in ``(-bound, bound)``."""
+    scale: float = SLOR_SCALE
+    """The ``slor`` reward is ``tanh(SLOR / scale)``, in ``(-1, 1)``."""
     alpha: float = AUTHORS_ALPHA
     """Paper forms: reward scale (the authors': 5)."""
     beta: float = AUTHORS_BETA
@@ -137,7 +137,7 @@ class BambinoConfig:
         check_positive_int("max_new_tokens", self.max_new_tokens)
         check_episode_length(self.prompt_tokens or 0, self.max_new_tokens)
         check_choice("reward_form", self.reward_form, REWARD_FORMS)
-        check_number("bound", self.bound, minimum=0.0, exclusive_minimum=True)
+        check_number("scale", self.scale, minimum=0.0, exclusive_minimum=True)
         if self.tau is not None:
             check_number("tau", self.tau)
 
@@ -168,7 +168,7 @@ class BambinoConfig:
             self.parent_model,
             form,
             unigram_corpus=texts,
-            bound=self.bound,
+            scale=self.scale,
             alpha=self.alpha,
             beta=self.beta,
             device=self.device,
@@ -218,8 +218,8 @@ class BambinoEnv(TextGenerationEnv):
     ## Rewards
     0 until the episode ends, then the parent's judgement of the continuation given the prompt.
     ``reward_form="slor"`` (default): its per-word SLOR, ``(log P_parent(continuation, EOS |
-    prompt) - log P_unigram(continuation)) / words`` squashed into ``(-bound, bound)`` (a
-    continuation without a word earns ``-bound``), with the
+    prompt) - log P_unigram(continuation)) / words`` mapped into ``(-1, 1)`` by ``tanh(SLOR /
+    scale)`` (a continuation without a word earns -1), with the
     unigram model estimated on the env's corpus: fluent Italian that fits the prompt scores
     high, whatever its words' frequency and length; empty or punctuation-only text, repeated or
     shuffled words and the prompt copied score low (``lm-gym audit-reward Bambino-v0``).
@@ -239,7 +239,7 @@ class BambinoEnv(TextGenerationEnv):
     ## Arguments
     The fields of :class:`BambinoConfig`, as keywords: ``baby_model``, ``parent_model``,
     ``corpus``, ``prompt_words``, ``prompt_tokens``, ``max_new_tokens``, ``reward_form``,
-    ``bound``, ``alpha``, ``beta``, ``tau``, ``mode``, ``shaping``, ``device``; and
+    ``scale``, ``alpha``, ``beta``, ``tau``, ``mode``, ``shaping``, ``device``; and
     ``render_mode`` (``None`` or ``"ansi"``). An unknown keyword is a ``TypeError`` before any
     model loads. The loaded baby is the declared attribute ``generating_model`` (an
     :class:`~lm_gym.models.LM`), the config ``config``.

@@ -86,6 +86,8 @@ def _cmd_corpus(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.revisions:
+        return _cmd_eval_revisions(args)
     from lm_gym.evaluation.evaluate import evaluate_lm
     from lm_gym.evaluation.scoring import Scorer, minimal_pair_accuracy, read_minimal_pairs
     from lm_gym.evaluation.zero_shot import read_items, read_verbalizers
@@ -109,6 +111,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         languages=tuple(args.lang),
         n_heldout=args.n_heldout,
         n_pairs=args.n_pairs,
+        n_sentence_types=args.n_sentence_types,
         n_samples=args.n_samples,
         zero_shot=zero_shot,
         seed=args.seed,
@@ -119,6 +122,51 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.text is not None:
         results["text_file"] = scorer.corpus_perplexities(texts)
     print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_eval_revisions(args: argparse.Namespace) -> int:
+    """``lm-gym eval RUN_DIR --revisions``: every milestone of a run, plotted against words."""
+    from lm_gym.babylm.revisions import FIGURE_FILE, RESULTS_FILE, evaluate_revisions
+
+    if (args.zero_shot is None) != (args.verbalizers is None):
+        raise ValueError("--zero-shot and --verbalizers go together: give both or neither")
+    out = Path(args.out) if args.out else Path(args.model) / "revisions_eval"
+    report = evaluate_revisions(
+        args.model,
+        out,
+        languages=tuple(args.lang),
+        pairs=args.pairs,
+        text=args.text,
+        zero_shot=None if args.zero_shot is None else (args.zero_shot, args.verbalizers),
+        n_heldout=args.n_heldout,
+        n_pairs=args.n_pairs,
+        n_sentence_types=args.n_sentence_types,
+        n_samples=args.n_samples,
+        seed=args.seed,
+        device=args.device,
+    )
+    for row in report["revisions"]:
+        scores = ", ".join(
+            f"{lang} pairs {row['results'][lang]['minimal_pairs']:.3f} "
+            f"ppl/word {row['results'][lang]['perplexity_per_word']:.4g}"
+            for lang in args.lang
+        )
+        print(f"{row['revision']:>12} {row['words_exposed']:>12,} words: {scores}")
+    print(f"results in {out / RESULTS_FILE}, curves in {out / FIGURE_FILE}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """``lm-gym export RUN_DIR OUT --babylm``: the run's revisions as a git repository."""
+    from lm_gym.babylm.export import export_babylm, export_summary
+
+    if not args.babylm:
+        raise ValueError("choose the export format: --babylm (the only one so far)")
+    summary = export_summary(export_babylm(args.run_dir, args.out))
+    for branch, words in summary["branches"].items():
+        print(f"{branch:>12} {words:>12,} words exposed")
+    print(f"git repository written to {args.out} (push it with: git push --all <remote>)")
     return 0
 
 
@@ -162,8 +210,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         checkpoint_every=args.checkpoint_every,
+        budget=_budget_option(args.budget),
+        milestones=args.milestones,
     )
     return 0
+
+
+def _budget_option(text: str | None) -> object:
+    """``--budget``: a preset (``strict-small/1000``) or a JSON object of explicit limits."""
+    if text is not None and text.lstrip().startswith("{"):
+        return json.loads(text)
+    return text
 
 
 def _cmd_train_reward_model(args: argparse.Namespace) -> int:
@@ -233,12 +290,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "eval", help="perplexity, minimal pairs, zero-shot tasks, diversity of samples"
     )
-    evaluate.add_argument("model", help="recipe name, local folder or Hugging Face id")
+    evaluate.add_argument(
+        "model",
+        help="recipe name, local folder or Hugging Face id (with --revisions: a run folder)",
+    )
+    evaluate.add_argument(
+        "--revisions",
+        action="store_true",
+        help="evaluate every milestone revision of the run folder MODEL and plot the measures "
+        "against words exposed (revisions.json and revisions.png in --out)",
+    )
+    evaluate.add_argument(
+        "--out", help="with --revisions: output folder (default MODEL/revisions_eval)"
+    )
     evaluate.add_argument("--lang", nargs="+", default=["en", "it"], choices=["en", "it"])
     evaluate.add_argument("--pairs", help="a BLiMP-format JSONL file of minimal pairs")
     evaluate.add_argument("--text", help="a text file, folder or JSONL for perplexity")
     evaluate.add_argument("--n-heldout", type=int, default=500, help="held-out utterances")
     evaluate.add_argument("--n-pairs", type=int, default=200, help="pairs per phenomenon")
+    evaluate.add_argument(
+        "--n-sentence-types", type=int, default=100, help="zero-shot items per sentence type"
+    )
     evaluate.add_argument(
         "--n-samples", type=int, default=200, help="sampled continuations for distinct-n"
     )
@@ -299,7 +371,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"save checkpoint.pt every N timesteps (default {DEFAULT_CHECKPOINT_EVERY}; 0: never)",
     )
+    run.add_argument(
+        "--budget",
+        help="BabyLM word budget: strict, strict-small, either divided (strict-small/1000), or "
+        'JSON such as \'{"exposed": "100k", "generated": "1M", "epochs": 10}\'',
+    )
+    run.add_argument(
+        "--milestones",
+        help="save the student at these words exposed under RUN/revisions: official, a "
+        "divided schedule (official/1000) or words (10k,20k,30k)",
+    )
     run.set_defaults(func=_cmd_run)
+
+    export = commands.add_parser(
+        "export", help="write a run's milestone revisions as a git repository (BabyLM layout)"
+    )
+    export.add_argument("run_dir", help="a run folder trained with --milestones")
+    export.add_argument("out", help="the repository to create (must not exist)")
+    export.add_argument(
+        "--babylm",
+        action="store_true",
+        help="one branch per milestone (chck_1M, ...) and main = the final model",
+    )
+    export.set_defaults(func=_cmd_export)
 
     reward = commands.add_parser(
         "train-reward-model", help="train a reward model on a JSONL file of preferences"

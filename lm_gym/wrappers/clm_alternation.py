@@ -21,6 +21,10 @@ sampling and its update). Schedules:
 
 ``info`` (and the reset info) report ``clm_steps``, ``words_seen`` and, after the first CLM
 update, ``clm_loss`` (the latest). Padding never counts in the loss (:func:`lm_gym.clm.clm_loss`).
+With a :class:`~lm_gym.wrappers.WordCounter` in the stack (inside or around this wrapper) every
+CLM batch is charged to its word ledger before the update, and a batch that would cross the
+ledger's budget is refused with :class:`~lm_gym.babylm.ledger.BudgetExhausted`: not drawn, not
+trained on, the remaining CLM slots still due.
 
 The wrappers also declare ``trained_model`` (the module they update), ``model_updates`` (how
 many updates they made to it so far), ``reference_model`` and ``words_seen``, read through any
@@ -53,6 +57,7 @@ import torch
 from gymnasium.vector import VectorEnv, VectorWrapper
 from torch import nn
 
+from lm_gym.babylm.ledger import BudgetExhausted, WordLedger, ledger_of
 from lm_gym.corpora.loaders import load_texts
 from lm_gym.models.clm import SentenceBatches, clm_loss, encode_sentences
 from lm_gym.utils.device import autocast
@@ -128,6 +133,7 @@ class CLMSchedule:
         self.clm_steps = 0
         self.words_seen = 0
         self.clm_loss: float | None = None
+        self.ledger: WordLedger | None = None
 
     def kind(self, slot: int) -> str:
         """``"clm"``, ``"rl"`` or (``clm_only``'s RL slots) ``"both"``."""
@@ -149,12 +155,12 @@ class CLMSchedule:
         """
         if not self.due:
             return
-        self.due = False
         while self.kind(self.slot) == "clm":
             self.clm_step()
             self.slot += 1
         if self.kind(self.slot) == "both":
             self.clm_step()
+        self.due = False  # only now: a refused CLM batch leaves the remaining slots due
 
     def episodes_finished(self, count: int) -> None:
         """Count finished episodes; when an RL slot is full, the CLM slots after it fall due.
@@ -170,9 +176,32 @@ class CLMSchedule:
             self.slot += 1
             self.due = True
 
+    def attach_ledger(self, ledger: WordLedger) -> None:
+        """Charge every CLM batch to ``ledger`` (corpus ``clm``) from now on, refusing one that
+        would cross its budget (:meth:`clm_step`)."""
+        ledger.register_corpus("clm", self.stream.texts)
+        self.ledger = ledger
+
     def clm_step(self) -> float:
-        """One CLM update of the model (and of its twin) on the next corpus batch; its loss."""
+        """One CLM update of the model (and of its twin) on the next corpus batch; its loss.
+
+        Raises:
+            BudgetExhausted: when the batch would cross the ledger's budget; the batch is then
+                not drawn (the corpus stream stays where it was) and nothing is updated.
+        """
+        position = self.stream.state_dict()
         batch = self.stream.next_batch()
+        if self.ledger is not None:
+            try:
+                self.ledger.expose(
+                    "clm",
+                    batch,
+                    corpus="clm",
+                    what=f"CLM batch {self.clm_steps + 1} ({len(batch)} sentences)",
+                )
+            except BudgetExhausted:
+                self.stream.load_state_dict(position)
+                raise
         input_ids, attention_mask = encode_sentences(self.tokenizer, batch, self.max_length)
         loss = self._update(self.model, self.optimizer, input_ids, attention_mask)
         if self.reference is not None:
@@ -325,6 +354,11 @@ class _ScheduleAccess:
         """Words of CLM text this wrapper has trained :attr:`trained_model` on so far."""
         return self.schedule.words_seen
 
+    def attach_word_ledger(self, ledger: WordLedger) -> None:
+        """Charge the CLM batches to ``ledger`` (called by a ``WordCounter`` around this
+        wrapper; one inside it is found when this wrapper is made)."""
+        self.schedule.attach_ledger(ledger)
+
     def state_dict(self) -> dict[str, Any]:
         """See :meth:`CLMSchedule.state_dict`."""
         return self.schedule.state_dict()
@@ -378,6 +412,8 @@ class CLMAlternation(_ScheduleAccess, gym.Wrapper):
             rl_batch_size=rl_batch_size or 1,
             **schedule_kwargs,
         )
+        if (ledger := ledger_of(env)) is not None:
+            self.schedule.attach_ledger(ledger)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self.schedule.catch_up()
@@ -416,6 +452,8 @@ class VectorCLMAlternation(_ScheduleAccess, VectorWrapper):
             rl_batch_size=rl_batch_size or env.num_envs,
             **schedule_kwargs,
         )
+        if (ledger := ledger_of(env)) is not None:
+            self.schedule.attach_ledger(ledger)
 
     def _with_counters(self, info: dict[str, Any]) -> dict[str, Any]:
         every = np.ones(self.num_envs, dtype=bool)

@@ -26,7 +26,7 @@ def test_ppo_on_bambino_inside_clm_alternation_resumes_from_its_checkpoint(tmp_p
     # one batch's estimate is noisy).
     penalty = np.mean([r["charts/kl"] for r in rows[1:]])
     assert 0 < penalty < np.mean([r["charts/kl_initial"] for r in rows[1:]])
-    assert -20 <= row["rollout/batch_rew_mean"] <= 20  # the slor reward's range (bound = 20)
+    assert -1 <= row["rollout/batch_rew_mean"] <= 1  # the slor reward's range
     assert wrapped.schedule.clm_steps >= 2 * agent.iteration
     path = agent.save(tmp_path / "ppo.pt")
 
@@ -75,7 +75,7 @@ def test_leaderboard_floors_run_by_name_on_bambino(tmp_path, agent):
         progress_bar=False,
     )
     final = result.history[-1]
-    assert -20 <= final["rollout/ep_rew_mean"] <= 20 and result.agent.num_timesteps >= 64
+    assert -1 <= final["rollout/ep_rew_mean"] <= 1 and result.agent.num_timesteps >= 64
 
 
 def test_sb3_ppo_runs_a_few_hundred_steps_on_bambino(tmp_path):

@@ -95,10 +95,16 @@ def test_every_arm_runs_with_the_budget_its_schedule_gives(serial_ablation):
     for record in records.values():
         assert record["metrics"]["lm/it/perplexity"] > 1
         assert 0 <= record["metrics"]["lm/en/minimal_pairs"] <= 1
-    # The reward curve has words seen as a second x-axis where CLM ran.
-    curve = records["full"]["curves"]["rollout/batch_rew_mean"]
-    assert curve["words"] == [records["full"]["metrics"]["train/words_seen"]]
-    assert records["rl_only"]["curves"]["rollout/batch_rew_mean"]["words"] == [0.0]
+    # The reward curve has the word ledger's words exposed (CLM batches and prompts) as a
+    # second x-axis; its CLM share is what the CLM wrapper counted.
+    for arm in ("full", "rl_only"):
+        words = records[arm]["words"]
+        curve = records[arm]["curves"]["rollout/batch_rew_mean"]
+        assert curve["words"] == [words["exposed"]]
+        assert words["exposed_by_source"]["prompts"] > 0
+    full_words = records["full"]["words"]["exposed_by_source"]["clm"]
+    assert full_words == records["full"]["metrics"]["train/words_seen"]
+    assert records["rl_only"]["words"]["exposed_by_source"]["clm"] == 0
     text = outcome.leaderboard.read_text()
     assert "`clm_matched`" in text and "lm/it/minimal_pairs" in text
     assert (out_dir / "figures" / "Bambino-v0.png").read_bytes()[:4] == b"\x89PNG"

@@ -52,7 +52,7 @@ def test_defaults():
     assert all(len(prompt.split()) == 3 for prompt in env.task.prompt_texts)
     assert env.task.texts == default_corpus()
     reward = env.task.reward_fn
-    assert reward.form == "slor" and reward.reward_range == (-20.0, 20.0)
+    assert reward.form == "slor" and reward.reward_range == (-1.0, 1.0)
     assert gym.make("BambinoSeq-v0", **MICRO_MODELS).action_space.shape == (32,)
 
 
@@ -82,7 +82,7 @@ def test_an_episode_ends_with_the_parent_reward(tmp_path):
         assert reward == 0.0
     _, reward, terminated, _, info = env.step(tokenizer.eos_token_id)
     assert terminated and info["completion"].strip() == "la mamma"
-    assert reward == pytest.approx(20.0 * np.tanh(info["slor"] / 20.0))
+    assert reward == pytest.approx(np.tanh(info["slor"] / 40.0))
     assert np.isfinite(info["ppl"]) and np.isfinite(info["ppl_word"])
 
 

@@ -120,7 +120,7 @@ def test_no_nan_or_inf_for_any_text(reward):
     inverse = ParentReward(reward.scorer.model, "inverse", tau=0.0, device="cpu")
     assert all(math.isfinite(v) for v in inverse(prompts, completions))
     slor = ParentReward(reward.scorer.model, unigram_corpus=["a child"], device="cpu")
-    assert all(-slor.bound <= v <= slor.bound for v in slor(prompts, completions))
+    assert all(-1.0 <= v <= 1.0 for v in slor(prompts, completions))
 
 
 def test_trl_reward_function_shape(reward):
@@ -163,10 +163,10 @@ def test_slor_is_the_parent_log_probability_over_a_unigram_per_word(tiny_lm):
     with_eos = Scorer(model, tokenizer, add_eos=True).token_logprobs([prompt + completion])[0]
     logprob = with_eos[n_prompt:].sum()  # the continuation and its EOS
     unigram = UnigramWords(english_sentences(400)).logprob(completion)
-    wide = ParentReward(tiny_lm, unigram_corpus=english_sentences(400), bound=1e6, device="cpu")
-    rewards, info = wide.with_info([prompt], [completion])
+    reward = ParentReward(tiny_lm, unigram_corpus=english_sentences(400), device="cpu")
+    rewards, info = reward.with_info([prompt], [completion])
     expected = (logprob - unigram) / 3  # three words: the, ball, today
-    assert rewards[0] == pytest.approx(expected, rel=1e-6)  # tanh is the identity near 0
+    assert rewards[0] == pytest.approx(math.tanh(expected / 40.0), rel=1e-6)
     assert info["slor"][0] == pytest.approx(expected, rel=1e-6)
     assert info["ppl_word"][0] == pytest.approx(math.exp(-logprob / 4), rel=1e-6)
 
@@ -177,11 +177,10 @@ def test_slor_gives_a_text_without_words_the_floor_and_stays_bounded(slor, tiny_
     eos = Scorer(model, tokenizer, add_eos=True).token_logprobs([prompt])[0][-1]
     rewards, info = slor.with_info([prompt] * 2, ["", " ."])
     assert info["slor"][0] == pytest.approx(eos, rel=1e-6)  # log P(EOS | prompt), reported
-    assert rewards == [-slor.bound, -slor.bound]  # but saying nothing earns the floor
-    tight = ParentReward(tiny_lm, unigram_corpus=["a"], bound=5.0, device="cpu")
-    assert tight.reward_range == (-5.0, 5.0)
-    first, second = tight([prompt] * 2, [" dogs dogs dogs dogs dogs", " the ball ."])
-    assert min(first, second) > -5.0 and max(first, second) < 5.0 and first != second
+    assert rewards == [-1.0, -1.0]  # but saying nothing earns the floor
+    assert slor.reward_range == (-1.0, 1.0)
+    first, second = slor([prompt] * 2, [" dogs dogs dogs dogs dogs", " the ball ."])
+    assert min(first, second) > -1.0 and max(first, second) < 1.0 and first != second
 
 
 def test_slor_needs_a_unigram_corpus_unless_the_parent_is_a_recipe(tiny_lm):
