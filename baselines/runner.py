@@ -222,10 +222,11 @@ def evaluate_agent(agent: Any, env: gym.Env, episodes: int, seed: int) -> dict[s
     the pool's labels from it) are pointed at ``env`` first.
 
     Returns:
-        ``eval/mean_return``, ``eval/std_return``, ``eval/mean_length`` and, for every finite
-        numeric scalar in the episodes' final ``info``, its mean as ``eval/<key>``; for text
-        envs (a ``completion`` in the final ``info``) also the distinct-1/2 and repetition
-        rate of the completions and their mean length in words (``eval/words_mean``).
+        ``eval/mean_return``, ``eval/std_return`` (sample std, ddof 1), ``eval/mean_length``
+        and, for every finite numeric scalar in the episodes' final ``info``, its mean as
+        ``eval/<key>``; for text envs (a ``completion`` in the final ``info``) also the
+        distinct-1/2 and repetition rate of the completions and their mean length in words
+        (``eval/words_mean``).
     """
     if getattr(agent, "env", None) is not None:
         agent.env = env
@@ -246,7 +247,7 @@ def evaluate_agent(agent: Any, env: gym.Env, episodes: int, seed: int) -> dict[s
         obs, _ = env.reset()
     metrics = {
         "eval/mean_return": float(np.mean(returns)),
-        "eval/std_return": float(np.std(returns)),
+        "eval/std_return": float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0,
         "eval/mean_length": float(np.mean(lengths)),
     }
     for key in sorted({k for info in infos for k in info}):
