@@ -36,6 +36,7 @@ from torch import nn
 from lm_gym.agents.base import BaseAgent, make_adam, torch_generator
 from lm_gym.agents.logger import Logger
 from lm_gym.agents.policies import LMPolicy, SequenceLMPolicy, resolve_policy_lm
+from lm_gym.agents.rollout import step_end_info
 from lm_gym.agents.subset_policy import SUBSET_FEATURES, SUBSET_LOG_PROBS, build_subset_policy
 from lm_gym.utils import distributed
 from lm_gym.utils.device import resolve_device
@@ -207,8 +208,9 @@ class Reinforce(BaseAgent):
         return actions[0] if single else actions
 
     # ------------------------------------------------------------------ one iteration
-    def _collect(self, env: Any) -> list[tuple[dict, Any, np.ndarray]] | None:
-        """``batch_size`` one-step episodes as ``(obs, memo, rewards)`` rounds of ``env``'s rows.
+    def _collect(self, env: Any) -> list[tuple[dict, Any, np.ndarray, dict]] | None:
+        """``batch_size`` one-step episodes as ``(obs, memo, rewards, end info)`` rounds of
+        ``env``'s rows (end info: :func:`~lm_gym.agents.rollout.step_end_info`).
 
         Returns ``None`` when a callback stopped training.
 
@@ -222,7 +224,7 @@ class Reinforce(BaseAgent):
             batch, single = self._obs_tensors(obs)
             actions, memo = self.policy.act(batch, self.generator, deterministic=False)
             env_actions = actions if as_tensors else actions.cpu().numpy()
-            _, reward, terminated, truncated, _ = env.step(
+            _, reward, terminated, truncated, info = env.step(
                 env_actions[0] if single else env_actions
             )
             if not np.all(np.logical_or(terminated, truncated)):
@@ -231,17 +233,17 @@ class Reinforce(BaseAgent):
                     "this env's episode went on after the first action"
                 )
             rewards = np.asarray(reward, dtype=np.float64).reshape(-1)
-            rounds.append((batch, memo, rewards))
+            rounds.append((batch, memo, rewards, step_end_info(info, rewards.size)))
             collected += rewards.size
             if not self._count_steps(rewards.size):
                 return None
         return rounds
 
-    def _update(self, rounds: list[tuple[dict, Any, np.ndarray]]) -> None:
+    def _update(self, rounds: list[tuple[dict, Any, np.ndarray, dict]]) -> None:
         """One policy-gradient step on the collected episodes (of all ranks), then the
         baseline's update."""
         cfg = self.config
-        own = np.concatenate([r for _, _, r in rounds])
+        own = np.concatenate([r for _, _, r, _ in rounds])
         gathered, rows = distributed.gather_rows({"rewards": own})
         rewards = gathered["rewards"]
         if self.baseline is None:
@@ -250,7 +252,7 @@ class Reinforce(BaseAgent):
         advantages = torch.as_tensor(advantages[rows], dtype=torch.float32, device=self.device)
         share = own.size / rewards.size  # this rank's part of the batch mean (1 in one process)
         self.policy.train()
-        log_probs, entropies = zip(*(self.policy.log_prob(obs, memo) for obs, memo, _ in rounds))
+        log_probs, entropies = zip(*(self.policy.log_prob(obs, memo) for obs, memo, _, _ in rounds))
         log_prob, entropy = torch.cat(log_probs), torch.cat(entropies)
         policy_loss = -(advantages * log_prob).mean() * share
         entropy_mean = entropy.mean() * share
@@ -267,6 +269,16 @@ class Reinforce(BaseAgent):
         self._record_episodes(rewards, np.ones_like(rewards))
         self._record_episode_stats()
         self.logger.record("rollout/batch_rew_mean", rewards.mean())
+        keys = sorted({key for *_, ends in rounds for key in ends})  # this rank's episodes
+        missing = [np.full(r.size, np.nan) for _, _, r, _ in rounds]
+        self._record_end_info(
+            {
+                key: np.concatenate(
+                    [ends.get(key, gap) for (*_, ends), gap in zip(rounds, missing)]
+                )
+                for key in keys
+            }
+        )
         losses = torch.stack([policy_loss.detach(), entropy_mean.detach()])
         distributed.all_reduce_sum(losses)
         self.logger.record("losses/policy_loss", float(losses[0]))

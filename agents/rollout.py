@@ -82,12 +82,30 @@ def _collect_end_info(info: dict, rows: np.ndarray, numeric: dict, texts: dict) 
             continue
         present = info.get(f"_{key}", np.ones(len(values), dtype=bool))
         chosen = rows[present[rows]]
-        if values.dtype.kind in "fiub":
+        if values.dtype.kind in "fiub" and values.ndim == 1:  # not per-student arrays
             target = numeric.setdefault(key, np.full(len(values), np.nan))
             target[chosen] = values[chosen]
         elif key == "completion":
             for row in chosen:
                 texts[int(row)] = str(values[row])
+
+
+def step_end_info(info: dict, rows: int) -> dict[str, np.ndarray]:
+    """The numeric info of a step that ended the episodes of all ``rows`` rows (one-step
+    episodes), one array of ``rows`` values per key (NaN where a row has none).
+
+    ``info`` is a vector env's (arrays with ``_key`` masks) or, for ``rows == 1``, a single
+    env's (scalars).
+    """
+    if rows == 1 and not any(isinstance(v, np.ndarray) and v.shape == (1,) for v in info.values()):
+        info = {
+            key: np.asarray([value])
+            for key, value in info.items()
+            if isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        }
+    numeric: dict[str, np.ndarray] = {}
+    _collect_end_info(info, np.arange(rows), numeric, {})
+    return numeric
 
 
 def collect_token_rollout(

@@ -26,7 +26,9 @@ agent.
 
 One env keyword is handled here rather than by the env: ``clm_alternation`` (``true`` or a dict
 of :class:`lm_gym.wrappers.CLMAlternation` arguments) wraps the env so the agent's model is
-also trained with CLM updates between RL episodes, as in BAMBINO-LM.
+also trained with CLM updates between RL episodes, as in BAMBINO-LM. The wrapper's ``seed``
+(corpus order, dropout of the CLM updates) is the run's seed unless the dict gives one, so
+runs of different seeds see the corpus in different orders.
 
 Every run keeps a word ledger (:class:`lm_gym.wrappers.WordCounter`: words the student was
 exposed to, by source, words it generated, epochs), logged as ``words/...``, saved in
@@ -216,6 +218,7 @@ def train_agent(
     overwrite: bool = False,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     log_interval: int | None = None,
+    callback: Any = None,
     budget: Any = None,
     milestones: Any = None,
 ) -> RunResult:
@@ -239,6 +242,9 @@ def train_agent(
         checkpoint_every: save ``checkpoint.pt`` every this many timesteps (0: never).
         log_interval: print the metrics table every this many iterations (``None``: the
             agent's default, 10 for the built-in agents; ``progress.csv`` gets every one).
+        callback: passed to ``learn`` beside the checkpoint callback (e.g. one that stops
+            training after a number of iterations); agents whose ``learn`` takes no callback
+            refuse it.
         budget: BabyLM word budget (:meth:`lm_gym.babylm.WordBudget.parse`: ``"strict"``,
             ``"strict-small"``, ``"strict-small/1000"``, or explicit numbers); the run stops
             at it. ``None``: words are counted, never refused.
@@ -313,6 +319,7 @@ def train_agent(
             progress_bar,
             checkpoint_every,
             log_interval,
+            callback,
             budget,
             milestones,
         )
@@ -328,6 +335,7 @@ def _train(
     progress_bar: bool,
     checkpoint_every: int,
     log_interval: int | None,
+    callback: Any,
     budget: Any,
     milestones: Any,
 ) -> RunResult:
@@ -361,7 +369,8 @@ def _train(
             f"agent {agent!r} trains on a non-Gymnasium env: it takes no budget or milestones"
         )
     if clm:
-        env = CLMAlternation(env, built.model, **(clm if isinstance(clm, dict) else {}))
+        clm_args = {"seed": seed, **(clm if isinstance(clm, dict) else {})}
+        env = CLMAlternation(env, built.model, **clm_args)
     if milestones is not None:
         student_of(built, env)  # an agent without a student LM fails before the run folder
     if checkpoint is not None:
@@ -386,7 +395,7 @@ def _train(
         learn_kwargs["log_interval"] = log_interval
     if checkpoint is not None:
         learn_kwargs["reset_num_timesteps"] = False
-    callbacks = []
+    callbacks = [] if callback is None else [callback]
     if milestones is not None:
         callbacks.append(MilestoneCallback(run_dir / REVISIONS_DIR, milestones))
     if checkpoint_every:
@@ -395,6 +404,8 @@ def _train(
                 checkpoint_every, run_dir, CHECKPOINT_FILE.removesuffix(".pt"), latest_only=True
             )
         )
+    if callback is not None and not _accepts(built.learn, "callback"):
+        raise ValueError(f"agent {agent!r} takes no callback in learn(), so none can be given")
     if callbacks and _accepts(built.learn, "callback"):
         learn_kwargs["callback"] = callbacks
     try:

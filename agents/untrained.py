@@ -289,6 +289,12 @@ class LMSampleAgent(_FixedAgent):
         )
         self.generator = torch_generator(self.rank_seed(), self.device)
 
+    @property
+    def model(self) -> torch.nn.Module:
+        """The policy LM (what a :class:`~lm_gym.wrappers.CLMAlternation` wrapper trains: a
+        sampler that does not learn by itself, under CLM, is BAMBINO-LM's "w/o PPO")."""
+        return self.policy.model
+
     def predict(self, obs: Any, deterministic: bool = False) -> Any:
         """The next token (token mode) or a continuation (sequence mode)."""
         batch, single = as_tensor_batch(obs, self.device)

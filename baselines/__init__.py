@@ -1,25 +1,31 @@
-"""The leaderboard: tracks of envs x agents x seeds, run serially, in a pool or on Ray.
+"""The experiment pipeline: tracks of envs x agents (or arms) x seeds, run serially, in a
+pool or on Ray.
 
 ``lm-gym leaderboard --track quick`` (or :func:`run_track`) writes one JSON result per run
-(``results/``), each run's logs and saved agent (``runs/``), ``LEADERBOARD.md`` and PNG
-learning curves (``curves/``) into the output folder. See :mod:`lm_gym.baselines.tracks`
-for the built-in tracks.
+(``results/``), each run's logs and saved agent (``runs/``), the normalisation anchors
+(``normalisation/``), ``LEADERBOARD.md`` (with 95% intervals, normalised scores, IQM and the
+probability of improvement) and PNG figures (``curves/``, ``figures/``) into the output
+folder. See :mod:`lm_gym.baselines.catalogue` for the built-in tracks: the leaderboard's and
+the README's experiments.
 """
 
+from lm_gym.baselines.catalogue import TRACKS, get_track
 from lm_gym.baselines.driver import TrackOutcome, plan_runs, run_track
 from lm_gym.baselines.results import load_results
 from lm_gym.baselines.tracks import (
-    TRACKS,
+    Arm,
     EnvSetting,
+    RunOptions,
     RunSpec,
     Track,
-    get_track,
     lm_gym_env_ids,
 )
 
 __all__ = [
     "TRACKS",
+    "Arm",
     "EnvSetting",
+    "RunOptions",
     "RunSpec",
     "Track",
     "TrackOutcome",

@@ -6,8 +6,9 @@ applicable, any other error while building the agent makes it failed, with its m
 saying which env it is planning, skips every run whose result file
 already exists for the same spec (so a killed track resumes where it stopped), hands the
 remaining runs to a backend (serial, local process pool or Ray) and writes each result as it
-arrives. At the end it regenerates ``LEADERBOARD.md`` and the learning curves from all result
-files of the track.
+arrives. At the end it computes (or reads from its cache) each env's normalisation anchors
+(:mod:`lm_gym.baselines.normalisation`) and regenerates ``LEADERBOARD.md`` and the figures
+from all result files of the track.
 
 One driver at a time writes an output folder: it holds a lock on ``<out>/.lm_gym.lock``
 (:func:`lm_gym.utils.locks.exclusive_lock`) from choosing the pending runs to writing the table,
@@ -29,6 +30,7 @@ import gymnasium as gym
 
 from lm_gym.agents.registry import get_agent_spec
 from lm_gym.baselines.backends import run_pool, run_ray, run_serial
+from lm_gym.baselines.normalisation import track_anchors
 from lm_gym.baselines.report import write_leaderboard
 from lm_gym.baselines.results import finished_result, load_results, write_result
 from lm_gym.baselines.runner import gym_make_kwargs, unsupported_reason
@@ -89,6 +91,7 @@ class RunPlan(NamedTuple):
 def plan_runs(track: Track, log: Callable[[str], None] | None = None) -> RunPlan:
     """The runs of ``track`` whose agent accepts the env, the refused pairs with their reasons
     (the track's exclusions and the agents' own refusals) and the pairs whose agent failed.
+    Pairs are ``(env key, row)``: a track's rows are its agents, or its arms.
 
     Args:
         track: the track.
@@ -96,31 +99,34 @@ def plan_runs(track: Track, log: Callable[[str], None] | None = None) -> RunPlan
 
     Raises:
         KeyError: for an unknown agent name (before any env is built).
-        ValueError: naming an env that cannot be built with the track's arguments.
+        ValueError: naming an env that cannot be built with the track's arguments, or bad run
+            options.
     """
     say = log or (lambda line: None)
-    if not track.seeds or not track.envs or not track.agents:
+    rows = track.rows()
+    if not track.seeds or not track.envs or not rows:
         raise ValueError(f"track {track.name!r} needs at least one env, one agent and one seed")
-    for agent in track.agents:
-        get_agent_spec(agent)
+    for arm in rows.values():
+        get_agent_spec(arm.agent)
+    specs = track.expand()  # checks the run options
     refused: dict[tuple[str, str], str] = {}
     broken: dict[tuple[str, str], str] = {}
-    for number, (env_id, setting) in enumerate(track.envs.items(), start=1):
+    for number, (key, setting) in enumerate(track.envs.items(), start=1):
         say(
-            f"planning [{number}/{len(track.envs)}] {env_id}: building it and asking "
-            f"{len(track.agents)} agent(s) whether they act in it"
+            f"planning [{number}/{len(track.envs)}] {key}: building it and asking "
+            f"{len(rows)} agent(s) whether they act in it"
         )
         try:
-            gym.make(env_id, **gym_make_kwargs(setting.kwargs)).close()
+            gym.make(setting.env_id or key, **gym_make_kwargs(setting.kwargs)).close()
         except Exception as error:
             raise ValueError(
-                f"track {track.name!r}: env {env_id} with kwargs {setting.kwargs} cannot be "
+                f"track {track.name!r}: env {key} with kwargs {setting.kwargs} cannot be "
                 f"built: {type(error).__name__}: {error}"
             ) from error
-        for spec in track.expand():
-            if spec.env_id != env_id or spec.seed != track.seeds[0]:
+        for spec in specs:
+            if spec.env_key != key or spec.seed != track.seeds[0]:
                 continue
-            pair = (spec.env_id, spec.agent)
+            pair = (spec.env_key, spec.row)
             excluded = setting.excluded.get(spec.agent)
             try:
                 reason = excluded if excluded is not None else unsupported_reason(spec)
@@ -130,7 +136,7 @@ def plan_runs(track: Track, log: Callable[[str], None] | None = None) -> RunPlan
             if reason is not None:
                 refused[pair] = reason
     skip = refused.keys() | broken.keys()
-    runs = [s for s in track.expand() if (s.env_id, s.agent) not in skip]
+    runs = [s for s in specs if (s.env_key, s.row) not in skip]
     return RunPlan(runs, refused, broken)
 
 
@@ -188,7 +194,7 @@ def _run_pending(
     refused = plan.refused
     outcome = TrackOutcome(leaderboard=out_dir / "LEADERBOARD.md", unsupported=refused)
     for spec in track.expand():
-        error = plan.broken.get((spec.env_id, spec.agent))
+        error = plan.broken.get((spec.env_key, spec.row))
         if error is not None:
             outcome.failed[spec.name] = f"building the agent failed: {error}"
     pending = []
@@ -199,9 +205,9 @@ def _run_pending(
         f"{len(pending)} to run), {len(refused)} env x agent pairs not applicable, "
         f"{len(plan.broken)} failed when the agent was built"
     )
-    for (env_id, agent), error in plan.broken.items():
-        log(f"agent {agent} FAILED on {env_id} when it was built: {error}")
-    for agent in track.agents:
+    for (env_key, row), error in plan.broken.items():
+        log(f"agent {row} FAILED on {env_key} when it was built: {error}")
+    for agent in track.rows():
         if all((env_id, agent) in refused for env_id in track.envs):
             first = next(iter(track.envs))
             log(f"agent {agent} runs on none of these envs; on {first}: {refused[(first, agent)]}")
@@ -219,12 +225,13 @@ def _run_pending(
                 if error is not None:
                     outcome.failed[spec.name] = f"{type(error).__name__}: {error}"
                     log(f"{prefix}: FAILED {outcome.failed[spec.name]}")
-                    pair = (spec.env_id, spec.agent)
+                    pair = (spec.env_key, spec.row)
                     failures.setdefault(pair, f"seed {spec.seed}: {outcome.failed[spec.name]}")
                     continue
                 write_result(out_dir, spec, result)
                 outcome.ran.append(spec)
                 score = result["metrics"]["eval/mean_return"]
                 log(f"{prefix}: eval/mean_return {score:.4g} ({result['wall_seconds']:.1f} s)")
-    write_leaderboard(out_dir, track, load_results(out_dir), refused, failures)
+    anchors = track_anchors(track, out_dir, log)
+    write_leaderboard(out_dir, track, load_results(out_dir), refused, failures, anchors)
     return outcome

@@ -1,30 +1,39 @@
-"""The leaderboard's outputs: the ``LEADERBOARD.md`` table and PNG learning curves.
+"""The leaderboard's outputs: ``LEADERBOARD.md`` and its PNG figures.
 
-Both are generated from the result files alone, so they can be rebuilt at any time (and a
-resumed track's table covers the runs of every session). Per env, one row per agent with the
-mean and sample standard deviation over seeds of each final score; the header states the
-protocol (the track's envs, arguments, budgets, agents, seeds), which agents could not act in
-which env and why (``n/a``), which pairs failed and with what error (``**failed**``), and how
-the scores were measured.
+Both are generated from the result files (and the normalisation anchors) alone, so they can be
+rebuilt at any time (and a resumed track's table covers the runs of every session). Per env,
+one row per agent (or arm) with the mean, sample standard deviation (ddof 1) and 95%
+t-interval over seeds of each final score; then normalised scores, IQM and mean across envs
+with 95% stratified-bootstrap intervals and the probability of improvement between rows
+(:mod:`lm_gym.baselines.aggregate`); the header states the protocol (the track's envs,
+arguments, budgets, rows, seeds), which agents could not act in which env and why (``n/a``),
+which pairs failed and with what error (``**failed**``), and how the scores were measured.
+Figures: :mod:`lm_gym.baselines.plots`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from lm_gym.baselines.aggregate import normalised_matrices, statistics_markdown
+from lm_gym.baselines.plots import (
+    CURVES_DIR,
+    FIGURES_DIR,
+    file_name,
+    plot_curves,
+    plot_final_metrics,
+    plot_profiles,
+)
 from lm_gym.baselines.results import PRIMARY_METRIC
-from lm_gym.baselines.tracks import Track, env_file_stem
+from lm_gym.baselines.statistics import t_interval
+from lm_gym.baselines.tracks import Track
 from lm_gym.utils.files import atomic_write_text
 
 LEADERBOARD_FILE = "LEADERBOARD.md"
-CURVES_DIR = "curves"
 PRIMARY = PRIMARY_METRIC
 HIDDEN = {"eval/std_return", "eval/mean_length", "train/num_timesteps"}
 """Metrics kept in the result files but left out of the table."""
@@ -33,13 +42,14 @@ HIDDEN = {"eval/std_return", "eval/mean_length", "train/num_timesteps"}
 def group_results(
     records: Iterable[dict[str, Any]], track: Track
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``env -> agent -> records`` for the records whose spec is one of ``track``'s runs."""
-    specs = {_key(spec.to_dict()) for spec in track.expand()}
+    """``env -> row -> records`` for the records whose spec is one of ``track``'s runs (env:
+    the track's key for it; row: the agent, or the arm's label)."""
+    specs = {_key(spec.to_dict()): spec for spec in track.expand()}
     grouped: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
-        spec = record["spec"]
-        if _key(spec) in specs:
-            grouped[spec["env_id"]][spec["agent"]].append(record)
+        spec = specs.get(_key(record["spec"]))
+        if spec is not None:
+            grouped[spec.env_key][spec.row].append(record)
     return grouped
 
 
@@ -49,15 +59,17 @@ def _key(spec: dict[str, Any]) -> str:
 
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
+    mean, std, _ = t_interval(values)
+    return mean, std
 
 
 def _cell(values: list[float]) -> str:
+    """``mean ± sample std [95% t-interval]`` (no interval for one seed)."""
     if not values:
         return "-"
-    mean, std = mean_std(values)
-    return f"{mean:.4g} ± {std:.0f}" if abs(std) >= 100 else f"{mean:.4g} ± {std:.2g}"
+    mean, std, interval = t_interval(values)
+    cell = f"{mean:.4g} ± {std:.0f}" if abs(std) >= 100 else f"{mean:.4g} ± {std:.2g}"
+    return cell if len(values) < 2 else f"{cell} [{interval.low:.4g}, {interval.high:.4g}]"
 
 
 def env_table(agents: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -95,11 +107,11 @@ def summary_table(
     unsupported: dict[tuple[str, str], str] | None = None,
     failures: dict[tuple[str, str], str] | None = None,
 ) -> list[str]:
-    """Markdown rows of the env x agent matrix of :data:`PRIMARY`: :data:`NOT_APPLICABLE`
+    """Markdown rows of the env x row matrix of :data:`PRIMARY`: :data:`NOT_APPLICABLE`
     for refused pairs, :data:`FAILED` for failed ones (marked beside the score when only some
     seeds failed), ``-`` for pairs with no result yet."""
     unsupported, failures = unsupported or {}, failures or {}
-    agents = list(track.agents)
+    agents = list(track.rows())
     lines = [
         "| env | " + " | ".join(f"`{a}`" for a in agents) + " |",
         "| --- | " + " | ".join("---:" for _ in agents) + " |",
@@ -135,6 +147,8 @@ def leaderboard_markdown(
     unsupported: dict[tuple[str, str], str],
     plotted: Iterable[str] = (),
     failures: dict[tuple[str, str], str] | None = None,
+    statistics: Iterable[str] = (),
+    figures: Iterable[str] = (),
 ) -> str:
     """The full ``LEADERBOARD.md`` text.
 
@@ -145,9 +159,11 @@ def leaderboard_markdown(
         plotted: env ids whose learning-curve PNG exists (linked under their table).
         failures: ``(env, agent) -> error`` for the pairs with a failed run (or whose agent
             failed when it was built on the env).
+        statistics: the lines of the across-env sections (after the summary).
+        figures: env ids whose final-metric figure exists (linked under their table).
     """
     failures = failures or {}
-    plotted = set(plotted)
+    plotted, figures = set(plotted), set(figures)
     lines = [f"# lm_gym leaderboard: track `{track.name}`", "", "## Protocol", ""]
     lines += [f"- {line}" for line in track.protocol()]
     lines += [
@@ -157,8 +173,11 @@ def leaderboard_markdown(
         "- `train/final_ep_rew_mean`: the last logged `rollout/ep_rew_mean` of training (mean "
         "return of the last 100 training episodes); other `eval/*` columns are means of the "
         "numeric `info` the env reports at the end of each evaluation episode;",
-        "- cells are mean ± sample standard deviation over seeds; rows sorted by "
-        f"`{PRIMARY}`; wall times are in the result files, never in these numbers.",
+        "- cells are mean ± sample standard deviation (ddof 1) over seeds [95% confidence "
+        f"interval of the mean, Student's t]; rows sorted by `{PRIMARY}`; wall times are in "
+        "the result files, never in these numbers;",
+        "- learning curves are drawn against env steps and, where the run logged them, words "
+        "seen (BabyLM's x-axis): mean over seeds with its 95% t-band.",
         "",
     ]
     if unsupported:
@@ -184,6 +203,7 @@ def leaderboard_markdown(
         f"{NOT_APPLICABLE}: the agent does not act in this env; {FAILED}: it raised an error "
         "(see above); -: no result yet.",
         "",
+        *statistics,
         "## Results",
         "",
     ]
@@ -192,53 +212,10 @@ def leaderboard_markdown(
             continue
         lines += [f"### {env_id}", "", *env_table(grouped[env_id]), ""]
         if env_id in plotted:
-            lines += [f"![learning curves on {env_id}]({CURVES_DIR}/{_file_name(env_id)})", ""]
+            lines += [f"![learning curves on {env_id}]({CURVES_DIR}/{file_name(env_id)})", ""]
+        if env_id in figures:
+            lines += [f"![final metrics on {env_id}]({FIGURES_DIR}/{file_name(env_id)})", ""]
     return "\n".join(lines)
-
-
-def _file_name(env_id: str) -> str:
-    return env_file_stem(env_id) + ".png"
-
-
-def plot_curves(out_dir: Path, grouped: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
-    """One PNG per env under ``out_dir/curves``: each agent's training curve, every seed.
-
-    Returns:
-        The env ids plotted; none (with a note on stderr) when matplotlib is not installed.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(
-            "lm-gym leaderboard: matplotlib is not installed, so no learning-curve PNGs "
-            "(pip install matplotlib, or the dev extra: pip install 'lm_gym[dev]')",
-            file=sys.stderr,
-        )
-        return []
-    folder = out_dir / CURVES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for env_id, agents in grouped.items():
-        figure, axes = plt.subplots(figsize=(6, 4))
-        for index, (agent, records) in enumerate(sorted(agents.items())):
-            color = f"C{index % 10}"
-            for number, record in enumerate(sorted(records, key=lambda r: r["spec"]["seed"])):
-                curve = record["curve"]
-                if curve["value"]:
-                    label = agent if number == 0 else None
-                    axes.plot(curve["timesteps"], curve["value"], color=color, label=label)
-        axes.set(title=env_id, xlabel="env steps", ylabel="rollout/ep_rew_mean")
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize="small")
-        path = folder / _file_name(env_id)
-        figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
-        written.append(env_id)
-    return written
 
 
 def write_leaderboard(
@@ -247,14 +224,23 @@ def write_leaderboard(
     records: Iterable[dict[str, Any]],
     unsupported: dict[tuple[str, str], str],
     failures: dict[tuple[str, str], str] | None = None,
+    anchors: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Plot the curves and write ``LEADERBOARD.md`` into ``out_dir``; return its path.
+    """Draw the figures and write ``LEADERBOARD.md`` into ``out_dir``; return its path.
 
-    ``failures`` (``(env, agent) -> error``) marks the pairs that failed in this call."""
+    ``failures`` (``(env, agent) -> error``) marks the pairs that failed in this call;
+    ``anchors``: env -> normalisation anchors (:func:`lm_gym.baselines.normalisation.
+    track_anchors`); without them no env has a normalised score.
+    """
     out_dir = Path(out_dir)
     grouped = group_results(records, track)
     plotted = plot_curves(out_dir, grouped)
+    figures = plot_final_metrics(out_dir, grouped, track.figure_metrics)
+    order = list(track.rows())
+    profiles = plot_profiles(out_dir, normalised_matrices(grouped, anchors or {}, order))
+    profiles_file = None if profiles is None else profiles.relative_to(out_dir).as_posix()
+    statistics = statistics_markdown(grouped, anchors or {}, order, profiles_file)
     path = out_dir / LEADERBOARD_FILE
-    text = leaderboard_markdown(track, grouped, unsupported, plotted, failures)
+    text = leaderboard_markdown(track, grouped, unsupported, plotted, failures, statistics, figures)
     atomic_write_text(path, text)
     return path

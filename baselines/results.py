@@ -1,10 +1,12 @@
 """Result files of leaderboard runs: one JSON per run, written atomically, read back to resume.
 
-A result file ``<out>/results/<env>__<agent>__seed<seed>.json`` holds the run's spec, its
-deterministic ``metrics`` and learning ``curve``, and facts about how it ran (wall time,
-device, lm_gym version, git revision) kept apart from the numbers that are compared. It is
-written to a temporary sibling and renamed into place, so a track killed midway leaves only
-complete files; rerunning the track skips every run whose file exists and records the same spec.
+A result file ``<out>/results/<env>__<row>__seed<seed>.json`` holds the run's spec, its
+deterministic ``metrics`` and learning ``curves`` (metric -> ``timesteps``, ``value`` and, where
+the run logged them, ``words``), and facts about how it ran (wall time, device, lm_gym version,
+git revision) kept apart from the numbers that are compared. It is written to a temporary
+sibling and renamed into place, so a track killed midway leaves only complete files; rerunning
+the track skips every run whose file exists and records the same spec. Files of the first
+format (one ``curve`` of ``rollout/ep_rew_mean``) are read as the current one.
 
 Every ``*.json`` file under ``<out>/results`` must be such a record: a file that is not (edited
 by hand, truncated by a full disk, copied from elsewhere) is a :class:`ResultFileError` naming
@@ -20,11 +22,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lm_gym.baselines.tracks import RunSpec
+from lm_gym.baselines.tracks import CURVE_METRIC, RunSpec
 from lm_gym.corpora.loaders import CorpusError, read_json
 from lm_gym.utils.files import atomic_write_text
 
-RESULT_FORMAT = "lm_gym.baselines.run/1"
+RESULT_FORMAT = "lm_gym.baselines.run/2"
+FIRST_FORMAT = "lm_gym.baselines.run/1"
+"""Results of the first format have one ``curve`` (of ``rollout/ep_rew_mean``)."""
 RESULTS_DIR = "results"
 PRIMARY_METRIC = "eval/mean_return"
 """The score every result holds and the leaderboard ranks by."""
@@ -47,13 +51,22 @@ def write_result(out_dir: str | Path, spec: RunSpec, outcome: dict[str, Any]) ->
     return path
 
 
+def _upgraded(record: Any) -> Any:
+    """A record of the first format as the current one (its ``curve`` becomes ``curves``)."""
+    if isinstance(record, dict) and record.get("format") == FIRST_FORMAT:
+        curve = record.get("curve")
+        record = {k: v for k, v in record.items() if k != "curve"}
+        record.update(format=RESULT_FORMAT, curves={CURVE_METRIC: curve})
+    return record
+
+
 def _problem(record: Any) -> str | None:
     """What makes ``record`` not a complete result record, or ``None``."""
     if not isinstance(record, dict):
         return f"a JSON {type(record).__name__}, not an object"
     if record.get("format") != RESULT_FORMAT:
         return f"its format is {record.get('format')!r}, not {RESULT_FORMAT!r}"
-    for key, kind in (("spec", dict), ("metrics", dict), ("curve", dict)):
+    for key, kind in (("spec", dict), ("metrics", dict), ("curves", dict)):
         if not isinstance(record.get(key), kind):
             return f"no {key!r} object"
     metrics = record["metrics"]
@@ -61,9 +74,11 @@ def _problem(record: Any) -> str | None:
         return f"no {PRIMARY_METRIC!r} in its metrics"
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values()):
         return "a metric that is not a number"
-    curve = record["curve"]
-    if not all(isinstance(curve.get(k), list) for k in ("timesteps", "value")):
-        return "no 'timesteps' and 'value' lists in its curve"
+    for name, curve in record["curves"].items():
+        if not isinstance(curve, dict) or not all(
+            isinstance(curve.get(k), list) for k in ("timesteps", "value")
+        ):
+            return f"no 'timesteps' and 'value' lists in its curve {name!r}"
     try:
         RunSpec(**record["spec"])
     except TypeError:
@@ -82,7 +97,7 @@ def read_result(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        record = read_json(path, argument="result file")
+        record = _upgraded(read_json(path, argument="result file"))
         problem = _problem(record)
     except (CorpusError, OSError) as error:
         problem = str(error).removeprefix(f"{path}: ")

@@ -17,20 +17,34 @@ Two tracks are built in:
 The env list comes from Gymnasium's registry at the time the track is built, so envs
 registered later join both tracks automatically (with their own default arguments and the
 track's default budget unless :data:`QUICK_ENVS` / :data:`STANDARD_ENVS` say otherwise).
+A third, ``cpu``, runs them on the default recipes at budgets a 2-core machine finishes in
+about 90 minutes with ``--workers 2``.
+
+A track's rows are agents (the env x agent cross product of a leaderboard) or, for an
+experiment, *arms*: labels for an agent with its config, extra env keyword arguments (a
+:class:`~lm_gym.wrappers.CLMAlternation` schedule, say) and extra measurements
+(:class:`RunOptions`). Its env keys may be labels too (:attr:`EnvSetting.env_id` names the
+registered env), so one env can appear with two settings (``BabyStories-v0/small`` and
+``/large``). The README's experiments are such tracks (:mod:`lm_gym.baselines.experiments`,
+:mod:`lm_gym.baselines.ablation`); :mod:`lm_gym.baselines.catalogue` names them all.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import gymnasium as gym
 
 import lm_gym  # noqa: F401  (registers the lm_gym envs)
 from lm_gym.utils.files import safe_file_name
-from lm_gym.utils.validation import check_positive_int
+from lm_gym.utils.validation import check_int, check_keywords, check_positive_int
+
+CURVE_METRIC = "rollout/ep_rew_mean"
+"""The logged metric drawn as the learning curve by default (SB3's name, which every built-in
+agent logs)."""
 
 
 def env_file_stem(env_id: str) -> str:
@@ -52,6 +66,73 @@ class EnvSetting:
     excluded: dict[str, str] = field(default_factory=dict)
     """Agent name -> why it does not run here, for agents that accept the env when built but
     cannot finish an episode of it (their factories cannot tell from the spaces)."""
+    env_id: str | None = None
+    """The registered env id when the track's key for this setting is a label; ``None``: the
+    key is the env id."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run measures, and how its budget is counted, besides train-then-evaluate.
+
+    Kept in :attr:`RunSpec.options` as JSON (only the fields that differ from the defaults),
+    so they are part of what resuming compares.
+    """
+
+    curves: tuple[str, ...] = ()
+    """Logged metrics kept as learning curves besides :data:`CURVE_METRIC` (x: timesteps and,
+    when logged, words seen)."""
+    epochs: int | None = None
+    """Budget in passes over the CLM corpus instead of timesteps (BAMBINO-LM's ablation, see
+    :func:`lm_gym.baselines.ablation.planned_batches`); 0 evaluates the untrained agent."""
+    rl_batches_as: str | None = None
+    """With ``epochs``: run as many RL batches as this CLM schedule would (``"alternate"``
+    gives an arm without CLM the RL batches of the full arm); default: the run's own."""
+    evaluate_lm: dict[str, Any] | None = None
+    """Keyword arguments of :func:`lm_gym.evaluation.evaluate_lm` to score the trained LM on
+    (metrics ``lm/<lang>/<name>``); ``None``: not measured."""
+    kl_to_initial: int = 0
+    """Batches of fresh samples on which the trained policy's KL to the initial model is
+    measured (``final/kl_to_initial``); 0: not measured."""
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(c, str) and c for c in self.curves):
+            raise ValueError(f"curves must be metric names, got {self.curves!r}")
+        if self.epochs is not None:
+            check_int("epochs", self.epochs, minimum=0)
+        elif self.rl_batches_as is not None:
+            raise ValueError("rl_batches_as needs an epochs budget")
+        if self.evaluate_lm is not None and not isinstance(self.evaluate_lm, dict):
+            raise ValueError(
+                f"evaluate_lm must be a dict of keyword arguments or None, got {self.evaluate_lm!r}"
+            )
+        check_int("kl_to_initial", self.kl_to_initial, minimum=0)
+
+    @classmethod
+    def from_dict(cls, options: dict[str, Any]) -> RunOptions:
+        """The options of a spec's ``options`` dict.
+
+        Raises:
+            ValueError: for an unknown option (naming the valid ones) or a bad value.
+        """
+        names = [f.name for f in fields(cls)]
+        try:
+            check_keywords("run options", options, names)
+        except TypeError as error:
+            raise ValueError(str(error)) from error
+        given = dict(options)
+        if "curves" in given:
+            given["curves"] = tuple(given["curves"])
+        return cls(**given)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that differ from the defaults, as JSON-ready data."""
+        default = RunOptions()
+        return {
+            f.name: list(value) if isinstance(value, tuple) else value
+            for f in fields(self)
+            if (value := getattr(self, f.name)) != getattr(default, f.name)
+        }
 
 
 @dataclass(frozen=True)
@@ -65,34 +146,88 @@ class RunSpec:
     seed: int
     timesteps: int
     eval_episodes: int
+    env_label: str | None = None
+    """The track's key for the env setting when it is not the env id."""
+    arm: str | None = None
+    """The row's label when it is not the agent's name (an ablation arm such as ``wo_ppo``)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """:class:`RunOptions` that differ from the defaults."""
+
+    @property
+    def env_key(self) -> str:
+        """The env's key in its track (its table and plots): the label, else the env id."""
+        return self.env_label or self.env_id
+
+    @property
+    def row(self) -> str:
+        """The run's row in its env's table: the arm's label, else the agent's name."""
+        return self.arm or self.agent
 
     @property
     def name(self) -> str:
-        """``<env>__<agent>__seed<seed>`` as one safe file name (the stem of the result file).
+        """``<env>__<row>__seed<seed>`` as one safe file name (the stem of the result file).
 
         For the usual names this is also the name of ``train_agent``' run folder. Agent names
         and env ids come from registries and may hold ``/`` or ``..``: such a name is
         sanitised (:func:`~lm_gym.utils.files.safe_file_name`), so a result file never lands
         outside ``<out>/results``.
         """
-        return safe_file_name(f"{env_file_stem(self.env_id)}__{self.agent}__seed{self.seed}")
+        return safe_file_name(f"{env_file_stem(self.env_key)}__{self.row}__seed{self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as JSON-ready data (what a result file records and resuming compares)."""
-        return asdict(self)
+        """The spec as JSON-ready data (what a result file records and resuming compares).
+
+        The label and options fields appear only when set, so a plain leaderboard run's spec
+        reads (and resumes) as it did before they existed.
+        """
+        data = asdict(self)
+        for key in ("env_label", "arm"):
+            if data[key] is None:
+                del data[key]
+        if not data["options"]:
+            del data["options"]
+        return data
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One row of an experiment track: an agent, its config and what the row adds."""
+
+    agent: str
+    """Agent registry name."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """Agent config overrides."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Merged over every env's keyword arguments (e.g. ``clm_alternation``)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Merged over the track's :attr:`Track.options` (see :class:`RunOptions`)."""
+    timesteps: int | None = None
+    """Replaces the env's training budget (e.g. a short one for a row that does not learn)."""
 
 
 @dataclass
 class Track:
-    """A set of runs: envs x agents x seeds, with budgets."""
+    """A set of runs: envs x rows (agents or arms) x seeds, with budgets."""
 
     name: str
     envs: dict[str, EnvSetting]
-    """Env id -> setting."""
+    """Env id (or label, see :attr:`EnvSetting.env_id`) -> setting."""
     agents: dict[str, dict[str, Any]]
-    """Agent registry name -> config overrides."""
+    """Agent registry name -> config overrides (the rows, unless :attr:`arms` is given)."""
     seeds: tuple[int, ...]
     description: str = ""
+    arms: dict[str, Arm] = field(default_factory=dict)
+    """Label -> arm: the rows of an experiment, instead of :attr:`agents`."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """:class:`RunOptions` of every run (an arm may add to them)."""
+    figure_metrics: tuple[str, ...] = ()
+    """Final metrics the report also draws as bars with 95% intervals, per env."""
+
+    def rows(self) -> dict[str, Arm]:
+        """Row label -> arm: :attr:`arms`, or one arm per agent of :attr:`agents`."""
+        if self.arms:
+            return dict(self.arms)
+        return {agent: Arm(agent, config) for agent, config in self.agents.items()}
 
     def select(
         self,
@@ -100,8 +235,8 @@ class Track:
         envs: list[str] | None = None,
         num_seeds: int | None = None,
     ) -> Track:
-        """A copy restricted to (or extended by) ``agents``, restricted to ``envs``, with
-        seeds ``0 .. num_seeds-1``.
+        """A copy restricted to (or extended by) the rows ``agents``, restricted to ``envs``,
+        with seeds ``0 .. num_seeds-1``.
 
         Agents not in the track (a third-party agent, say) join with an empty config.
 
@@ -117,7 +252,9 @@ class Track:
                     f"{sorted(self.envs)}"
                 )
             chosen.envs = {e: s for e, s in chosen.envs.items() if e in envs}
-        if agents is not None:
+        if agents is not None and chosen.arms:
+            chosen.arms = {a: chosen.arms.get(a, Arm(a)) for a in dict.fromkeys(agents)}
+        elif agents is not None:
             chosen.agents = {a: chosen.agents.get(a, {}) for a in dict.fromkeys(agents)}
         if num_seeds is not None:
             check_positive_int("the number of seeds", num_seeds)
@@ -125,32 +262,52 @@ class Track:
         return chosen
 
     def expand(self) -> list[RunSpec]:
-        """Every (env, agent, seed) run of the track, env-major, in a stable order."""
+        """Every (env, row, seed) run of the track, env-major, in a stable order."""
         return [
             RunSpec(
-                env_id,
-                copy.deepcopy(setting.kwargs),
-                agent,
-                copy.deepcopy(config),
+                setting.env_id or key,
+                copy.deepcopy({**setting.kwargs, **arm.env_kwargs}),
+                arm.agent,
+                copy.deepcopy(arm.config),
                 seed,
-                setting.timesteps,
+                arm.timesteps or setting.timesteps,
                 setting.eval_episodes,
+                env_label=key if setting.env_id else None,
+                arm=label if label != arm.agent else None,
+                options=RunOptions.from_dict({**self.options, **arm.options}).to_dict(),
             )
-            for env_id, setting in self.envs.items()
-            for agent, config in self.agents.items()
+            for key, setting in self.envs.items()
+            for label, arm in self.rows().items()
             for seed in self.seeds
         ]
 
     def protocol(self) -> list[str]:
         """Human-readable lines describing the track (the header of ``LEADERBOARD.md``)."""
         lines = [f"track `{self.name}`: {self.description}", f"seeds: {list(self.seeds)}"]
-        for env_id, setting in self.envs.items():
-            lines.append(
-                f"`{env_id}` kwargs `{json.dumps(setting.kwargs)}`: {setting.timesteps} "
-                f"training steps, {setting.eval_episodes} evaluation episodes"
+        epochs = self.options.get("epochs")
+        for key, setting in self.envs.items():
+            env = f"`{key}` (`{setting.env_id}`)" if setting.env_id else f"`{key}`"
+            budget = (
+                f"{epochs} passes over the CLM corpus"
+                if epochs is not None
+                else f"{setting.timesteps} training steps"
             )
-        for agent, config in self.agents.items():
-            lines.append(f"agent `{agent}` config `{json.dumps(config)}`")
+            lines.append(
+                f"{env} kwargs `{json.dumps(setting.kwargs)}`: {budget}, "
+                f"{setting.eval_episodes} evaluation episodes"
+            )
+        for label, arm in self.rows().items():
+            parts = [f"config `{json.dumps(arm.config)}`"]
+            if arm.env_kwargs:
+                parts.append(f"env kwargs `{json.dumps(arm.env_kwargs)}`")
+            if arm.options:
+                parts.append(f"options `{json.dumps(arm.options)}`")
+            if arm.timesteps:
+                parts.append(f"{arm.timesteps} training steps")
+            name = f"`{label}` (agent `{arm.agent}`)" if label != arm.agent else f"`{label}`"
+            lines.append(f"{'arm' if self.arms else 'agent'} {name} " + ", ".join(parts))
+        if self.options:
+            lines.append(f"run options `{json.dumps(self.options)}`")
         return lines
 
 
@@ -280,15 +437,45 @@ def standard_track() -> Track:
     )
 
 
-TRACKS = {"quick": quick_track, "standard": standard_track}
+CPU_TEACHER = {"embedding": "bag", "num_students": 2}
+"""Teacher envs on the cpu track: 2 students, and bag-of-words pool features (the learning
+teacher reads its own encoder; the fixed teachers read labels), which skips loading
+``baby-en`` into every teacher env."""
+
+CPU_ENVS: dict[str, EnvSetting] = {
+    "Bambino-v0": EnvSetting(timesteps=6_144, eval_episodes=32),
+    "BambinoSeq-v0": EnvSetting(timesteps=512, eval_episodes=32),
+    "BabyStories-v0": EnvSetting(timesteps=6_144, eval_episodes=32),
+    "BabyStoriesSeq-v0": EnvSetting(timesteps=512, eval_episodes=32),
+    "TeacherDomains-v0": EnvSetting(CPU_TEACHER, timesteps=160, eval_episodes=16),
+    "TeacherStructures-v0": EnvSetting(CPU_TEACHER, timesteps=160, eval_episodes=16),
+}
+"""The envs of the cpu track, on the default recipes. ``TeacherParentese-v0`` and
+``TeacherCurriculum-v0`` are left out: their episodes cost several times the other teacher
+envs' (a 2,554-word student vocabulary; several lessons per episode) and would take most of
+the 90 minutes."""
+
+CPU_AGENTS: dict[str, dict[str, Any]] = {
+    "random": {"num_envs": 16, "verbose": 0},
+    "lm-sample": {"num_envs": 16, "verbose": 0},
+    "oracle-teacher": {"num_envs": 8, "verbose": 0},
+    "worst-teacher": {"num_envs": 8, "verbose": 0},
+    "ppo": {"num_envs": 16, "num_minibatches": 2, "verbose": 0},
+    "reinforce": {"num_envs": 16, "batch_size": 16, "verbose": 0},
+    "reinforce-teacher": {"num_envs": 8, "batch_size": 8, "verbose": 0},
+}
+"""The agents of the cpu track; the learning agents with half the default batch, so their
+budgets hold more updates."""
 
 
-def get_track(name: str) -> Track:
-    """The built-in track ``name``.
-
-    Raises:
-        ValueError: naming the known tracks.
-    """
-    if name not in TRACKS:
-        raise ValueError(f"unknown track {name!r}; tracks: {sorted(TRACKS)}")
-    return TRACKS[name]()
+def cpu_track() -> Track:
+    """Six envs on the default recipes x the fixed and learning agents, 5 seeds, sized for
+    about 90 minutes with ``--workers 2`` on a 2-core machine with the models cached."""
+    return Track(
+        "cpu",
+        copy.deepcopy(CPU_ENVS),
+        copy.deepcopy(CPU_AGENTS),
+        (0, 1, 2, 3, 4),
+        "default model recipes, budgets sized for 2 CPU cores in about 90 minutes "
+        "(--workers 2, models cached): 5 seeds, 95% intervals",
+    )

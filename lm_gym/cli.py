@@ -186,21 +186,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_ablation(args: argparse.Namespace) -> int:
-    from lm_gym.baselines.ablation import AblationConfig, run_ablation
+    from lm_gym.baselines.ablation import bambino_ablation_track
+    from lm_gym.baselines.driver import run_track
 
-    config = AblationConfig(
+    track = bambino_ablation_track(
         epochs=args.epochs,
         num_envs=args.num_envs,
-        env_kwargs={
-            "baby_model": "baby-en",
-            "parent_model": "parent-it",
-            **args.env_kwargs,
-        },
+        env_kwargs=args.env_kwargs,
         eval_kwargs=args.eval_kwargs,
-    )
-    run_ablation(args.out, seeds=range(args.seeds), config=config, arms=args.arms)
-    print(Path(args.out, "bambino_ablation.md").read_text(encoding="utf-8"))
-    return 0
+        seeds=args.seeds,
+    ).select(agents=args.arms)
+    outcome = run_track(track, args.out, workers=args.workers)
+    print(outcome.leaderboard.read_text())
+    for name, error in outcome.failed.items():
+        print(f"lm-gym ablation: run {name} failed: {error}", file=sys.stderr)
+    return 1 if outcome.failed else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -18,8 +18,18 @@ CORPUS_NAMES = (
     "domains",
     "structures",
 )
-TRACK_NAMES = ("quick", "standard")
-"""The built-in leaderboard tracks (``lm_gym.baselines.tracks.TRACKS``; a test checks)."""
+TRACK_NAMES = (
+    "quick",
+    "standard",
+    "cpu",
+    "bambino-ablation",
+    "ppo-bambino",
+    "teachers",
+    "babystories-ppo",
+    "babystories-ppo-fast-value",
+)
+"""The built-in tracks: the leaderboard's and the README experiments'
+(``lm_gym.baselines.catalogue.TRACKS``; a test checks)."""
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -186,22 +196,22 @@ DEVICE_HELP = "auto, cpu, cuda, cuda:<index> or mps (default: CUDA when present,
 def _add_ablation_and_demo(commands) -> None:
     ablation = commands.add_parser(
         "ablation",
-        help="the BAMBINO-LM ablation (full, w/o PPO, w/o alternating) on Bambino-v0",
-        description="Train every arm of the BAMBINO-LM ablation from a fresh baby on each seed, "
-        "evaluate it, and write one JSON per run, the summary, a markdown table and a plot into "
-        "--out. A killed ablation resumes where it stopped; a second one into the same --out "
-        "waits for the first.",
+        help="the BAMBINO-LM ablation on Bambino-v0 (= leaderboard --track bambino-ablation)",
+        description="Run the bambino-ablation track: train every arm of the BAMBINO-LM ablation "
+        "from a fresh baby on each seed, evaluate it, and write one result JSON per run, "
+        "LEADERBOARD.md and plots into --out. A killed ablation resumes where it stopped; a "
+        "second one into the same --out waits for the first.",
         formatter_class=HelpFormatter,
     )
-    ablation.add_argument("--seeds", type=int, default=3, help="run seeds 0..N-1")
+    ablation.add_argument("--seeds", type=int, default=5, help="run seeds 0..N-1")
     ablation.add_argument("--epochs", type=int, default=4, help="passes over the L2 corpus")
     ablation.add_argument("--num-envs", type=int, default=32, help="episodes / utterances a batch")
     ablation.add_argument("--out", default="runs/bambino_ablation", help="output folder")
     ablation.add_argument(
         "--arms",
         nargs="+",
-        default=["baseline", "full", "wo_ppo", "wo_alternating"],
-        help="which arms to run",
+        help="which arms to run (default: all six: baseline full wo_ppo wo_alternating "
+        "rl_only clm_matched)",
     )
     ablation.add_argument(
         "--env-kwargs", type=json_object, default={}, help="JSON object for Bambino-v0"
@@ -209,6 +219,7 @@ def _add_ablation_and_demo(commands) -> None:
     ablation.add_argument(
         "--eval-kwargs", type=json_object, default={}, help="JSON object for evaluate_lm"
     )
+    ablation.add_argument("--workers", type=int, default=1, help="local worker processes")
     demo = commands.add_parser(
         "demo",
         help="build the defaults, generate and score",

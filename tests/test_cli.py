@@ -142,7 +142,7 @@ def test_a_result_file_without_metrics_is_named(capsys, tmp_path):
     [spec] = get_track("quick").select(agents=["random"], envs=["Bambino-v0"], num_seeds=1).expand()
     broken = result_path(tmp_path, spec)
     broken.parent.mkdir(parents=True)
-    broken.write_text(json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curve": {}}))
+    broken.write_text(json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curves": {}}))
     args = ["leaderboard", "--agents", "random", "--envs", "Bambino-v0", "--seeds", "1"]
     assert main([*args, "--out", str(tmp_path)]) == 2
     line = _one_line_error(capsys.readouterr().err, "leaderboard")

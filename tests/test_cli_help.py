@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lm_gym.agents.ppo import PPOConfig
-from lm_gym.baselines.tracks import TRACKS
+from lm_gym.baselines.catalogue import TRACKS
 from lm_gym.cli import build_parser, main
 from lm_gym.cli_parser import TRACK_NAMES
 from lm_gym.envs import BambinoConfig
@@ -51,7 +51,8 @@ def test_run_out_track_ray_and_version_say_what_they_take(capsys):
     )
     assert set(TRACK_NAMES) == set(TRACKS)
     board_help = " ".join(commands["leaderboard"].format_help().split())
-    assert "{quick,standard}" in board_help and "'auto'" in board_help and "'local'" in board_help
+    assert "{quick,standard,cpu," in board_help
+    assert "'auto'" in board_help and "'local'" in board_help
     with pytest.raises(SystemExit) as exit_:
         main(["leaderboard", "--track", "quik"])
     assert exit_.value.code == 2 and "invalid choice: 'quik'" in capsys.readouterr().err

@@ -52,12 +52,12 @@ def tiny_track() -> Track:
 
 
 def numbers(out_dir) -> dict[str, dict]:
-    """Run name -> the compared numbers (metrics and curve) of every result under ``out_dir``."""
+    """Run name -> the compared numbers (metrics and curves) of every result under ``out_dir``."""
     from lm_gym.baselines.results import load_results
     from lm_gym.baselines.tracks import RunSpec
 
     return {
-        RunSpec(**r["spec"]).name: {"metrics": r["metrics"], "curve": r["curve"]}
+        RunSpec(**r["spec"]).name: {"metrics": r["metrics"], "curves": r["curves"]}
         for r in load_results(out_dir)
     }
 

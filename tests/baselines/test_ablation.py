@@ -1,36 +1,45 @@
-"""The BAMBINO-LM ablation runner on a micro budget: files, table, plot, resumption, budget."""
+"""The BAMBINO-LM ablation as a track of the leaderboard driver, on micro models: its budget,
+its arms' training counters, resumption, a 2-worker pool, the CLI shorthand."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
+import torch
 
 from lm_gym.baselines.ablation import (
     ARMS,
-    AblationConfig,
+    bambino_ablation_track,
     block_epoch_slots,
     planned_rl_batches,
-    run_ablation,
-    run_path,
 )
+from lm_gym.baselines.driver import plan_runs, run_track
+from lm_gym.baselines.results import load_results, result_path
+from lm_gym.baselines.tracks import RunOptions
 from lm_gym.cli import main
 from lm_gym.corpora.parentese import generate_parentese
-from lm_gym.utils.locks import exclusive_lock
 
-MICRO = AblationConfig(
-    epochs=1,
-    num_envs=4,
-    env_kwargs={
-        "baby_model": "baby-en-micro",
-        "parent_model": "parent-it-micro",
-        "max_new_tokens": 4,
-        "corpus": generate_parentese("it", 40, seed=11),
-    },
-    eval_kwargs={"n_heldout": 20, "n_pairs": 2, "n_sentence_types": 4, "n_samples": 8},
-)
+MICRO_ENV = {
+    "baby_model": "baby-en-micro",
+    "parent_model": "parent-it-micro",
+    "max_new_tokens": 4,
+    # 60 utterances in CLM batches of 4: 15 CLM slots per epoch, and a block epoch of 18
+    # slots, so block (15 CLM, then RL) and alternate (10 CLM, 2 RL) differ within one epoch.
+    "corpus": generate_parentese("it", 60, seed=11),
+}
+MICRO_EVAL = {"n_heldout": 20, "n_pairs": 2, "n_sentence_types": 4, "n_samples": 8}
+
+
+def micro_ablation(seeds: int = 1):
+    return bambino_ablation_track(
+        epochs=1,
+        num_envs=4,
+        env_kwargs=MICRO_ENV,
+        eval_kwargs=MICRO_EVAL,
+        eval_episodes=3,
+        seeds=seeds,
+    )
 
 
 def _alternate(slot: int) -> str:
@@ -51,67 +60,95 @@ def test_budget_stops_before_a_clm_phase_falls_due():
     assert planned_rl_batches(lambda s: "clm" if s % 12 < 10 else "both", 12) == 1
 
 
-def test_micro_ablation_writes_runs_table_plot_and_resumes(tmp_path):
-    logs: list[str] = []
-    summary = run_ablation(tmp_path, seeds=(0,), config=MICRO, log=logs.append)
-    for arm in ARMS:
-        record = json.loads(run_path(tmp_path, arm, 0).read_text())
-        assert record["spec"]["arm"] == arm and record["metrics"]["it"]["perplexity"] > 1
-    arms = summary["arms"]
-    assert set(arms) == set(ARMS)
-    assert arms["baseline"]["mean"]["clm_steps"] == 0
-    # 40 utterances in batches of 4: one block epoch is 10 CLM + 2 RL slots.
-    assert arms["wo_alternating"]["values"]["clm_steps"] == [10]
-    assert arms["full"]["values"]["clm_steps"] == [10]
-    assert arms["wo_ppo"]["values"]["clm_steps"] == [12]  # its RL batch trains by CLM too
-    assert all(arms[a]["values"]["rl_batches"] == [1] for a in ("full", "wo_ppo", "wo_alternating"))
-    table = (tmp_path / "bambino_ablation.md").read_text()
-    assert "0.4613" in table and ARMS["wo_alternating"] in table
-    assert (tmp_path / "bambino_ablation.png").stat().st_size > 0
+@pytest.fixture(scope="module")
+def serial_ablation(tmp_path_factory):
+    """The micro ablation run serially: ``(out_dir, outcome, metrics by arm)``."""
+    out_dir = tmp_path_factory.mktemp("ablation")
+    threads = torch.get_num_threads()
+    outcome = run_track(micro_ablation(), out_dir, log=lambda line: None)
+    torch.set_num_threads(threads)
+    metrics = {r["spec"].get("arm") or r["spec"]["agent"]: r for r in load_results(out_dir)}
+    return out_dir, outcome, metrics
 
-    # Resume: finished runs are skipped; a lost run is redone with the same numbers.
-    full = run_path(tmp_path, "full", 0)
-    before = json.loads(full.read_text())
-    full.unlink()
-    logs.clear()
-    again = run_ablation(tmp_path, seeds=(0,), config=MICRO, log=logs.append)
-    assert sum("done before" in line for line in logs) == 3
-    assert json.loads(full.read_text())["metrics"] == before["metrics"]
-    assert again["arms"]["full"]["values"] == summary["arms"]["full"]["values"] | {
-        key: again["arms"]["full"]["values"][key] for key in ("wall_time_s", "cpu_time_s")
+
+def test_every_arm_runs_with_the_budget_its_schedule_gives(serial_ablation):
+    out_dir, outcome, records = serial_ablation
+    assert not outcome.failed and set(records) == set(ARMS)
+    counters = {
+        arm: {k: r["metrics"].get(k) for k in ("train/iterations", "train/clm_steps")}
+        for arm, r in records.items()
     }
+    assert counters["baseline"] == {"train/iterations": 0, "train/clm_steps": None}
+    # alternate 10:2 over 18 slots: 10 CLM batches, then 1 RL batch (the second RL slot would
+    # be followed by CLM); block: 15 CLM batches, then 2 of its 3 RL batches.
+    assert counters["full"] == {"train/iterations": 1, "train/clm_steps": 10}
+    assert counters["wo_alternating"] == {"train/iterations": 2, "train/clm_steps": 15}
+    # RL only: full's RL batches and no CLM; CLM matched: full's CLM batches and RL batches.
+    assert counters["rl_only"] == {"train/iterations": 1, "train/clm_steps": 0}
+    assert counters["clm_matched"] == counters["full"]
+    assert (
+        records["clm_matched"]["metrics"]["train/words_seen"]
+        == (records["full"]["metrics"]["train/words_seen"])
+    )
+    # w/o PPO: its RL slots are CLM batches too.
+    assert counters["wo_ppo"]["train/clm_steps"] > counters["full"]["train/clm_steps"]
+    for record in records.values():
+        assert record["metrics"]["lm/it/perplexity"] > 1
+        assert 0 <= record["metrics"]["lm/en/minimal_pairs"] <= 1
+    # The reward curve has the word ledger's words exposed (CLM batches and prompts) as a
+    # second x-axis; its CLM share is what the CLM wrapper counted.
+    for arm in ("full", "rl_only"):
+        words = records[arm]["words"]
+        curve = records[arm]["curves"]["rollout/batch_rew_mean"]
+        assert curve["words"] == [words["exposed"]]
+        assert words["exposed_by_source"]["prompts"] > 0
+    full_words = records["full"]["words"]["exposed_by_source"]["clm"]
+    assert full_words == records["full"]["metrics"]["train/words_seen"]
+    assert records["rl_only"]["words"]["exposed_by_source"]["clm"] == 0
+    text = outcome.leaderboard.read_text()
+    assert "`clm_matched`" in text and "lm/it/minimal_pairs" in text
+    assert (out_dir / "figures" / "Bambino-v0.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_cli_runs_chosen_arms_and_rejects_unknown_ones(tmp_path, capsys):
-    env_kwargs = json.dumps(MICRO.env_kwargs)
-    eval_kwargs = json.dumps(MICRO.eval_kwargs)
+def test_a_lost_result_is_rerun_to_the_same_numbers(serial_ablation, tmp_path, compared_numbers):
+    out_dir, _, _ = serial_ablation
+    track = micro_ablation().select(agents=["full", "clm_matched"])
+    run_track(track, tmp_path, log=lambda line: None)  # a fresh folder: the same numbers
+    expected = {k: v for k, v in compared_numbers(out_dir).items() if "full" in k or "matched" in k}
+    assert compared_numbers(tmp_path) == expected
+    [spec] = [s for s in track.expand() if s.arm == "full"]
+    result_path(tmp_path, spec).unlink()
+    logs: list[str] = []
+    outcome = run_track(track, tmp_path, log=logs.append)
+    assert [s.arm for s in outcome.ran] == ["full"] and len(outcome.skipped) == 1
+    assert compared_numbers(tmp_path) == expected
+
+
+def test_a_two_worker_pool_gives_the_serial_numbers(serial_ablation, tmp_path, compared_numbers):
+    out_dir, _, _ = serial_ablation
+    track = micro_ablation().select(agents=["baseline", "full", "wo_ppo", "rl_only"])
+    outcome = run_track(track, tmp_path, workers=2, log=lambda line: None)
+    assert not outcome.failed and len(outcome.ran) == 4
+    serial = compared_numbers(out_dir)
+    assert compared_numbers(tmp_path) == {k: serial[k] for k in compared_numbers(tmp_path)}
+
+
+def test_cli_shorthand_runs_chosen_arms(tmp_path, capsys):
     common = ["--seeds", "1", "--epochs", "1", "--num-envs", "4", "--out", str(tmp_path)]
-    common += ["--env-kwargs", env_kwargs, "--eval-kwargs", eval_kwargs]
+    common += ["--env-kwargs", json.dumps(MICRO_ENV), "--eval-kwargs", json.dumps(MICRO_EVAL)]
     assert main(["ablation", *common, "--arms", "baseline"]) == 0
-    assert "untrained baby-en" in capsys.readouterr().out
-    assert main(["ablation", *common, "--arms", "nope"]) == 2
-    assert "unknown arms" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "track `bambino-ablation`" in out and "| `baseline` |" in out
+    assert main(["ablation", *common, "--arms", "no-such-arm"]) == 2
+    assert "no-such-arm" in capsys.readouterr().err
 
 
-def test_bad_config_is_rejected():
+def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="epochs"):
-        AblationConfig(epochs=0)
-
-
-def test_a_second_ablation_waits_for_the_first(tmp_path):
-    """Issue 16 leftover: two ablations into one --out ran every arm twice."""
-    lines: list[str] = []
-    with exclusive_lock(tmp_path / ".lm_gym.lock", what="a test"):
-        worker = threading.Thread(
-            target=run_ablation,
-            args=(tmp_path,),
-            kwargs={"seeds": (0,), "config": MICRO, "arms": ("baseline",), "log": lines.append},
-        )
-        worker.start()
-        deadline = time.monotonic() + 60
-        while not lines and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert lines and lines[0].startswith("waiting for process")
-        assert not run_path(tmp_path, "baseline", 0).exists()
-    worker.join(timeout=300)
-    assert run_path(tmp_path, "baseline", 0).is_file()
+        bambino_ablation_track(epochs=-1)
+    track = micro_ablation()
+    track.options = {**track.options, "epoch": 2}
+    with pytest.raises(ValueError, match="did you mean 'epochs'"):
+        plan_runs(track)
+    with pytest.raises(ValueError, match="rl_batches_as needs an epochs budget"):
+        RunOptions.from_dict({"rl_batches_as": "alternate"})

@@ -108,7 +108,8 @@ def _check_logs(out: Path) -> None:
         with (folder / "progress.csv").open(newline="") as handle:
             rows = list(csv.DictReader(handle))
         steps = [float(row["time/total_timesteps"]) for row in rows]
-        assert steps == record["curve"]["timesteps"], f"{folder}: rows of another attempt"
+        curve = record["curves"]["rollout/ep_rew_mean"]
+        assert steps == curve["timesteps"], f"{folder}: rows of another attempt"
         assert steps == sorted(set(steps))
         assert len(list((folder / "tensorboard").iterdir())) == 1
 

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from lm_gym.baselines.driver import plan_runs, run_track
+from lm_gym.baselines.normalisation import track_anchors
 from lm_gym.baselines.results import RESULTS_DIR, load_results, result_path
 
 SUPPORTED = {
@@ -36,7 +37,8 @@ def test_a_serial_run_writes_one_result_per_supported_run(serial_run, tiny_track
         assert record["wall_seconds"] > 0 and "wall_seconds" not in record["metrics"]
         assert all(math.isfinite(v) for v in record["metrics"].values())
         assert record["metrics"]["train/num_timesteps"] >= record["spec"]["timesteps"]
-        assert len(record["curve"]["timesteps"]) == len(record["curve"]["value"]) > 0
+        curve = record["curves"]["rollout/ep_rew_mean"]
+        assert len(curve["timesteps"]) == len(curve["value"]) > 0
         assert (out_dir / "runs" / f"{result_path(out_dir, _spec(record)).stem}").is_dir()
     teacher = [r for r in records if r["spec"]["env_id"] == "TeacherDomains-v0"]
     oracle = [r["metrics"]["eval/exam_type_fraction"] for r in teacher if "oracle" in str(r)]
@@ -64,6 +66,30 @@ def test_the_leaderboard_table_and_curves(serial_run):
     assert len(rows) == len(SUPPORTED) and all("| 2 |" in row for row in rows)
     bambino = text.split("### Bambino-v0")[1].split("###")[0]
     assert "eval/ppl" in bambino and " ± " in bambino
+
+
+def test_the_report_has_normalised_scores_intervals_and_improvement(serial_run, tiny_track):
+    out_dir, outcome = serial_run
+    text = outcome.leaderboard.read_text()
+    anchors = json.loads((out_dir / "normalisation" / "TeacherDomains-v0.json").read_text())
+    assert anchors["reference_kind"] == "oracle-teacher"
+    assert anchors["reference"] > anchors["random"]
+    normalised = text.split("## Normalised scores")[1].split("## Across envs")[0]
+    anchors_table, scores_table = normalised.split("| env | `random` |")
+    assert "| true continuations (reward audit) |" in anchors_table  # Bambino's reference
+    assert "| `TeacherDomains-v0` | " in scores_table and " [" in scores_table
+    across = text.split("## Across envs and seeds (rliable)")[1].split("## Probability")[0]
+    oracle = next(line for line in across.splitlines() if line.startswith("| `oracle-teacher`"))
+    assert oracle.startswith("| `oracle-teacher` | 1 | 2 | ")  # 1 env x 2 seeds
+    assert oracle.count("[") == 2  # IQM and mean, each with its interval
+    improvement = text.split("## Probability of improvement")[1].split("## Results")[0]
+    assert "| `random` | `ppo` | 1 | " in improvement
+    assert "| `random` | `oracle-teacher` | 1 | " in improvement
+    assert (out_dir / "figures" / "profiles.png").read_bytes()[:4] == b"\x89PNG"
+    # The anchors are cached: a second pass computes nothing.
+    logs: list[str] = []
+    assert set(track_anchors(tiny_track, out_dir, log=logs.append)) == set(tiny_track.envs)
+    assert logs == []
 
 
 def test_the_same_track_twice_gives_identical_numbers(

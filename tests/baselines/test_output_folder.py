@@ -42,7 +42,7 @@ def test_a_broken_result_file_is_named_before_any_run(one_run, tmp_path, content
     path = result_path(tmp_path, spec)
     path.parent.mkdir(parents=True)
     if content == "RECORD_WITHOUT_METRICS":
-        content = json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curve": {}})
+        content = json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curves": {}})
     path.write_text(content)
     lines: list[str] = []
     with pytest.raises(ResultFileError) as caught:
@@ -94,15 +94,16 @@ def test_a_restarted_run_does_not_keep_the_logs_of_the_killed_attempt(one_run, t
     folder = run_folder(spec, tmp_path / "runs")
     (folder / "tensorboard").mkdir(parents=True)
     (folder / "tensorboard" / "events.out.tfevents.1.killed-attempt").write_bytes(b"stale")
-    (folder / "progress.csv").write_text("time/total_timesteps,rollout/ep_rew_mean\n999,1.0\n")
+    stale = "time/total_timesteps,rollout/ep_rew_mean\n-999,1.0\n"
+    (folder / "progress.csv").write_text(stale)
     run_track(one_run, tmp_path, log=lambda line: None)
     [record] = load_results(tmp_path)
     assert record["run_dir"] == str(folder)  # the folder train_agent wrote, as run_folder says
     events = list((folder / "tensorboard").iterdir())
     assert len(events) == 1 and "killed-attempt" not in events[0].name
     rows = (folder / "progress.csv").read_text().splitlines()
-    assert "999,1.0" not in rows  # the stale row (a substring test would hit any float)
-    assert len(rows) == 1 + len(record["curve"]["timesteps"])
+    assert "-999,1.0" not in rows
+    assert len(rows) == 1 + len(record["curves"]["rollout/ep_rew_mean"]["timesteps"])
 
 
 def test_a_second_driver_waits_for_the_first_then_skips_its_runs(one_run, tmp_path):

@@ -75,7 +75,8 @@ def test_an_entry_point_agent_joins_the_leaderboard_by_name(outside_package, tin
     assert "AttributeError" in outcome.failed["TeacherDomains-v0__stop-at-once__seed0"]
     (record,) = [r for r in load_results(tmp_path) if r["spec"]["agent"] == "stop-at-once"]
     assert record["metrics"]["eval/mean_length"] == 1.0  # every episode ended at the first step
-    assert record["curve"] == {"timesteps": [], "value": []}  # it logs nothing
+    empty = {"timesteps": [], "value": []}
+    assert record["curves"] == {"rollout/ep_rew_mean": empty}  # it logs nothing
     assert "| `stop-at-once` | 1 |" in outcome.leaderboard.read_text()
 
 

@@ -7,12 +7,11 @@ import json
 import gymnasium as gym
 import pytest
 
-from lm_gym.baselines import results
+from lm_gym.baselines import get_track, results
 from lm_gym.baselines.tracks import (
     QUICK_AGENTS,
     QUICK_DEFAULT,
     RunSpec,
-    get_track,
     lm_gym_env_ids,
     quick_track,
     standard_track,
@@ -71,7 +70,8 @@ def test_unknown_track():
 
 def test_result_files_are_matched_to_their_spec(tmp_path):
     spec = RunSpec("Bambino-v0", {"tau": 70.0}, "random", {"num_envs": 2}, 0, 32, 3)
-    outcome = {"metrics": {"eval/mean_return": 1.5}, "curve": {"timesteps": [], "value": []}}
+    curves = {"x": {"timesteps": [], "value": []}}
+    outcome = {"metrics": {"eval/mean_return": 1.5}, "curves": curves}
     path = results.write_result(tmp_path, spec, outcome)
     assert path == results.result_path(tmp_path, spec)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
