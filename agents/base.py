@@ -264,6 +264,7 @@ class BaseAgent(ABC):
                 f"{distributed.world_size()}: join the process group (init_distributed) before "
                 "making the agent"
             )
+        self._prepare_learn(env)
         if reset_num_timesteps:
             self.num_timesteps = 0
             self.iteration = 0
@@ -281,6 +282,11 @@ class BaseAgent(ABC):
             leave=False,
         )
         return self._training_env(env)
+
+    def _prepare_learn(self, env: Any) -> None:
+        """An agent's own set-up for a ``learn`` call on ``env``, after the base's checks and
+        before any state changes (an error here leaves the agent as it was). Default: none."""
+        return None
 
     @abstractmethod
     def _collect(self, env: Any) -> Any:

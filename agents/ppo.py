@@ -330,7 +330,7 @@ class PPO(BaseAgent):
         distributed.broadcast_module(self.policy)  # every rank starts from rank 0's weights
         self.reference = copy.deepcopy(self.policy.model).eval().requires_grad_(False)
         # The wrapper's twin of the policy's model, when the env of the current learn call
-        # has one and reference_follows_env is on (see _setup_learn).
+        # has one and reference_follows_env is on (see _prepare_learn).
         self.env_reference: nn.Module | None = None
         head = list(self.policy.value_head.parameters())
         trunk = [p for p in self.policy.parameters() if all(p is not h for h in head)]
@@ -400,23 +400,13 @@ class PPO(BaseAgent):
         tokenizer = self.policy.tokenizer
         return filler_token(self.policy.action_size, tokenizer.eos_token_id, tokenizer.pad_token_id)
 
-    def _setup_learn(
-        self,
-        env: Any,
-        total_timesteps: int,
-        callback: Any,
-        reset_num_timesteps: bool,
-        progress_bar: bool,
-    ) -> Any:
-        """Step 2a's choice of reference for this ``env``, then the base class's set-up.
+    def _prepare_learn(self, env: Any) -> None:
+        """Step 2a's choice of reference for this ``env``.
 
         Raises:
             ValueError: when a wrapper trains the policy's model but keeps no twin of it.
         """
         self.env_reference = self._reference_from_env(env)
-        return super()._setup_learn(
-            env, total_timesteps, callback, reset_num_timesteps, progress_bar
-        )
 
     def _reference_from_env(self, env: Any) -> nn.Module | None:
         """Step 2a: the wrapper's twin of the policy's model, if a wrapper of ``env`` trains

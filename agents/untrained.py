@@ -118,19 +118,9 @@ class _FixedAgent(BaseAgent):
     def _act(self, obs: Any) -> Any:
         """Actions for a batch of observations."""
 
-    def _setup_learn(
-        self,
-        env: Any,
-        total_timesteps: int,
-        callback: Any,
-        reset_num_timesteps: bool,
-        progress_bar: bool,
-    ) -> Any:
-        """As the base; every ``learn`` call also starts its episodes afresh (one env reset)."""
+    def _prepare_learn(self, env: Any) -> None:
+        """Every ``learn`` call starts its episodes afresh (one env reset)."""
         self._running = None
-        return super()._setup_learn(
-            env, total_timesteps, callback, reset_num_timesteps, progress_bar
-        )
 
     def _collect(self, env: Any) -> EpisodeBatch | None:
         """Step ``env`` until ``num_envs`` episodes have finished since the last iteration.
