@@ -32,7 +32,7 @@ from lm_gym.agents.registry import get_agent_spec
 from lm_gym.baselines.backends import run_pool, run_ray, run_serial
 from lm_gym.baselines.normalisation import track_anchors
 from lm_gym.baselines.report import write_leaderboard
-from lm_gym.baselines.results import finished_result, load_results, write_result
+from lm_gym.baselines.results import finished_result, git_revision, load_results, write_result
 from lm_gym.baselines.runner import gym_make_kwargs, unsupported_reason
 from lm_gym.baselines.tracks import RunSpec, Track
 from lm_gym.utils.files import naming_setting
@@ -197,14 +197,23 @@ def _run_pending(
         error = plan.broken.get((spec.env_key, spec.row))
         if error is not None:
             outcome.failed[spec.name] = f"building the agent failed: {error}"
-    pending = []
+    pending, other_code = [], set()
     for spec in plan.runs:
-        (outcome.skipped if finished_result(out_dir, spec) else pending).append(spec)
+        record = finished_result(out_dir, spec)
+        (outcome.skipped if record else pending).append(spec)
+        if record and record.get("git_revision") != git_revision():
+            other_code.add(str(record.get("git_revision")))
     log(
         f"track {track.name}: {len(plan.runs)} runs ({len(outcome.skipped)} already done, "
         f"{len(pending)} to run), {len(refused)} env x agent pairs not applicable, "
         f"{len(plan.broken)} failed when the agent was built"
     )
+    if other_code:
+        log(
+            f"warning: runs already done in {out_dir} were made by other code (revisions "
+            f"{', '.join(sorted(other_code))}; now {git_revision()}): they are kept and "
+            "LEADERBOARD.md says so; to compare on one code, run into a fresh --out"
+        )
     for (env_key, row), error in plan.broken.items():
         log(f"agent {row} FAILED on {env_key} when it was built: {error}")
     for agent in track.rows():

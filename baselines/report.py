@@ -141,6 +141,26 @@ def _grouped_reasons(pairs: dict[tuple[str, str], str]) -> list[str]:
     ]
 
 
+def code_line(grouped: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+    """The protocol line naming the code the results were made with, and a warning when they
+    come from more than one revision (a resumed track whose code changed in between: its rows
+    may not compare; rerun into a fresh folder to compare on one code)."""
+    counts: dict[str, int] = {}
+    for agents in grouped.values():
+        for records in agents.values():
+            for record in records:
+                revision = record.get("git_revision") or "no git revision"
+                name = f"lm_gym {record.get('lm_gym_version', '?')} ({revision})"
+                counts[name] = counts.get(name, 0) + 1
+    made = ", ".join(f"{name} ({n} runs)" for name, n in sorted(counts.items()))
+    if len(counts) > 1:
+        return (
+            f"code: **results from {len(counts)} code versions**: {made}; rows made by "
+            "different code may not compare: rerun into a fresh folder to compare on one;"
+        )
+    return f"code: {made};" if counts else "code: no results yet;"
+
+
 def leaderboard_markdown(
     track: Track,
     grouped: dict[str, dict[str, list[dict[str, Any]]]],
@@ -165,7 +185,7 @@ def leaderboard_markdown(
     failures = failures or {}
     plotted, figures = set(plotted), set(figures)
     lines = [f"# lm_gym leaderboard: track `{track.name}`", "", "## Protocol", ""]
-    lines += [f"- {line}" for line in track.protocol()]
+    lines += [f"- {line}" for line in [*track.protocol(), code_line(grouped)]]
     lines += [
         f"- `{PRIMARY}`: mean return of the trained agent's `eval_episodes` episodes on a fresh "
         "env seeded with the run seed + 1000003 (other prompts and pools than training), "

@@ -378,8 +378,9 @@ QUICK_AGENTS: dict[str, dict[str, Any]] = {
 }
 """The fixed agents and the learning agents, with small batches for small budgets. PPO's
 learning rate is pinned at 1e-4, its default when the committed results were made (the default
-is now the paper's 1.41e-5). ``sb3-ppo`` is left out: its unconstrained ``MultiBinary`` samples are invalid teacher actions
-and on token envs it treats token ids as continuous features (add it with ``--agents``)."""
+is now the paper's 1.41e-5). ``sb3-ppo`` is left out: its unconstrained ``MultiBinary``
+samples are invalid teacher actions and on token envs it treats token ids as continuous
+features (add it with ``--agents``)."""
 
 STANDARD_ENVS: dict[str, EnvSetting] = {
     "Bambino-v0": EnvSetting(timesteps=200_000, eval_episodes=256),

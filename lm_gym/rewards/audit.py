@@ -28,7 +28,14 @@ from gymnasium import spaces
 Policy = Callable[["AuditContext", int], str]
 """``policy(context, episode) -> continuation text`` for the prompt of ``episode``."""
 
-NON_FLUENT = ("empty", "punctuation", "repetition", "shuffled_words", "copied_prompt")
+NON_FLUENT = (
+    "empty",
+    "punctuation",
+    "repetition",
+    "shuffled_words",
+    "copied_prompt",
+    "random_tokens",
+)
 """The degenerate policies the reference must beat on at least 70% of prompts."""
 
 WIN_RATE_TARGET = 0.7
@@ -50,6 +57,12 @@ class AuditContext:
     """Words of the held-out references (for shuffled and random words)."""
     fixed: dict[str, str] = field(default_factory=dict)
     """Fixed continuations chosen before the audit (e.g. ``"fixed_sentence"``)."""
+    token_ids: list[int] = field(default_factory=list)
+    """The env tokenizer's ordinary (not special) token ids, for random tokens."""
+    token_counts: list[int] = field(default_factory=list)
+    """How many tokens each reference is in the env's tokenizer."""
+    decode: Callable[[Sequence[int]], str] | None = None
+    """The env tokenizer's ``ids -> text``."""
 
 
 def _words(text: str) -> list[str]:
@@ -95,6 +108,19 @@ def random_words(context: AuditContext, episode: int) -> str:
     return " " + " ".join(rng.choice(context.words) for _ in range(count))
 
 
+def random_tokens(context: AuditContext, episode: int) -> str:
+    """As many tokens as the reference, drawn uniformly from the tokenizer's ordinary ids: what
+    the ``random`` agent (the normalised scores' 0) writes. A reward that maps text with no
+    word to a floor can rank such noise above a beginner's short answers; the reference must
+    still beat it."""
+    if context.decode is None or not context.token_ids:
+        raise ValueError("random_tokens needs the env tokenizer's ids and decode in the context")
+    rng = random.Random(episode)
+    count = max(1, context.token_counts[episode] if context.token_counts else 1)
+    text = context.decode([rng.choice(context.token_ids) for _ in range(count)])
+    return text if text[:1].isspace() else " " + text
+
+
 def fixed_sentence(context: AuditContext, episode: int) -> str:
     """One fluent continuation for every prompt: the reward's favourite among the held-out
     references (picked by :func:`choose_fixed_sentence` before the audit)."""
@@ -120,6 +146,7 @@ TEXT_POLICIES: dict[str, Policy] = {
     "repetition": repetition,
     "shuffled_words": shuffled_words,
     "random_words": random_words,
+    "random_tokens": random_tokens,
 }
 """The degenerate policies every text env is audited against."""
 
@@ -342,7 +369,15 @@ def audit_env(
     if not seeds:
         raise ValueError("no prompt's true continuation fits in an episode: raise max_new_tokens")
     words = [w for text in references for w in text.split()] or ["."]
-    context = AuditContext(prompts, references, words)
+    special = set(getattr(tokenizer, "all_special_ids", None) or [])
+    context = AuditContext(
+        prompts,
+        references,
+        words,
+        token_ids=[i for i in range(len(tokenizer)) if i not in special],
+        token_counts=[len(_encode(tokenizer, text, limit)) for text in references],
+        decode=lambda ids: tokenizer.decode(list(ids)),
+    )
     if "fixed_sentence" in chosen:
         context.fixed["fixed_sentence"] = choose_fixed_sentence(
             base.task.reward_fn, prompts[: min(32, episodes)], fixed_candidates or references

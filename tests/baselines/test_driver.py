@@ -122,11 +122,19 @@ def test_a_killed_track_keeps_its_results_and_resumes(
     record = json.loads(kept[stale])
     record["spec"]["timesteps"] += 1
     (tmp_path / RESULTS_DIR / stale).write_text(json.dumps(record))
+    # A kept result made by other code is reused, and both the log and the report say so.
+    other = sorted(kept)[1]
+    record = json.loads(kept[other])
+    record["git_revision"] = "0" * 40
+    kept[other] = json.dumps(record).encode()
+    (tmp_path / RESULTS_DIR / other).write_bytes(kept[other])
 
     lines = []
     outcome = run_track(track, tmp_path, log=lines.append)
     assert len(outcome.skipped) == 2 and len(outcome.ran) == 2
     assert "2 already done" in next(line for line in lines if line.startswith("track "))
+    assert any(line.startswith("warning: ") and "0" * 40 in line for line in lines)
+    assert "results from 2 code versions" in (tmp_path / "LEADERBOARD.md").read_text()
     for name, content in kept.items():
         if name != stale:
             assert (tmp_path / RESULTS_DIR / name).read_bytes() == content

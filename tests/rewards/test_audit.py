@@ -55,6 +55,26 @@ def test_policies_are_what_their_names_say():
     assert sorted(shuffled.split()) == sorted(context.references[0].split())
     assert set(TEXT_POLICIES["random_words"](context, 0).split()) <= {"dog", "milk"}
     assert set(NON_FLUENT) <= set(TEXT_POLICIES)
+    with pytest.raises(ValueError, match="random_tokens needs"):
+        TEXT_POLICIES["random_tokens"](context, 0)
+
+
+def test_random_tokens_are_uniform_ordinary_ids_as_long_as_the_reference(tiny_lm):
+    _, tokenizer = tiny_lm
+    special = set(tokenizer.all_special_ids)
+    ordinary = [i for i in range(len(tokenizer)) if i not in special]
+    context = AuditContext(
+        ["the cat", "a dog"],
+        [" sees the big ball .", " runs ."],
+        ["dog"],
+        token_ids=ordinary,
+        token_counts=[7, 7],
+        decode=lambda ids: tokenizer.decode(list(ids)),
+    )
+    texts = [TEXT_POLICIES["random_tokens"](context, 0) for _ in range(2)]
+    assert texts[0] == texts[1] and texts[0].startswith(" ")  # seeded by the episode
+    assert texts[0] != TEXT_POLICIES["random_tokens"](context, 1)
+    assert not special & set(tokenizer(texts[0], add_special_tokens=False)["input_ids"])
 
 
 def test_the_audit_plays_through_the_env_and_ranks_real_text(tiny_lm):
