@@ -10,6 +10,8 @@
 * :func:`word_budget` trains PPO under a word budget whose share runs out on rank 1 one
   iteration before rank 0's, with milestones, recording the ranks' own and summed ledgers;
   :func:`clm_budget` offers one CLM batch whose part only one rank's share refuses.
+* :func:`teacher` trains the learning teacher on teacher envs: each rank's envs train their own
+  students (the students of the global batch are split across ranks with their envs).
 * :func:`ppo_throughput` serves one PPO iteration at a time to the throughput benchmark
   (``tests/benchmarks/test_bench_data_parallel.py``), timing its phases.
 
@@ -32,7 +34,7 @@ import torch
 import toys
 
 import lm_gym.agents.ppo as ppo_module
-from lm_gym.agents import PPO, Reinforce, collect_token_rollout
+from lm_gym.agents import PPO, Reinforce, ReinforceTeacher, collect_token_rollout
 from lm_gym.agents.base import torch_generator
 from lm_gym.agents.callbacks import Callback
 from lm_gym.agents.rollout import TokenRollout
@@ -339,6 +341,33 @@ def main_process_error(folder: Path) -> str:
     return "no error"
 
 
+# ---------------------------------------------------------------------- teacher envs
+TEACHER = {"embedding": "bag", "student_steps": 2, "num_students": 2}
+"""A fast teacher env: bag-of-embeddings pool features, 2 students of 2 steps an episode."""
+
+
+class StudentSeeds(Callback):
+    """Records the seeds of the students this rank's sub-envs trained, after every update."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__()
+        self.env = env
+        self.values: list[list[int]] = []
+
+    def _on_iteration_end(self) -> None:
+        self.values.append([seed for sub in self.env.unwrapped.envs for seed in sub.student_seeds])
+
+
+def teacher(folder: Path) -> dict[str, Any]:
+    """The learning teacher on 2 teacher envs a rank for 3 updates: its digests after every
+    update, and the seeds of the students each rank trained (its own envs' students)."""
+    env = gym.make_vec("TeacherDomains-v0", num_envs=2, **TEACHER)
+    agent = ReinforceTeacher(env, seed=0, verbose=0, batch_size=2)
+    digests, students = Digests(agent.policy), StudentSeeds(env)
+    agent.learn(env, 3 * 2 * world_size(), [digests, students], progress_bar=False)
+    return {"digests": digests.values, "students": students.values, "steps": agent.num_timesteps}
+
+
 def everything(folder: Path) -> dict[str, Any]:
     """Every scenario above, in one launch (each launch costs seconds of imports)."""
     return {
@@ -348,6 +377,7 @@ def everything(folder: Path) -> dict[str, Any]:
         "error": main_process_error(folder),
         "word_budget": word_budget(folder),
         "clm_budget": clm_budget(folder),
+        "teacher": teacher(folder),
     }
 
 

@@ -79,6 +79,17 @@ def test_parameters_are_identical_on_both_ranks_after_every_update(launch):
         assert one[key] == two[key], key
 
 
+def test_teacher_envs_split_their_students_across_ranks_in_lock_step(launch):
+    (first, second), _ = launch
+    one, two = first["teacher"], second["teacher"]
+    assert len(one["digests"]) == 3 and one["digests"] == two["digests"]
+    assert len(set(one["digests"])) == 3  # the teacher learnt on every update
+    assert one["steps"] == two["steps"] == 3 * 2 * 2  # episodes of both ranks, counted once
+    for mine, theirs in zip(one["students"], two["students"]):
+        assert len(mine) == len(theirs) == 2 * scenarios.TEACHER["num_students"]
+        assert not set(mine) & set(theirs)  # each rank trained other students
+
+
 def test_timesteps_count_the_tokens_of_both_ranks(launch):
     (first, _), _ = launch
     run = first["lockstep"]
