@@ -6,9 +6,9 @@ generated tokens, then 256 samples again; mean reward, words per continuation, d
 the commonest continuations and their share, and PPO's last ``charts/kl``. About 15 minutes per
 seed on one CPU thread.
 
-    python docs/ppo_alone_bambino.py --seeds 0 1 2 --scale 40
+    python docs/ppo_alone_bambino.py --seeds 0 1 2 --scale 40 --learning-rate 1.41e-5
 
-It writes ``ppo_alone_bambino_scale<S>.json`` to ``runs/docs`` (``--update-docs``: into
+It writes ``ppo_alone_bambino_scale<S>_lr<LR>.json`` to ``runs/docs`` (``--update-docs``: into
 ``docs/``, replacing the file the README quotes).
 """
 
@@ -26,7 +26,7 @@ import torch
 from outputs import add_output_options, output_dir  # same folder
 
 import lm_gym  # noqa: F401  (registers the envs)
-from lm_gym.agents import PPO, collect_token_rollout
+from lm_gym.agents import PPO, PPOConfig, collect_token_rollout
 from lm_gym.envs import BambinoConfig
 from lm_gym.evaluation import text_metrics
 
@@ -53,10 +53,10 @@ def sample_summary(env: Any, agent: PPO, seed: int) -> dict[str, Any]:
     }
 
 
-def run_seed(seed: int, scale: float, timesteps: int) -> dict[str, Any]:
+def run_seed(seed: int, scale: float, timesteps: int, learning_rate: float) -> dict[str, Any]:
     """One seed: samples before, PPO alone for ``timesteps`` tokens, samples after."""
     env = gym.make_vec("Bambino-v0", num_envs=NUM_ENVS, device="cpu", scale=scale)
-    agent = PPO(env, seed=seed, device="cpu", verbose=0)
+    agent = PPO(env, seed=seed, device="cpu", verbose=0, learning_rate=learning_rate)
     started = time.perf_counter()
     before = sample_summary(env, agent, seed)
     agent.learn(env, timesteps, progress_bar=False)
@@ -66,6 +66,7 @@ def run_seed(seed: int, scale: float, timesteps: int) -> dict[str, Any]:
     return {
         "seed": seed,
         "scale": scale,
+        "learning_rate": learning_rate,
         "timesteps": timesteps,
         "before": before,
         "after": after,
@@ -82,11 +83,12 @@ def main() -> None:
         "--scale", type=float, default=BambinoConfig.scale, help="tanh(SLOR / scale)"
     )
     parser.add_argument("--timesteps", type=int, default=30_720)
+    parser.add_argument("--learning-rate", type=float, default=PPOConfig.learning_rate)
     add_output_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    runs = [run_seed(seed, args.scale, args.timesteps) for seed in args.seeds]
-    out = output_dir(args) / f"ppo_alone_bambino_scale{args.scale:g}.json"
+    runs = [run_seed(seed, args.scale, args.timesteps, args.learning_rate) for seed in args.seeds]
+    out = output_dir(args) / f"ppo_alone_bambino_scale{args.scale:g}_lr{args.learning_rate:g}.json"
     out.write_text(json.dumps(runs, indent=1))
     for run in runs:
         b, a = run["before"], run["after"]
