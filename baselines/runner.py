@@ -43,7 +43,7 @@ from lm_gym.baselines.ablation import StopAfterIterations, planned_batches
 from lm_gym.baselines.measurements import measure
 from lm_gym.baselines.results import git_revision
 from lm_gym.baselines.tracks import CURVE_METRIC, RunOptions, RunSpec
-from lm_gym.evaluation.text_metrics import text_metrics, words
+from lm_gym.evaluation.diversity import text_metrics, words
 from lm_gym.utils.device import resolve_device
 from lm_gym.version import __version__
 

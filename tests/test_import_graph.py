@@ -97,3 +97,25 @@ def test_the_graph_sees_imports_inside_functions():
 def test_no_import_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_no_lazy_export_is_named_like_a_submodule_of_its_package():
+    """Importing a submodule binds its name on the package, so a lazily exported function of
+    the same name would turn into the module once anything imports that submodule (``from
+    lm_gym.evaluation import text_metrics`` returned a module after ``evaluate`` ran)."""
+    modules = source_modules()
+    clashes = []
+    for name, path in modules.items():
+        if path.name != "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        exported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == "_EXPORTS" for target in node.targets
+            ):
+                exported |= {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
+        clashes += sorted(
+            f"{name}.{export}" for export in exported if f"{name}.{export}" in modules
+        )
+    assert clashes == []

@@ -18,9 +18,9 @@ _EXPORTS = {
     "read_items": "lm_gym.evaluation.zero_shot",
     "read_verbalizers": "lm_gym.evaluation.zero_shot",
     "zero_shot_accuracy": "lm_gym.evaluation.zero_shot",
-    "distinct_n": "lm_gym.evaluation.text_metrics",
-    "repetition_rate": "lm_gym.evaluation.text_metrics",
-    "text_metrics": "lm_gym.evaluation.text_metrics",
+    "distinct_n": "lm_gym.evaluation.diversity",
+    "repetition_rate": "lm_gym.evaluation.diversity",
+    "text_metrics": "lm_gym.evaluation.diversity",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,7 +8,7 @@ Per language (English, Italian):
 * minimal-pair accuracy, overall and per phenomenon (BLiMP-style, built-in pairs);
 * zero-shot sentence-type accuracy (statement / question / exclamation, see
   :func:`lm_gym.zero_shot.sentence_type_task`), scored the way GLUE / UINAUIL are scored zero-shot;
-* distinct-1/2 and the repetition rate (:mod:`lm_gym.evaluation.text_metrics`) of the model's
+* distinct-1/2 and the repetition rate (:mod:`lm_gym.evaluation.diversity`) of the model's
   own sampled continuations of held-out prompts (their first 3 words, as Bambino-v0's prompts;
   16 new tokens, plain sampling with top_k=0 and top_p=1 as in the BAMBINO-LM authors' code).
 
@@ -37,8 +37,8 @@ from tqdm.auto import tqdm
 from lm_gym.corpora.minimal_pairs import generate_minimal_pairs
 from lm_gym.corpora.parentese import generate_parentese
 from lm_gym.corpora.words import split_after_words
+from lm_gym.evaluation.diversity import text_metrics
 from lm_gym.evaluation.scoring import Scorer, minimal_pair_accuracy
-from lm_gym.evaluation.text_metrics import text_metrics
 from lm_gym.evaluation.zero_shot import Verbalizers, sentence_type_task, zero_shot_accuracy
 from lm_gym.models.clm import bos_id
 from lm_gym.models.loading import LM, load_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lm_gym.evaluation.text_metrics import (
+from lm_gym.evaluation.diversity import (
     distinct_n,
     repetition_rate,
     text_metrics,
