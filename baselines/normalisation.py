@@ -16,7 +16,9 @@ An env whose reference does not beat random (a reward that cannot tell real text
 gets no normalised score either; the report says why. The anchors are computed once per env
 setting and cached in ``<out>/normalisation/<env>.json`` with the setting they were computed
 for: a rerun reads them, a changed setting recomputes them, a failure is reported and tried
-again next time.
+again next time. The file records the git revision that computed them; anchors made by other
+code are kept (with a warning), since recomputing costs minutes and most changes do not touch
+the reward.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import gymnasium as gym
 
 from lm_gym.agents.registry import get_agent_spec
+from lm_gym.baselines.results import git_revision
 from lm_gym.baselines.runner import evaluate_agent, gym_make_kwargs, seed_everything
 from lm_gym.baselines.tracks import Track, env_file_stem
 from lm_gym.corpora.loaders import CorpusError, read_json
@@ -131,10 +134,21 @@ def track_anchors(
         if record is None:
             log(f"normalisation anchors of {key}: computing ({setting['episodes']} episodes)")
             try:
-                record = {"format": ANCHOR_FORMAT, "setting": setting, **compute_anchors(setting)}
+                record = {
+                    "format": ANCHOR_FORMAT,
+                    "setting": setting,
+                    "git_revision": git_revision(),
+                    **compute_anchors(setting),
+                }
             except Exception as error:  # no anchors: the env is reported unnormalised
                 log(f"normalisation anchors of {key}: FAILED {type(error).__name__}: {error}")
                 continue
             atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+        elif record.get("git_revision") != git_revision():
+            log(
+                f"warning: the normalisation anchors of {key} in {path} were computed by other "
+                f"code (revision {record.get('git_revision')}; now {git_revision()}); they are "
+                "kept: delete the file to recompute them on this code"
+            )
         anchors[key] = record
     return anchors

@@ -90,6 +90,12 @@ def test_the_report_has_normalised_scores_intervals_and_improvement(serial_run, 
     logs: list[str] = []
     assert set(track_anchors(tiny_track, out_dir, log=logs.append)) == set(tiny_track.envs)
     assert logs == []
+    # Anchors computed by other code are kept, with a warning naming their revision.
+    path = next((out_dir / "normalisation").iterdir())
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "git_revision": "f" * 40}))
+    assert set(track_anchors(tiny_track, out_dir, log=logs.append)) == set(tiny_track.envs)
+    assert len(logs) == 1 and "f" * 40 in logs[0] and logs[0].startswith("warning: ")
 
 
 def test_the_same_track_twice_gives_identical_numbers(
