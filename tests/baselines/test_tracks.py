@@ -93,3 +93,17 @@ def test_non_finite_metrics_are_never_written(tmp_path):
         results.write_result(tmp_path, spec, {"metrics": {"eval/mean_return": float("nan")}})
     folder = results.result_path(tmp_path, spec).parent
     assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_the_quick_tracks_story_reward_ranks_true_continuations_above_random_tokens():
+    """At the quick track's setting the micro reward model must tell real text from noise, or
+    BabyStories cannot be normalised there (at 16-token continuations it could not: 47%)."""
+    from lm_gym.rewards.audit import TEXT_POLICIES, audit_env
+
+    setting = quick_track().envs["BabyStories-v0"]
+    env = gym.make("BabyStories-v0", **{**setting.kwargs, "device": "cpu"})
+    policies = {"random_tokens": TEXT_POLICIES["random_tokens"]}
+    report = audit_env(env, episodes=60, seed=0, policies=policies)
+    env.close()
+    assert report.mean("reference") > report.mean("random_tokens")
+    assert report.win_rate("random_tokens") >= 0.8
