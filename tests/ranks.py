@@ -37,19 +37,23 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start(mode: str, scenario: str, world_size: int, folder: Path) -> list[subprocess.Popen]:
-    """Start the ranks; their stderr goes to ``folder/rank<r>.log``."""
+def _start(
+    mode: str, scenario: str, world_size: int, folder: Path, independent: bool = False
+) -> list[subprocess.Popen]:
+    """Start the ranks; their stderr goes to ``folder/rank<r>.log``. ``independent`` starts
+    ``world_size`` processes that are each a group of one (no collective joins them)."""
     port = _free_port()
     processes = []
     for rank in range(world_size):
+        group_rank, group_size = (0, 1) if independent else (rank, world_size)
         env = {
             **os.environ,
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(world_size),
-            "LOCAL_WORLD_SIZE": str(world_size),
+            "RANK": str(group_rank),
+            "LOCAL_RANK": str(group_rank),
+            "WORLD_SIZE": str(group_size),
+            "LOCAL_WORLD_SIZE": str(group_size),
             "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
+            "MASTER_PORT": str(_free_port() if independent else port),
             "OMP_NUM_THREADS": "1",
             "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
         }
@@ -98,9 +102,11 @@ def run_ranks(scenario: str, world_size: int, folder: Path) -> list[Any]:
 class ServingRanks:
     """Ranks that each run one step whenever :meth:`step` asks (see the module docstring)."""
 
-    def __init__(self, scenario: str, world_size: int, folder: Path) -> None:
+    def __init__(
+        self, scenario: str, world_size: int, folder: Path, independent: bool = False
+    ) -> None:
         self.scenario, self.folder = scenario, folder
-        self.processes = _start("serve", scenario, world_size, folder)
+        self.processes = _start("serve", scenario, world_size, folder, independent)
 
     def step(self) -> list[Any]:
         """One step on every rank; each rank's (JSON) result."""
@@ -129,10 +135,13 @@ class ServingRanks:
         self.close()
 
 
-def serve_ranks(scenario: str, world_size: int, folder: Path) -> ServingRanks:
+def serve_ranks(
+    scenario: str, world_size: int, folder: Path, independent: bool = False
+) -> ServingRanks:
     """Start ``world_size`` ranks serving the step function ``parallel_scenarios.<scenario>``
-    returns (use as a context manager)."""
-    return ServingRanks(scenario, world_size, folder)
+    returns (use as a context manager); with ``independent`` they are that many separate
+    one-process groups stepped together (a machine's ceiling for data parallelism)."""
+    return ServingRanks(scenario, world_size, folder, independent)
 
 
 def _main(mode: str, scenario: str, folder: str) -> None:
