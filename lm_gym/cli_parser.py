@@ -90,7 +90,7 @@ def _prepare_description() -> str:
         "Independent recipes build in parallel (one process per core, one torch thread each);",
         "a reward model waits for its base. It prints its plan and an estimate, then one bar.",
         "",
-        "recipes (build time measured on a shared 2-core machine, one build at a time):",
+        "recipes (build time on one thread, measured on a quiet 2-core machine):",
     ]
     for build in nominal_builds(RECIPES):
         took = (

@@ -7,7 +7,7 @@ it starts from (``reward-stories`` after ``storyteller-small``).
 
 Before building, :func:`plan_builds` says what will be built, what is cached already, what
 waits for what, and an estimate of the wall time from :data:`BUILD_SECONDS` (build times
-measured on a shared 2-core machine) scheduled onto the jobs, longest chain first. While
+measured on a quiet 2-core machine) scheduled onto the jobs, longest chain first. While
 building, the child processes report every training step to the parent, which shows one
 overall bar weighted by those estimates.
 """
@@ -33,17 +33,16 @@ from lm_gym.utils.files import naming_setting
 from lm_gym.utils.validation import check_positive_int, did_you_mean
 
 BUILD_SECONDS: dict[str, float] = {
-    "baby-en": 150.0,
-    "parent-it": 170.0,
-    "storyteller-small": 720.0,
-    "storyteller-large": 1200.0,
-    "reward-stories": 900.0,
+    "baby-en": 50.0,
+    "parent-it": 58.0,
+    "storyteller-small": 262.0,
+    "storyteller-large": 462.0,
+    "reward-stories": 422.0,
 }
-"""Wall seconds of each default build, one build at a time, on a 2-core machine shared with
-other jobs: the storytellers and ``reward-stories`` from the serial ``lm-gym prepare`` reported
-in issue 19 (48 min wall for 24 min of CPU), ``baby-en`` and ``parent-it`` rough figures of a
-few minutes each; the micro recipes take seconds. Only for the estimate: more load slows builds
-down, an idle machine speeds them up."""
+"""Wall seconds of each default build on one torch thread, two builds at a time on an
+otherwise quiet 2-core machine (the build times ``lm-gym prepare`` stored in the cache
+manifests, 2026-12-07; ``reward-stories`` at its 1,600 steps). Only for the estimate: other
+work on the cores slows builds down (two to three times on the shared machine of issue 19)."""
 
 MICRO_SECONDS = 5.0
 """Estimate for a recipe not in :data:`BUILD_SECONDS` (the micro ones)."""
@@ -176,8 +175,8 @@ def describe_plan(builds: list[PlannedBuild], jobs: int) -> list[str]:
     if todo:
         lines.append(
             f"estimated wall time: ~{_minutes(estimate_seconds(builds, jobs))} with {jobs} "
-            f"job(s) (from build times measured on a shared 2-core machine; longer under more "
-            "load)"
+            f"job(s) (from build times measured on a quiet 2-core machine; longer when other "
+            "work shares the cores)"
         )
     return lines
 
