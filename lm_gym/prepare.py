@@ -37,12 +37,12 @@ BUILD_SECONDS: dict[str, float] = {
     "parent-it": 58.0,
     "storyteller-small": 262.0,
     "storyteller-large": 462.0,
-    "reward-stories": 422.0,
+    "reward-stories": 812.0,
 }
 """Wall seconds of each default build on one torch thread, two builds at a time on an
 otherwise quiet 2-core machine (the build times ``lm-gym prepare`` stored in the cache
-manifests, 2026-12-07; ``reward-stories`` at its 1,600 steps). Only for the estimate: other
-work on the cores slows builds down (two to three times on the shared machine of issue 19)."""
+manifests, 2026-12-07). Only for the estimate: other work on the cores slows builds down
+(two to three times on the shared machine of issue 19)."""
 
 MICRO_SECONDS = 5.0
 """Estimate for a recipe not in :data:`BUILD_SECONDS` (the micro ones)."""
