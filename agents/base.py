@@ -27,8 +27,11 @@ loop on its own env; ranks meet only at collectives, in the same order on every 
 each collection they add up the timesteps they took (``num_timesteps`` counts the steps of all
 ranks, so a budget of N timesteps is N in all) and agree to stop when any rank's callback asked
 to or its share of the word budget refused a step (every rank then stops before the same
-update); after each update they sum their word ledgers (:attr:`BaseAgent.run_ledger`: what is
-logged and what milestones read); the agents' updates reduce their gradients and statistics;
+update, or after it when the stopped collection still made a batch); a rank whose collection
+goes on meanwhile stops before its next CLM step (:class:`~lm_gym.utils.distributed.
+PeerStopped`: CLM steps are taken by all ranks or none); after each update they sum their word
+ledgers (:attr:`BaseAgent.run_ledger`: what is logged and what milestones read); the agents'
+updates reduce their gradients and statistics;
 :meth:`BaseAgent.save` gathers what differs between ranks. Each rank seeds its env's first
 reset apart (:meth:`BaseAgent._reset_seed`) and samples from its own generator
 (:meth:`BaseAgent.rank_seed`), while the weights, and every draw that must agree (minibatch
@@ -214,6 +217,8 @@ class BaseAgent(ABC):
                 batch = self._collect(training_env)
             except BudgetExhausted as stop:  # refused before it happened: the state is whole
                 batch, refusal = None, stop
+            except distributed.PeerStopped:  # another rank stopped first: stop with it
+                batch = None
             if not self._all_ranks_collected(batch is not None, start):
                 self._stopped(ledger, refusal)
                 break
@@ -302,18 +307,21 @@ class BaseAgent(ABC):
 
     def _all_ranks_collected(self, collected: bool, start: int) -> bool:
         """After a collection: add the other ranks' timesteps to ``num_timesteps`` (which
-        counted this rank's since ``start``) and go on only if every rank collected a batch.
+        counted this rank's since ``start``) and go on only if every rank collected a batch;
+        a callback's request to stop on any rank (whose batch still makes a last update)
+        stops every rank after this update.
 
         In one process this is ``collected``.
         """
         if self.world_size == 1:
             return collected
         own = self.num_timesteps - start
-        totals = distributed.all_reduce_sum(torch.tensor([own, int(not collected)]))
-        steps, stopped = totals.tolist()
+        steps, collected, self._continue_training = distributed.meet_after_collection(
+            own, collected, self._continue_training
+        )
         self.num_timesteps = start + steps
         self._progress.update(steps - own)
-        return stopped == 0
+        return collected
 
     def _sum_ledger(self, ledger: WordLedger | None) -> WordLedger | None:
         """The run's word ledger: ``ledger`` itself in one process; under data parallelism a

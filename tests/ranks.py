@@ -21,6 +21,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,17 +79,20 @@ def _failure(scenario: str, processes: list[subprocess.Popen], folder: Path) -> 
     return RuntimeError(f"scenario {scenario!r} failed on {len(processes)} ranks:\n{logs}")
 
 
-def run_ranks(scenario: str, world_size: int, folder: Path) -> list[Any]:
+def run_ranks(scenario: str, world_size: int, folder: Path, timeout: float = TIMEOUT) -> list[Any]:
     """Run ``parallel_scenarios.<scenario>(folder)`` on ``world_size`` ranks; their results.
+
+    ``scenario`` may also name a function of another module of ``tests/`` as
+    ``"module:function"``; ``timeout`` (seconds) bounds the launch, so a hang fails fast.
 
     Raises:
         RuntimeError: when a rank fails or the launch times out, with the ranks' stderr.
     """
     processes = _start("run", scenario, world_size, folder)
-    failed = False
+    failed, deadline = False, time.monotonic() + timeout
     for process in processes:
         try:
-            failed |= process.wait(timeout=TIMEOUT) != 0
+            failed |= process.wait(timeout=max(0.0, deadline - time.monotonic())) != 0
         except subprocess.TimeoutExpired:
             failed = True
     if failed:
@@ -145,14 +149,17 @@ def serve_ranks(
 
 
 def _main(mode: str, scenario: str, folder: str) -> None:
-    import parallel_scenarios
+    import importlib
+
     import torch.distributed as dist
 
     from lm_gym.utils.distributed import init_distributed, rank
 
     torch.set_num_threads(1)
     init_distributed("cpu")
-    result = getattr(parallel_scenarios, scenario)(Path(folder))
+    module, _, name = scenario.rpartition(":")
+    function = getattr(importlib.import_module(module or "parallel_scenarios"), name)
+    result = function(Path(folder))
     if mode == "serve":
         for _ in sys.stdin:  # one line a step; the loop ends when the test closes stdin
             print("@@", json.dumps(result()), flush=True)

@@ -37,8 +37,9 @@ what it trained on (its episodes, its part of each CLM batch). A ledger made in 
 it without any communication per step); the global ledger is :meth:`WordLedger.reduced` with
 an all-reduce (SUM) over :meth:`WordLedger.count_vector`, once per iteration where the training
 loop logs and milestones are saved (``BaseAgent.learn``, on every rank, before rank 0 writes).
-A rank's refusal stops every rank before the same update (``BaseAgent.learn``, and
-``CLMSchedule.clm_step`` for a CLM batch, which all ranks draw together).
+A rank's refusal stops every rank before the same update and before any further CLM batch
+(``BaseAgent.learn``, and ``CLMSchedule.clm_step`` for a CLM batch, which all ranks draw
+together).
 """
 
 from __future__ import annotations

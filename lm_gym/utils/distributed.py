@@ -13,6 +13,17 @@ before data parallelism existed. The agents use them to keep the ranks in lock s
 are summed in one flat all-reduce (as CleanRL's ``ppo_atari_multigpu.py`` does, rather than
 wrapping the model in DDP, whose hooks would also fire on the CLM updates and reference passes),
 and every statistic that steers training is computed from what all ranks collected.
+
+**Meeting points.** Each rank collects its episodes on its own, yet steps that every rank takes
+together can fall within a collection (the CLM updates of ``CLMAlternation``, whose gradients
+are summed over ranks), and a rank can end its collection early on its own (its share of a
+word budget refused an env step, its callback asked to stop). Both places therefore meet the
+other ranks with the same collective, which tells every rank where the others are:
+:func:`meet_before_joint_step` returns only when every rank is at that step, and raises
+:class:`PeerStopped` when a rank has ended its collection instead (no rank then takes the
+step); :func:`meet_after_collection` waits out such ranks and sums the steps. So no rank ever
+enters a collective that another rank does not (a hang, or two different reductions summed
+into each other).
 """
 
 from __future__ import annotations
@@ -227,6 +238,92 @@ def agree(flag: bool) -> bool:
         return flag
     votes = all_reduce_sum(torch.tensor([0.0 if flag else 1.0]))
     return votes.item() == 0
+
+
+class PeerStopped(Exception):
+    """Raised instead of a joint step (:func:`meet_before_joint_step`) when another rank has
+    already ended its collection without it: no rank takes the step, and this rank ends its
+    collection too, as if it had stopped itself (``BaseAgent.learn`` treats it so)."""
+
+
+_AT_COLLECTION_END, _AT_JOINT_STEP = 0, 1
+"""Where a rank is when it meets the others (the first column of :func:`_meet`'s table)."""
+
+
+def _meet(place: int, steps: int, collected: bool, go_on: bool, joint_step: int) -> torch.Tensor:
+    """Every rank's ``(place, steps, collected, go_on, joint_step)``, one row a rank, in rank
+    order: one all-gather of a few integers, the same collective at every meeting point."""
+    own = torch.tensor(
+        [place, steps, int(collected), int(go_on), joint_step],
+        dtype=torch.int64,
+        device=_collective_device(),
+    )
+    rows = [torch.empty_like(own) for _ in range(world_size())]
+    dist.all_gather(rows, own)
+    return torch.stack(rows).cpu()
+
+
+def _check_in_step(table: torch.Tensor) -> None:
+    """Raise, on every rank alike (all read the same table), when the ranks cannot meet again:
+    they are at different joint steps, or one is at a joint step while another ended its
+    collection with a whole batch."""
+    joint = table[:, 0] == _AT_JOINT_STEP
+    finished = ~joint & (table[:, 2] == 1)
+    if len(set(table[joint, 4].tolist())) > 1 or (joint.any() and finished.any()):
+        where = [
+            f"rank {r}: "
+            + (f"joint step {int(row[4])}" if joint[r] else f"collected {bool(row[2])}")
+            for r, row in enumerate(table)
+        ]
+        raise RuntimeError(
+            f"the ranks' collections are out of step ({'; '.join(where)}): every rank must "
+            "reach the same joint steps (CLM updates of CLMAlternation) in the same collection, "
+            "which needs collections that end where the CLM schedule's RL slots do"
+        )
+
+
+def meet_after_collection(steps: int, collected: bool, go_on: bool) -> tuple[int, bool, bool]:
+    """Where every rank's collection ends: the env steps of all ranks, whether every rank
+    collected a batch and whether every rank's callbacks let training go on (in one process,
+    the arguments).
+
+    Collections run apart, but the steps every rank takes together (CLM updates) happen during
+    them, so a rank that ended its collection early (its word budget refused an env step, its
+    callback stopped it) may meet ranks that are still collecting and about to take a joint
+    step (:func:`meet_before_joint_step`): these stop before it and come here, and this rank
+    meets them again.
+
+    Raises:
+        RuntimeError: on every rank, when the ranks' collections are out of step.
+    """
+    if world_size() == 1:
+        return steps, collected, go_on
+    while True:
+        table = _meet(_AT_COLLECTION_END, steps, collected, go_on, 0)
+        _check_in_step(table)
+        if not (table[:, 0] == _AT_JOINT_STEP).any():
+            return int(table[:, 1].sum()), bool(table[:, 2].all()), bool(table[:, 3].all())
+
+
+def meet_before_joint_step(index: int) -> None:
+    """Before the ``index``-th joint step, a step whose collectives every rank enters (a CLM
+    update): return once every rank is at that same step, so no rank enters them alone.
+
+    Raises:
+        PeerStopped: when another rank has ended its collection (:func:`meet_after_collection`);
+            no rank takes the step.
+        RuntimeError: on every rank, when the ranks' collections are out of step.
+    """
+    if world_size() == 1:
+        return
+    table = _meet(_AT_JOINT_STEP, 0, False, True, index)
+    _check_in_step(table)
+    stopped = [r for r, row in enumerate(table) if row[0] == _AT_COLLECTION_END]
+    if stopped:
+        raise PeerStopped(
+            f"rank(s) {stopped} ended their collection before joint step {index}: "
+            f"rank {rank()} stops too, without it"
+        )
 
 
 def launch(nproc: int, module: str, arguments: Sequence[str]) -> int:

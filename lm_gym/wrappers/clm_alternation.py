@@ -55,6 +55,13 @@ then end where a batch of episodes does (``rl_batch_size`` a multiple of ``num_e
 ranks' CLM steps never fall within a rollout on one rank and after the update on another.
 Each rank charges its word ledger with its own part of every CLM batch (the ranks' ledgers add
 up to the global batch), and a batch one rank's share of the budget refuses is refused by all.
+A rank may still end its collection while another goes on towards a CLM step (its share of the
+budget refused an env step the other's admitted, its callback stopped it; a REINFORCE batch of
+several rounds, or a non-learning agent's reset after each batch, then reaches the next CLM
+step within the same collection), so every CLM step first meets the other ranks
+(:func:`~lm_gym.utils.distributed.meet_before_joint_step`): it runs only when every rank is at
+it, and is otherwise not run on any rank (:class:`~lm_gym.utils.distributed.PeerStopped` ends
+the collection, the CLM slots stay due).
 """
 
 from __future__ import annotations
@@ -215,12 +222,16 @@ class CLMSchedule:
                 parallelism: when this rank's part would cross its share on any rank, so every
                 rank refuses it); the batch is then not drawn (the corpus stream stays where it
                 was) and nothing is updated.
+            PeerStopped: under data parallelism, when another rank has already ended its
+                collection (:func:`~lm_gym.utils.distributed.meet_before_joint_step`); nothing
+                is drawn or updated either.
         """
         if self.world_size != distributed.world_size():
             raise RuntimeError(
                 f"the CLM schedule was made for {self.world_size} process(es) but runs in "
                 f"{distributed.world_size()}: join the process group before wrapping the env"
             )
+        distributed.meet_before_joint_step(self.clm_steps)
         position = self.stream.state_dict()
         batch = self.stream.next_batch()
         own = slice(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
