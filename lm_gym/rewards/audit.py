@@ -35,6 +35,7 @@ NON_FLUENT = (
     "shuffled_words",
     "copied_prompt",
     "random_tokens",
+    "word_salad",
 )
 """The degenerate policies the reference must beat on at least 70% of prompts."""
 
@@ -63,6 +64,10 @@ class AuditContext:
     """How many tokens each reference is in the env's tokenizer."""
     decode: Callable[[Sequence[int]], str] | None = None
     """The env tokenizer's ``ids -> text``."""
+    word_token_ids: list[int] = field(default_factory=list)
+    """Ids of the tokenizer's whole-word tokens (a word-start marker, then letters only)."""
+    max_tokens: int = 0
+    """Tokens an episode leaves room for before EOS."""
 
 
 def _words(text: str) -> list[str]:
@@ -121,6 +126,32 @@ def random_tokens(context: AuditContext, episode: int) -> str:
     return text if text[:1].isspace() else " " + text
 
 
+def word_salad(context: AuditContext, episode: int) -> str:
+    """As many random whole words of the tokenizer's vocabulary as an episode holds: long,
+    word-shaped, meaningless, in whatever language the tokenizer was fitted on (for
+    Bambino-v0, the baby's English). What PPO alone learnt on Bambino-v0 with a large entropy
+    bonus (``ent_coef=0.5``): a reward per word can pay more for any long run of real words
+    than for a beginner's short answer, so the true continuation must still beat it."""
+    if context.decode is None or not context.word_token_ids or context.max_tokens < 1:
+        raise ValueError("word_salad needs the env tokenizer's word ids, decode and max_tokens")
+    rng = random.Random(episode)
+    ids = [rng.choice(context.word_token_ids) for _ in range(context.max_tokens)]
+    text = context.decode(ids)
+    return text if text[:1].isspace() else " " + text
+
+
+def word_token_ids(tokenizer: Any, ids: Sequence[int]) -> list[int]:
+    """The ``ids`` whose token is a whole word: a word-start marker (GPT-2's ``Ġ`` or
+    SentencePiece's ``▁``) followed by three or more letters (shorter pieces such as ``Wh``
+    are mostly word starts, not words)."""
+    tokens = tokenizer.convert_ids_to_tokens(list(ids))
+    return [
+        i
+        for i, token in zip(ids, tokens)
+        if token and token[0] in "Ġ▁" and len(token) > 3 and token[1:].isalpha()
+    ]
+
+
 def fixed_sentence(context: AuditContext, episode: int) -> str:
     """One fluent continuation for every prompt: the reward's favourite among the held-out
     references (picked by :func:`choose_fixed_sentence` before the audit)."""
@@ -147,6 +178,7 @@ TEXT_POLICIES: dict[str, Policy] = {
     "shuffled_words": shuffled_words,
     "random_words": random_words,
     "random_tokens": random_tokens,
+    "word_salad": word_salad,
 }
 """The degenerate policies every text env is audited against."""
 
@@ -370,13 +402,16 @@ def audit_env(
         raise ValueError("no prompt's true continuation fits in an episode: raise max_new_tokens")
     words = [w for text in references for w in text.split()] or ["."]
     special = set(getattr(tokenizer, "all_special_ids", None) or [])
+    ordinary = [i for i in range(len(tokenizer)) if i not in special]
     context = AuditContext(
         prompts,
         references,
         words,
-        token_ids=[i for i in range(len(tokenizer)) if i not in special],
+        token_ids=ordinary,
         token_counts=[len(_encode(tokenizer, text, limit)) for text in references],
         decode=lambda ids: tokenizer.decode(list(ids)),
+        word_token_ids=word_token_ids(tokenizer, ordinary),
+        max_tokens=limit,
     )
     if "fixed_sentence" in chosen:
         context.fixed["fixed_sentence"] = choose_fixed_sentence(

@@ -18,6 +18,7 @@ from lm_gym.rewards.audit import (
     AuditReport,
     audit_registered,
     choose_fixed_sentence,
+    word_token_ids,
 )
 
 
@@ -57,6 +58,8 @@ def test_policies_are_what_their_names_say():
     assert set(NON_FLUENT) <= set(TEXT_POLICIES)
     with pytest.raises(ValueError, match="random_tokens needs"):
         TEXT_POLICIES["random_tokens"](context, 0)
+    with pytest.raises(ValueError, match="word_salad needs"):
+        TEXT_POLICIES["word_salad"](context, 0)
 
 
 def test_random_tokens_are_uniform_ordinary_ids_as_long_as_the_reference(tiny_lm):
@@ -75,6 +78,26 @@ def test_random_tokens_are_uniform_ordinary_ids_as_long_as_the_reference(tiny_lm
     assert texts[0] == texts[1] and texts[0].startswith(" ")  # seeded by the episode
     assert texts[0] != TEXT_POLICIES["random_tokens"](context, 1)
     assert not special & set(tokenizer(texts[0], add_special_tokens=False)["input_ids"])
+
+
+def test_word_salad_fills_the_episode_with_whole_words_of_the_tokenizer(tiny_lm):
+    _, tokenizer = tiny_lm
+    words = word_token_ids(tokenizer, range(len(tokenizer)))
+    tokens = tokenizer.convert_ids_to_tokens(words)
+    assert words and all(t[0] in "Ġ▁" and len(t) > 3 and t[1:].isalpha() for t in tokens)
+    assert len(words) < len(tokenizer)  # pieces, punctuation and specials are left out
+    context = AuditContext(
+        ["the cat", "a dog"],
+        [" runs .", " sits ."],
+        ["dog"],
+        decode=lambda ids: tokenizer.decode(list(ids)),
+        word_token_ids=words,
+        max_tokens=12,
+    )
+    salad = TEXT_POLICIES["word_salad"]
+    text = salad(context, 0)
+    assert text == salad(context, 0) != salad(context, 1)  # seeded by the episode
+    assert len(text.split()) == 12 and all(word.isalpha() for word in text.split())
 
 
 def test_the_audit_plays_through_the_env_and_ranks_real_text(tiny_lm):
