@@ -3,13 +3,15 @@
 The README's "PPO alone on the default reward" table: for each seed, 256 samples of the
 untrained ``baby-en`` (8 rollouts of 32 prompts), PPO with its defaults for ``--timesteps``
 generated tokens, then 256 samples again; mean reward, words per continuation, distinct-2,
-the commonest continuations and their share, and PPO's last ``charts/kl``. About 15 minutes per
-seed on one CPU thread.
+the commonest continuations and their share, 16 samples verbatim, and PPO's last
+``charts/kl``. ``--ent-coef`` adds PPO's entropy bonus; ``--evaluate`` also scores the baby
+before and after on held-out Italian and English (per-word perplexity, minimal pairs). About
+10-15 minutes per seed on one CPU thread.
 
     python docs/ppo_alone_bambino.py --seeds 0 1 2 --scale 40 --learning-rate 1.41e-5
 
-It writes ``ppo_alone_bambino_scale<S>_lr<LR>.json`` to ``runs/docs`` (``--update-docs``: into
-``docs/``, replacing the file the README quotes).
+It writes ``ppo_alone_bambino_scale<S>_lr<LR>[_ent<E>].json`` to ``runs/docs``
+(``--update-docs``: into ``docs/``, replacing the file the README quotes).
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from outputs import add_output_options, output_dir  # same folder
 import lm_gym  # noqa: F401  (registers the envs)
 from lm_gym.agents import PPO, PPOConfig, collect_token_rollout
 from lm_gym.envs import BambinoConfig
-from lm_gym.evaluation import text_metrics
+from lm_gym.evaluation import evaluate_lm, text_metrics
 
-NUM_ENVS, SAMPLE_BATCHES = 32, 8
+NUM_ENVS, SAMPLE_BATCHES, VERBATIM = 32, 8, 16
 
 
 def sample_summary(env: Any, agent: PPO, seed: int) -> dict[str, Any]:
@@ -50,30 +52,61 @@ def sample_summary(env: Any, agent: PPO, seed: int) -> dict[str, Any]:
         "distinct_2": metrics["distinct_2"],
         "top_share": counts.most_common(1)[0][1] / len(completions),
         "top": counts.most_common(3),
+        "samples": completions[:VERBATIM],
     }
 
 
-def run_seed(seed: int, scale: float, timesteps: int, learning_rate: float) -> dict[str, Any]:
-    """One seed: samples before, PPO alone for ``timesteps`` tokens, samples after."""
-    env = gym.make_vec("Bambino-v0", num_envs=NUM_ENVS, device="cpu", scale=scale)
-    agent = PPO(env, seed=seed, device="cpu", verbose=0, learning_rate=learning_rate)
+def language_scores(agent: PPO) -> dict[str, dict[str, float]]:
+    """Held-out per-word perplexity and minimal-pair accuracy of the baby, per language."""
+    results = evaluate_lm(
+        agent.policy.model, agent.policy.tokenizer, n_sentence_types=0, n_samples=0
+    )
+    return {
+        lang: {key: results[lang][key] for key in ("perplexity_per_word", "minimal_pairs")}
+        for lang in ("en", "it")
+    }
+
+
+def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """One seed: samples before, PPO alone for ``args.timesteps`` tokens, samples after."""
+    env = gym.make_vec("Bambino-v0", num_envs=NUM_ENVS, device="cpu", scale=args.scale)
+    agent = PPO(
+        env,
+        seed=seed,
+        device="cpu",
+        verbose=0,
+        learning_rate=args.learning_rate,
+        ent_coef=args.ent_coef,
+    )
     started = time.perf_counter()
     before = sample_summary(env, agent, seed)
-    agent.learn(env, timesteps, progress_bar=False)
+    scores_before = language_scores(agent) if args.evaluate else None
+    agent.learn(env, args.timesteps, progress_bar=False)
     after = sample_summary(env, agent, seed)
+    scores_after = language_scores(agent) if args.evaluate else None
     last = agent.logger.history[-1]
     env.close()
     return {
         "seed": seed,
-        "scale": scale,
-        "learning_rate": learning_rate,
-        "timesteps": timesteps,
+        "scale": args.scale,
+        "learning_rate": args.learning_rate,
+        "ent_coef": args.ent_coef,
+        "timesteps": args.timesteps,
         "before": before,
         "after": after,
+        "language_before": scores_before,
+        "language_after": scores_after,
         "kl_last": last.get("charts/kl"),
         "kl_coef_last": last.get("charts/kl_coef"),
         "seconds": round(time.perf_counter() - started),
     }
+
+
+def result_name(args: argparse.Namespace) -> str:
+    """The JSON's name; the entropy bonus is named only when there is one, so the files the
+    README already quotes keep their names."""
+    name = f"ppo_alone_bambino_scale{args.scale:g}_lr{args.learning_rate:g}"
+    return name + (f"_ent{args.ent_coef:g}" if args.ent_coef else "") + ".json"
 
 
 def main() -> None:
@@ -84,11 +117,17 @@ def main() -> None:
     )
     parser.add_argument("--timesteps", type=int, default=30_720)
     parser.add_argument("--learning-rate", type=float, default=PPOConfig.learning_rate)
+    parser.add_argument(
+        "--ent-coef", type=float, default=PPOConfig.ent_coef, help="PPO's entropy bonus"
+    )
+    parser.add_argument(
+        "--evaluate", action="store_true", help="held-out perplexity and minimal pairs too"
+    )
     add_output_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    runs = [run_seed(seed, args.scale, args.timesteps, args.learning_rate) for seed in args.seeds]
-    out = output_dir(args) / f"ppo_alone_bambino_scale{args.scale:g}_lr{args.learning_rate:g}.json"
+    runs = [run_seed(args, seed) for seed in args.seeds]
+    out = output_dir(args) / result_name(args)
     out.write_text(json.dumps(runs, indent=1))
     for run in runs:
         b, a = run["before"], run["after"]
@@ -97,6 +136,14 @@ def main() -> None:
             f"{b['words']:.2f} -> {a['words']:.2f}, distinct-2 {b['distinct_2']:.3f} -> "
             f"{a['distinct_2']:.3f}, top share {b['top_share']:.0%} -> {a['top_share']:.0%}"
         )
+        if run["language_after"]:
+            for lang in ("it", "en"):
+                before, after = run["language_before"][lang], run["language_after"][lang]
+                print(
+                    f"  {lang}: perplexity per word {before['perplexity_per_word']:.0f} -> "
+                    f"{after['perplexity_per_word']:.0f}, minimal pairs "
+                    f"{before['minimal_pairs']:.3f} -> {after['minimal_pairs']:.3f}"
+                )
     print(f"written to {out}")
 
 

@@ -3,6 +3,8 @@ only parses is not enough (``ppo_alone_bambino.py`` once crashed in its sample s
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -32,3 +34,29 @@ def test_ppo_alone_sample_summary_on_micro_models(docs_on_path):
     assert -1.0 <= summary["reward"] <= 1.0 and summary["words"] >= 0
     assert 0.0 <= summary["distinct_2"] <= 1.0 and 0.0 < summary["top_share"] <= 1.0
     assert sum(count for _, count in summary["top"]) <= 4 * ppo_alone_bambino.SAMPLE_BATCHES
+    assert len(summary["samples"]) == ppo_alone_bambino.VERBATIM
+    assert all(isinstance(text, str) for text in summary["samples"])
+
+
+def test_ppo_alone_language_scores_on_micro_models(docs_on_path):
+    import ppo_alone_bambino
+
+    env = gym.make_vec("Bambino-v0", num_envs=2, **MICRO_MODELS)
+    agent = PPO(env, seed=0, device="cpu", verbose=0)
+    scores = ppo_alone_bambino.language_scores(agent)
+    env.close()
+    assert set(scores) == {"it", "en"}
+    for lang in scores.values():
+        assert math.isfinite(lang["perplexity_per_word"]) and lang["perplexity_per_word"] > 1
+        assert 0.0 <= lang["minimal_pairs"] <= 1.0
+
+
+def test_ppo_alone_names_the_entropy_bonus_only_when_set(docs_on_path):
+    import ppo_alone_bambino
+
+    def name(ent_coef: float) -> str:
+        args = argparse.Namespace(scale=40.0, learning_rate=1.41e-5, ent_coef=ent_coef)
+        return ppo_alone_bambino.result_name(args)
+
+    assert name(0.0) == "ppo_alone_bambino_scale40_lr1.41e-05.json"  # the README's file
+    assert name(0.2) == "ppo_alone_bambino_scale40_lr1.41e-05_ent0.2.json"
