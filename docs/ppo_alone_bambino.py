@@ -4,14 +4,18 @@ The README's "PPO alone on the default reward" table: for each seed, 256 samples
 untrained ``baby-en`` (8 rollouts of 32 prompts), PPO with its defaults for ``--timesteps``
 generated tokens, then 256 samples again; mean reward, words per continuation, distinct-2,
 the commonest continuations and their share, 16 samples verbatim, and PPO's last
-``charts/kl``. ``--ent-coef`` adds PPO's entropy bonus; ``--evaluate`` also scores the baby
-before and after on held-out Italian and English (per-word perplexity, minimal pairs). About
-10-15 minutes per seed on one CPU thread.
+``charts/kl``. ``--ent-coef`` adds PPO's entropy bonus and ``--kl-coef`` sets its initial KL
+weight; ``--evaluate`` also scores the baby before and after on held-out Italian and English
+(per-word perplexity, minimal pairs). About 4-15 minutes per seed on one CPU thread.
 
     python docs/ppo_alone_bambino.py --seeds 0 1 2 --scale 40 --learning-rate 1.41e-5
 
-It writes ``ppo_alone_bambino_scale<S>_lr<LR>[_ent<E>].json`` to ``runs/docs``
+It writes ``ppo_alone_bambino_scale<S>_lr<LR>[_ent<E>][_kl<K>].json`` to ``runs/docs``
 (``--update-docs``: into ``docs/``, replacing the file the README quotes).
+``--summarise FILE [FILE ...]`` prints the README's table of such files instead (mean, sample
+std and 95% t-interval over the seeds):
+
+    python docs/ppo_alone_bambino.py --summarise docs/ppo_alone_bambino_scale40_lr1.41e-05.json
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import collections
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -29,6 +34,7 @@ from outputs import add_output_options, output_dir  # same folder
 
 import lm_gym  # noqa: F401  (registers the envs)
 from lm_gym.agents import PPO, PPOConfig, collect_token_rollout
+from lm_gym.baselines.statistics import t_interval
 from lm_gym.envs import BambinoConfig
 from lm_gym.evaluation import evaluate_lm, text_metrics
 
@@ -77,6 +83,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         verbose=0,
         learning_rate=args.learning_rate,
         ent_coef=args.ent_coef,
+        kl_coef=args.kl_coef,
     )
     started = time.perf_counter()
     before = sample_summary(env, agent, seed)
@@ -91,6 +98,7 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         "scale": args.scale,
         "learning_rate": args.learning_rate,
         "ent_coef": args.ent_coef,
+        "kl_coef": args.kl_coef,
         "timesteps": args.timesteps,
         "before": before,
         "after": after,
@@ -102,11 +110,65 @@ def run_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     }
 
 
+SAMPLE_ROWS = (
+    ("mean reward", "reward"),
+    ("words per continuation", "words"),
+    ("distinct-2", "distinct_2"),
+    ("share of the commonest continuation", "top_share"),
+)
+LANGUAGE_ROWS = (
+    ("log10 perplexity per word, held-out Italian", "it", "perplexity_per_word"),
+    ("log10 perplexity per word, held-out English", "en", "perplexity_per_word"),
+    ("minimal pairs, Italian", "it", "minimal_pairs"),
+    ("minimal pairs, English", "en", "minimal_pairs"),
+)
+
+
+def summary_cell(values: list[float]) -> str:
+    """``mean ± sample std [95% t-interval]`` of ``values``."""
+    mean, std, interval = t_interval(values)
+    return f"{mean:.3f} ± {std:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def summary_table(runs: list[dict[str, Any]]) -> str:
+    """The README's Markdown table of one setting's seeds: before and after, then the change."""
+    rows: list[tuple[str, list[float], list[float]]] = [
+        (label, [run["before"][key] for run in runs], [run["after"][key] for run in runs])
+        for label, key in SAMPLE_ROWS
+    ]
+    if all(run.get("language_after") for run in runs):
+        for label, lang, key in LANGUAGE_ROWS:
+            scale = np.log10 if key == "perplexity_per_word" else float
+            rows.append(
+                (
+                    label,
+                    [float(scale(run["language_before"][lang][key])) for run in runs],
+                    [float(scale(run["language_after"][lang][key])) for run in runs],
+                )
+            )
+    seeds = ", ".join(str(run["seed"]) for run in runs)
+    lines = [
+        f"| seeds {seeds} | before | after | after - before |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, before, after in rows:
+        change = [a - b for a, b in zip(after, before, strict=True)]
+        cells = " | ".join(summary_cell(values) for values in (before, after, change))
+        lines.append(f"| {label} | {cells} |")
+    kl = [run["kl_last"] for run in runs]
+    lines.append(f"| PPO's `charts/kl` at the last batch | - | {summary_cell(kl)} | - |")
+    return "\n".join(lines)
+
+
 def result_name(args: argparse.Namespace) -> str:
-    """The JSON's name; the entropy bonus is named only when there is one, so the files the
-    README already quotes keep their names."""
+    """The JSON's name; the entropy bonus and the KL coefficient are named only when they are
+    not PPO's defaults, so the files the README already quotes keep their names."""
     name = f"ppo_alone_bambino_scale{args.scale:g}_lr{args.learning_rate:g}"
-    return name + (f"_ent{args.ent_coef:g}" if args.ent_coef else "") + ".json"
+    if args.ent_coef != PPOConfig.ent_coef:
+        name += f"_ent{args.ent_coef:g}"
+    if args.kl_coef != PPOConfig.kl_coef:
+        name += f"_kl{args.kl_coef:g}"
+    return name + ".json"
 
 
 def main() -> None:
@@ -121,10 +183,24 @@ def main() -> None:
         "--ent-coef", type=float, default=PPOConfig.ent_coef, help="PPO's entropy bonus"
     )
     parser.add_argument(
+        "--kl-coef", type=float, default=PPOConfig.kl_coef, help="PPO's initial KL coefficient"
+    )
+    parser.add_argument(
         "--evaluate", action="store_true", help="held-out perplexity and minimal pairs too"
+    )
+    parser.add_argument(
+        "--summarise",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="print the table of these result files (their seeds together) and stop",
     )
     add_output_options(parser)
     args = parser.parse_args()
+    if args.summarise:
+        runs = [run for path in args.summarise for run in json.loads(path.read_text())]
+        print(summary_table(sorted(runs, key=lambda run: run["seed"])))
+        return
     torch.set_num_threads(1)
     runs = [run_seed(args, seed) for seed in args.seeds]
     out = output_dir(args) / result_name(args)

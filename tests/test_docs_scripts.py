@@ -4,6 +4,7 @@ only parses is not enough (``ppo_alone_bambino.py`` once crashed in its sample s
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -51,12 +52,54 @@ def test_ppo_alone_language_scores_on_micro_models(docs_on_path):
         assert 0.0 <= lang["minimal_pairs"] <= 1.0
 
 
-def test_ppo_alone_names_the_entropy_bonus_only_when_set(docs_on_path):
+def test_ppo_alone_names_entropy_and_kl_only_when_not_defaults(docs_on_path):
     import ppo_alone_bambino
 
-    def name(ent_coef: float) -> str:
-        args = argparse.Namespace(scale=40.0, learning_rate=1.41e-5, ent_coef=ent_coef)
+    def name(ent_coef: float, kl_coef: float = 0.2) -> str:
+        args = argparse.Namespace(
+            scale=40.0, learning_rate=1.41e-5, ent_coef=ent_coef, kl_coef=kl_coef
+        )
         return ppo_alone_bambino.result_name(args)
 
     assert name(0.0) == "ppo_alone_bambino_scale40_lr1.41e-05.json"  # the README's file
     assert name(0.2) == "ppo_alone_bambino_scale40_lr1.41e-05_ent0.2.json"
+    assert name(0.2, 0.05) == "ppo_alone_bambino_scale40_lr1.41e-05_ent0.2_kl0.05.json"
+
+
+def test_ppo_alone_summary_of_seeds(docs_on_path):
+    import ppo_alone_bambino
+
+    def run(seed: int, words: float, ppl: float) -> dict:
+        side = {"reward": -0.5, "words": words, "distinct_2": 0.5, "top_share": 0.25}
+        language = {
+            lang: {"perplexity_per_word": ppl, "minimal_pairs": 0.5} for lang in ["it", "en"]
+        }
+        return {
+            "seed": seed,
+            "before": side,
+            "after": {**side, "words": words + 1},
+            "language_before": language,
+            "language_after": language,
+            "kl_last": 0.5,
+        }
+
+    table = ppo_alone_bambino.summary_table([run(0, 1.0, 100.0), run(1, 3.0, 1000.0)])
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()}
+    # words 1 and 3: mean 2, sample std 1.414, t(0.975, 1) = 12.706 -> half-width 12.706
+    assert "2.000 ± 1.414 [-10.706, 14.706] | 3.000 ± 1.414" in rows["words per continuation"]
+    assert rows["words per continuation"].endswith("| 1.000 ± 0.000 [1.000, 1.000] |")
+    # log10 of 100 and 1000
+    assert "| 2.500 ± 0.707" in rows["log10 perplexity per word, held-out Italian"]
+    assert table.splitlines()[0].startswith("| seeds 0, 1 |")
+
+
+def test_readme_quotes_the_ppo_alone_results_as_summarised(docs_on_path):
+    """The README's 5-seed PPO-alone tables are the script's summary of the committed files."""
+    import ppo_alone_bambino
+
+    readme = (ROOT / "README.md").read_text()
+    files = sorted((ROOT / "docs").glob("ppo_alone_bambino_scale40_lr1.41e-05*.json"))
+    assert files
+    for path in files:
+        runs = sorted(json.loads(path.read_text()), key=lambda run: run["seed"])
+        assert ppo_alone_bambino.summary_table(runs) in readme, path.name
