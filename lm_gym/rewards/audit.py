@@ -36,6 +36,7 @@ NON_FLUENT = (
     "copied_prompt",
     "random_tokens",
     "word_salad",
+    "fixed_word",
 )
 """The degenerate policies the reference must beat on at least 70% of prompts."""
 
@@ -140,16 +141,27 @@ def word_salad(context: AuditContext, episode: int) -> str:
     return text if text[:1].isspace() else " " + text
 
 
-def word_token_ids(tokenizer: Any, ids: Sequence[int]) -> list[int]:
+def word_token_ids(tokenizer: Any, ids: Sequence[int], min_letters: int = 3) -> list[int]:
     """The ``ids`` whose token is a whole word: a word-start marker (GPT-2's ``Ġ`` or
-    SentencePiece's ``▁``) followed by three or more letters (shorter pieces such as ``Wh``
-    are mostly word starts, not words)."""
+    SentencePiece's ``▁``) followed by ``min_letters`` or more letters (by default three:
+    shorter pieces such as ``Wh`` are mostly word starts, not words)."""
     tokens = tokenizer.convert_ids_to_tokens(list(ids))
     return [
         i
         for i, token in zip(ids, tokens)
-        if token and token[0] in "Ġ▁" and len(token) > 3 and token[1:].isalpha()
+        if token and token[0] in "Ġ▁" and len(token) > min_letters and token[1:].isalpha()
     ]
+
+
+def fixed_word(context: AuditContext, episode: int) -> str:
+    """One word and a full stop for every prompt: the reward's favourite among the tokenizer's
+    word tokens, one letter or longer (picked by :func:`choose_fixed_word` before the audit).
+    What PPO alone learnt on Bambino-v0 with a weak KL penalty (``kl_coef=0.05``): " s." for
+    42% of its samples. A likelihood ratio such as SLOR pays for a word the parent expects more
+    than its frequency does, and a short fragment can be such a word."""
+    if "fixed_word" not in context.fixed:
+        raise ValueError("fixed_word needs the word chosen by choose_fixed_word in the context")
+    return context.fixed["fixed_word"]
 
 
 def fixed_sentence(context: AuditContext, episode: int) -> str:
@@ -179,6 +191,7 @@ TEXT_POLICIES: dict[str, Policy] = {
     "random_words": random_words,
     "random_tokens": random_tokens,
     "word_salad": word_salad,
+    "fixed_word": fixed_word,
 }
 """The degenerate policies every text env is audited against."""
 
@@ -350,6 +363,49 @@ def choose_fixed_sentence(
     return pool[int(np.argmax(means))]
 
 
+def mean_rewards(
+    reward: Callable[..., Sequence[float]],
+    prompts: Sequence[str],
+    candidates: Sequence[str],
+    *,
+    texts_per_call: int = 256,
+) -> list[float]:
+    """The mean reward of each candidate continuation over ``prompts``, several candidates to a
+    call of ``reward`` (about ``texts_per_call`` texts)."""
+    per_call = max(1, texts_per_call // max(1, len(prompts)))
+    means: list[float] = []
+    for start in range(0, len(candidates), per_call):
+        chunk = candidates[start : start + per_call]
+        values = reward(list(prompts) * len(chunk), [c for c in chunk for _ in prompts])
+        means += np.asarray(values, dtype=np.float64).reshape(len(chunk), -1).mean(1).tolist()
+    return means
+
+
+def choose_fixed_word(
+    reward: Callable[..., Sequence[float]],
+    prompts: Sequence[str],
+    words: Sequence[str],
+    *,
+    screening_prompts: int = 4,
+    finalists: int = 16,
+) -> str:
+    """The continuation ``" <word>."`` with the highest mean reward over ``prompts``, searched
+    in two rounds: every word on the first ``screening_prompts`` prompts, then the best
+    ``finalists`` on all of them (a vocabulary times 32 prompts would cost more than the
+    audit itself).
+
+    Raises:
+        ValueError: when there is no word to choose from.
+    """
+    pool = list(dict.fromkeys(f" {w.strip()}." for w in words if w.strip()))
+    if not pool:
+        raise ValueError("no word to choose a fixed word from")
+    screen = mean_rewards(reward, prompts[:screening_prompts], pool)
+    best = [pool[i] for i in np.argsort(screen, kind="stable")[::-1][:finalists]]
+    final = mean_rewards(reward, prompts, best)
+    return best[int(np.argmax(final))]
+
+
 def audit_env(
     env: Any,
     *,
@@ -417,6 +473,14 @@ def audit_env(
         context.fixed["fixed_sentence"] = choose_fixed_sentence(
             base.task.reward_fn, prompts[: min(32, episodes)], fixed_candidates or references
         )
+    if "fixed_word" in chosen:
+        ids = word_token_ids(tokenizer, ordinary, min_letters=1)
+        if ids:
+            context.fixed["fixed_word"] = choose_fixed_word(
+                base.task.reward_fn,
+                prompts[: min(32, episodes)],
+                tokenizer.batch_decode([[i] for i in ids]),
+            )
     episodes = len(seeds)
     texts: dict[str, list[str]] = {"reference": references}
     for name, policy in chosen.items():

@@ -18,6 +18,8 @@ from lm_gym.rewards.audit import (
     AuditReport,
     audit_registered,
     choose_fixed_sentence,
+    choose_fixed_word,
+    mean_rewards,
     word_token_ids,
 )
 
@@ -60,6 +62,10 @@ def test_policies_are_what_their_names_say():
         TEXT_POLICIES["random_tokens"](context, 0)
     with pytest.raises(ValueError, match="word_salad needs"):
         TEXT_POLICIES["word_salad"](context, 0)
+    with pytest.raises(ValueError, match="fixed_word needs"):
+        TEXT_POLICIES["fixed_word"](context, 0)
+    context.fixed["fixed_word"] = " s."
+    assert TEXT_POLICIES["fixed_word"](context, 0) == " s."
 
 
 def test_random_tokens_are_uniform_ordinary_ids_as_long_as_the_reference(tiny_lm):
@@ -108,6 +114,8 @@ def test_the_audit_plays_through_the_env_and_ranks_real_text(tiny_lm):
     for reward, example in zip(report.rewards["reference"], report.examples):
         assert reward == len(example["reference"].split())
     assert report.mean("empty") == 0.0 and report.win_rate("empty") == 1.0
+    assert report.mean("fixed_word") == 1.0  # any one word is worth one
+    assert report.fixed["fixed_word"].endswith(".") and len(report.fixed["fixed_word"].split()) == 1
     assert report.reward_max == 20.0 and report.at_max_share == 0.0
     summary = report.to_dict()
     assert json.loads(json.dumps(summary))["episodes"] == 12
@@ -135,6 +143,35 @@ def test_report_statistics_by_hand():
 def test_the_fixed_sentence_is_the_rewards_favourite():
     chosen = choose_fixed_sentence(WordCount(), ["a", "b"], [" one two", " one", " one two three"])
     assert chosen == " one two three"
+
+
+class PromptTimesLength:
+    """Reward: the prompt's length times the completion's (a reward that reads both)."""
+
+    def __call__(self, prompts, completions, **kwargs):
+        return [float(len(p) * len(c)) for p, c in zip(prompts, completions, strict=True)]
+
+
+def test_mean_rewards_pairs_each_candidate_with_every_prompt():
+    prompts, candidates = ["a", "abc"], [" x.", " xyz.", " xy."]
+    for per_call in (1, 4, 256):  # one candidate a call, two, all of them
+        means = mean_rewards(PromptTimesLength(), prompts, candidates, texts_per_call=per_call)
+        assert means == [2.0 * 3, 2.0 * 5, 2.0 * 4]  # mean prompt length 2
+
+
+def test_the_fixed_word_is_the_rewards_favourite_word_and_a_full_stop(tiny_lm):
+    words = ["cat", "zebra", " ox ", "", "cat"]
+    assert choose_fixed_word(PromptTimesLength(), ["a", "b"], words) == " zebra."
+    # screened on one prompt only, then the finalists on both
+    assert choose_fixed_word(PromptTimesLength(), ["a", "b"], words, screening_prompts=1) == (
+        " zebra."
+    )
+    with pytest.raises(ValueError, match="no word"):
+        choose_fixed_word(PromptTimesLength(), ["a"], ["", " "])
+    _, tokenizer = tiny_lm
+    everything = range(len(tokenizer))
+    short = set(word_token_ids(tokenizer, everything, min_letters=1))
+    assert set(word_token_ids(tokenizer, everything)) < short  # one- and two-letter words too
 
 
 def test_the_registered_bambino_env_is_audited_on_held_out_text(tmp_path):
