@@ -34,7 +34,7 @@ from lm_gym.envs.text_generation_batch import MODES, Shaping, check_episode_leng
 from lm_gym.envs.text_generation_vector import TextGenerationVectorEnv
 from lm_gym.models.loading import load_model
 from lm_gym.models.recipes import RECIPES
-from lm_gym.rewards.audit import STORY_POLICIES
+from lm_gym.rewards.audit_policies import STORY_POLICIES
 from lm_gym.rewards.reward_model import RewardModelReward
 from lm_gym.utils.validation import check_choice, check_positive_int
 

@@ -98,7 +98,8 @@ def test_non_finite_metrics_are_never_written(tmp_path):
 def test_the_quick_tracks_story_reward_ranks_true_continuations_above_random_tokens():
     """At the quick track's setting the micro reward model must tell real text from noise, or
     BabyStories cannot be normalised there (at 16-token continuations it could not: 47%)."""
-    from lm_gym.rewards.audit import TEXT_POLICIES, audit_env
+    from lm_gym.rewards.audit import audit_env
+    from lm_gym.rewards.audit_policies import TEXT_POLICIES
 
     setting = quick_track().envs["BabyStories-v0"]
     env = gym.make("BabyStories-v0", **{**setting.kwargs, "device": "cpu"})

@@ -11,12 +11,11 @@ from support import MICRO_MODELS, english_sentences
 from lm_gym.cli import main
 from lm_gym.envs import TextGenerationEnv
 from lm_gym.rewards import audit_env
-from lm_gym.rewards.audit import (
+from lm_gym.rewards.audit import AuditReport, audit_registered
+from lm_gym.rewards.audit_policies import (
     NON_FLUENT,
     TEXT_POLICIES,
     AuditContext,
-    AuditReport,
-    audit_registered,
     choose_fixed_sentence,
     choose_fixed_word,
     mean_rewards,
