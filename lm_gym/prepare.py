@@ -251,6 +251,8 @@ def prepare(
         total=sum(b.seconds for b in todo.values()),
         desc="lm-gym prepare",
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, ~{remaining} left",
+        smoothing=0,  # the rate since the start: builds report steps in bursts, and tqdm's
+        # default moving average made the estimate jump by minutes between two refreshes
         disable=not progress,
     )
 
