@@ -6,7 +6,8 @@ generated tokens, then 256 samples again; mean reward, words per continuation, d
 the commonest continuations and their share, 16 samples verbatim, and PPO's last
 ``charts/kl``. ``--ent-coef`` adds PPO's entropy bonus and ``--kl-coef`` sets its initial KL
 weight; ``--evaluate`` also scores the baby before and after on held-out Italian and English
-(per-word perplexity, minimal pairs). About 4-15 minutes per seed on one CPU thread.
+(per-word perplexity, minimal pairs). About 2-15 minutes per seed on one CPU thread, by
+the machine and its load.
 
     python docs/ppo_alone_bambino.py --seeds 0 1 2 --scale 40 --learning-rate 1.41e-5
 

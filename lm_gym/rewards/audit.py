@@ -254,12 +254,16 @@ def audit_env(
         )
     if "fixed_word" in chosen:
         ids = word_token_ids(tokenizer, ordinary, min_letters=1)
-        if ids:
-            context.fixed["fixed_word"] = choose_fixed_word(
-                base.task.reward_fn,
-                prompts[: min(32, episodes)],
-                tokenizer.batch_decode([[i] for i in ids]),
+        if not ids:
+            raise ValueError(
+                "the fixed_word policy needs word tokens in the env tokenizer (a word-start "
+                "marker, Ġ or ▁, then letters); audit with policies= that leave it out"
             )
+        context.fixed["fixed_word"] = choose_fixed_word(
+            base.task.reward_fn,
+            prompts[: min(32, episodes)],
+            tokenizer.batch_decode([[i] for i in ids]),
+        )
     episodes = len(seeds)
     texts: dict[str, list[str]] = {"reference": references}
     for name, policy in chosen.items():

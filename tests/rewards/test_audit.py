@@ -10,7 +10,7 @@ from support import MICRO_MODELS, english_sentences
 
 from lm_gym.cli import main
 from lm_gym.envs import TextGenerationEnv
-from lm_gym.rewards import audit_env
+from lm_gym.rewards import audit, audit_env
 from lm_gym.rewards.audit import AuditReport, audit_registered
 from lm_gym.rewards.audit_policies import (
     NON_FLUENT,
@@ -171,6 +171,12 @@ def test_the_fixed_word_is_the_rewards_favourite_word_and_a_full_stop(tiny_lm):
     everything = range(len(tokenizer))
     short = set(word_token_ids(tokenizer, everything, min_letters=1))
     assert set(word_token_ids(tokenizer, everything)) < short  # one- and two-letter words too
+
+
+def test_fixed_word_without_word_tokens_is_a_clear_error(tiny_lm, monkeypatch):
+    monkeypatch.setattr(audit, "word_token_ids", lambda *args, **kwargs: [])
+    with pytest.raises(ValueError, match="needs word tokens"):
+        audit_env(make_env(tiny_lm, WordCount()), episodes=2, seed=0)
 
 
 def test_the_registered_bambino_env_is_audited_on_held_out_text(tmp_path):
