@@ -34,16 +34,14 @@ TRACK_NAMES = (
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions as written, and ``(default: ...)`` after every option whose default says
-    something (not ``None``, not a flag's ``False``, not already in its help)."""
+    something (not ``None``, not a flag's ``False``, not already in its help; a default of 0
+    is shown, although ``0 == False``)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if (
-            "(default" not in text
-            and default not in (None, False, argparse.SUPPRESS)
-            and action.option_strings
-        ):
+        silent = default is None or default is False or default == argparse.SUPPRESS
+        if "(default" not in text and not silent and action.option_strings:
             shown = " ".join(default) if isinstance(default, list) else default
             text += f" (default: {json.dumps(shown) if isinstance(shown, dict) else shown})"
         return text

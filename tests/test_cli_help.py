@@ -37,7 +37,7 @@ def test_every_command_has_a_description_and_every_option_help_and_default():
             if isinstance(action, argparse._HelpAction):
                 continue
             assert action.help, f"{name} {action.option_strings or action.dest}"
-            if action.option_strings and action.default not in (None, False):
+            if action.option_strings and action.default is not None and action.default is not False:
                 assert f"(default: {action.default}" in " ".join(text.split()) or (
                     isinstance(action.default, list | dict)
                 ), f"{name} {action.option_strings}"
