@@ -201,7 +201,7 @@ def choose_fixed_sentence(
     pool = list(dict.fromkeys(c for c in candidates if c.strip()))[:max_candidates]
     if not pool:
         raise ValueError("no candidate continuation to choose a fixed sentence from")
-    means = [float(np.mean(reward(list(prompts), [c] * len(prompts)))) for c in pool]
+    means = mean_rewards(reward, prompts, pool, texts_per_call=len(prompts))  # one a call
     return pool[int(np.argmax(means))]
 
 
