@@ -35,6 +35,25 @@ def test_prepare_prints_its_plan_and_builds_in_two_processes(tmp_path, monkeypat
     assert again.folders["reward-stories-micro"] == report.folders["reward-stories-micro"]
 
 
+def test_the_bar_estimates_from_the_rate_since_the_start(tmp_path, monkeypatch):
+    """Builds report steps in bursts; tqdm's default moving average made "~N left" jump by
+    minutes between two refreshes, so the bar averages over the whole build."""
+    import lm_gym.prepare as prepare_module
+
+    bars = []
+
+    class RecordingBar(prepare_module.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append((kwargs.get("smoothing"), self))
+
+    monkeypatch.setattr(prepare_module, "tqdm", RecordingBar)
+    monkeypatch.setenv("LM_GYM_CACHE", str(tmp_path / "cache"))
+    prepare(["baby-en-micro"], jobs=1, progress=True, log=lambda line: None)
+    [(smoothing, bar)] = bars
+    assert smoothing == 0 and bar.n == bar.total
+
+
 def test_the_estimate_runs_the_longest_chain_first():
     builds = [
         PlannedBuild("base", (), False, 10.0),
