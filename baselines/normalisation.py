@@ -83,6 +83,7 @@ def _reference(setting: dict[str, Any]) -> tuple[str | None, Callable[[], float]
                 episodes=setting["episodes"],
                 seed=setting["seed"],
                 env_kwargs=setting["env_kwargs"],
+                policies={},  # the anchor is the reference's mean: no degenerate policy
             )
             return report.mean("reference")
 

@@ -203,7 +203,8 @@ def audit_env(
             (the true continuation of the current prompt, cut to fit an episode).
         episodes: prompts to audit (reset seeds ``seed .. seed + episodes - 1``).
         policies: name -> policy (default: :data:`TEXT_POLICIES`, or the env's own
-            ``audit_policies`` attribute when it has one).
+            ``audit_policies`` attribute when it has one); ``{}`` plays the reference alone
+            (what the leaderboard's normalisation needs).
         fixed_candidates: continuations the fixed-sentence policy picks from (default: the
             audited references); the one with the highest mean reward is used.
         whole_references: audit only prompts whose whole true continuation fits in an
@@ -214,7 +215,8 @@ def audit_env(
         examples: how many prompts to keep with every policy's continuation, for the report.
     """
     base = env.unwrapped
-    chosen = dict(policies or getattr(base, "audit_policies", TEXT_POLICIES))
+    default = getattr(base, "audit_policies", TEXT_POLICIES)
+    chosen = dict(default if policies is None else policies)
     tokenizer = base.tokenizer
     limit = base.task.max_new_tokens - 1
     whole = (
@@ -291,13 +293,14 @@ def audit_registered(
     episodes: int = 200,
     seed: int = 0,
     env_kwargs: Mapping[str, Any] | None = None,
+    policies: Mapping[str, Policy] | None = None,
 ) -> AuditReport:
     """Audit a registered text env (``lm-gym audit-reward ENV_ID``).
 
     The env is made with ``gym.make``; when its class says how to draw prompts from held-out
     text (a classmethod ``audit_arguments()``, as lm_gym's text envs have) those keywords come
     first and ``env_kwargs`` override them, and its ``audit_fixed_candidates()`` (if any) are the
-    fixed-sentence policy's candidates.
+    fixed-sentence policy's candidates. ``policies`` as in :func:`audit_env`.
     """
     import gymnasium as gym
     from gymnasium.envs.registration import load_env_creator
@@ -309,6 +312,8 @@ def audit_registered(
     candidates = getattr(env_class, "audit_fixed_candidates", lambda: None)()
     env = gym.make(env_id, **{**defaults, **dict(env_kwargs or {})})
     try:
-        return audit_env(env, episodes=episodes, seed=seed, fixed_candidates=candidates)
+        return audit_env(
+            env, episodes=episodes, seed=seed, policies=policies, fixed_candidates=candidates
+        )
     finally:
         env.close()

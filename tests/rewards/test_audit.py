@@ -121,6 +121,13 @@ def test_the_audit_plays_through_the_env_and_ranks_real_text(tiny_lm):
     assert "| empty |" in report.table()
 
 
+def test_no_policies_plays_the_reference_alone(tiny_lm):
+    env = make_env(tiny_lm, WordCount())
+    alone = audit_env(env, episodes=6, seed=0, policies={})
+    assert set(alone.rewards) == {"reference"} and not alone.fixed
+    assert alone.rewards["reference"] == audit_env(env, episodes=6, seed=0).rewards["reference"]
+
+
 def test_a_reward_that_cannot_rank_fails_with_reasons(tiny_lm):
     report = audit_env(make_env(tiny_lm, Constant()), episodes=5, seed=0)
     assert not report.passed
