@@ -1,11 +1,11 @@
 """Held-out pairwise accuracy of the default story reward model, per corruption type.
 
 The pairs come from stories generated with a seed the reward model never trained on
-(:func:`lm_gym.reward_training.heldout_story_preferences`: the recipe's seed plus
+(:func:`lm_gym.rewards.training.heldout_story_preferences`: the recipe's seed plus
 ``HELDOUT_SEED_OFFSET``, minus any story of the training set). For comparison, the same pairs
 are also judged by each storyteller's own log-likelihood of prompt + continuation (no reward
 model at all). Every scorer is also tried on the two training augmentations, made from the same
-held-out stories (:func:`lm_gym.reward_training.heldout_augmentation_pairs`): cut-short pairs
+held-out stories (:func:`lm_gym.rewards.training.heldout_augmentation_pairs`): cut-short pairs
 (the true continuation over itself stopped early, empty or its first few words), which keep a
 policy from gaming the reward model by stopping at once, and garbled pairs (a few words broken),
 which keep it from drifting into broken words. Writes ``babystories_reward_accuracy.json``

@@ -96,22 +96,22 @@ class RewardRecipe(Recipe):
     head), or ``None`` for a new GPT-2 with its own tokenizer."""
     pooling: str = "mean"
     """How token scores become a text's score (see
-    ``lm_gym.reward_training.RewardModelConfig.pooling``)."""
+    ``lm_gym.rewards.training.RewardModelConfig.pooling``)."""
     cut_short: float = 0.0
     """Share of the stories that give a cut-short pair (the true continuation over itself
-    stopped early, :func:`lm_gym.preferences.make_cut_short_pairs`) instead of a corrupted
+    stopped early, :func:`lm_gym.rewards.preferences.make_cut_short_pairs`) instead of a corrupted
     one, so the model does not rate stopping at once above every real continuation."""
     garbled: float = 0.0
     """Share of the stories that give a garbled pair (the true continuation over itself with a
-    few broken words, :func:`lm_gym.preferences.make_garbled_pairs`), so a policy cannot raise
-    its score by drifting into broken words the model never saw."""
+    few broken words, :func:`lm_gym.rewards.preferences.make_garbled_pairs`), so a policy
+    cannot raise its score by drifting into broken words the model never saw."""
     other_ending: float = 0.0
     """Share of the stories that give an ``other_ending`` pair whatever the draw, on top of
     that corruption's ordinary share: another story's ending reads as fluently as the true
     one, so it is the corruption a reward model separates worst."""
     frozen_blocks: int | None = None
     """Train every weight (``None``), or keep the base's embeddings and first ``k`` blocks
-    (see ``lm_gym.reward_training.RewardModelConfig.frozen_blocks``)."""
+    (see ``lm_gym.rewards.training.RewardModelConfig.frozen_blocks``)."""
 
 
 RECIPES: dict[str, Recipe] = {

@@ -34,7 +34,7 @@ from lm_gym.utils.validation import check_text
 
 POOLINGS = ("mean", "last")
 """How token scores become a text's score: ``"mean"`` over its tokens or the ``"last"`` token's
-(see :attr:`lm_gym.reward_training.RewardModelConfig.pooling`)."""
+(see :attr:`lm_gym.rewards.training.RewardModelConfig.pooling`)."""
 
 POOLING_KEY = "lm_gym_score_pooling"
 """The model-config attribute that records the pooling (saved with ``save_pretrained``)."""
@@ -201,7 +201,7 @@ def from_pretrained(source: str | os.PathLike[str], *, new_head: bool = False) -
                 raise ModelLoadError(
                     f"{source} is not a reward model (architectures: {architectures}); "
                     "train one from it with "
-                    "lm_gym.reward_training.train_reward_model(pairs, out_dir, base=...)"
+                    "lm_gym.rewards.train_reward_model(pairs, out_dir, base=...)"
                 )
         with _quiet_transformers(new_head):  # a fresh head is expected: no "MISSING" report
             model = AutoModelForSequenceClassification.from_pretrained(

@@ -3,8 +3,9 @@
 The loss is ``-log sigmoid(r(chosen) - r(rejected))`` over preference pairs (see
 :mod:`lm_gym.rewards.reward_model` for what a reward model is and how it scores).
 
-* :func:`train_reward_model` trains one on any :class:`~lm_gym.preferences.PreferencePair` list
-  (from scratch with its own SentencePiece tokenizer, or from a pretrained folder);
+* :func:`train_reward_model` trains one on any
+  :class:`~lm_gym.rewards.preferences.PreferencePair` list (from scratch with its own
+  SentencePiece tokenizer, or from a pretrained folder);
   :func:`train_reward_model_cli` is the ``lm-gym train-reward-model`` command.
 * :func:`build_reward_model` builds the offline default recipes (``reward-stories`` and
   ``reward-stories-micro``) from built-in story preferences, and records their held-out pairwise
@@ -274,8 +275,8 @@ def heldout_story_preferences(recipe: Recipe, n_stories: int = 400) -> list[Pref
 
 
 def heldout_augmentation_pairs(recipe: Recipe, n_stories: int = 400) -> list[PreferencePair]:
-    """Cut-short and garbled pairs (:func:`~lm_gym.preferences.make_cut_short_pairs`,
-    :func:`~lm_gym.preferences.make_garbled_pairs`) from the same held-out stories as
+    """Cut-short and garbled pairs (:func:`~lm_gym.rewards.preferences.make_cut_short_pairs`,
+    :func:`~lm_gym.rewards.preferences.make_garbled_pairs`) from the same held-out stories as
     :func:`heldout_story_preferences`: does the model prefer a real continuation to stopping
     early, and fluent words to broken ones? (The two ways a policy could game it.)"""
     stories = _heldout_stories(recipe, n_stories)

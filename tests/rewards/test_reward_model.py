@@ -11,6 +11,7 @@ import pytest
 import torch
 from transformers import AutoConfig, GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
+import lm_gym.rewards
 from lm_gym.cli import main
 from lm_gym.corpora.loaders import CorpusError
 from lm_gym.corpora.stories import generate_stories
@@ -165,8 +166,11 @@ def test_load_errors_say_what_is_wrong(tmp_path, causal_lm_dir):
         load_reward_model(tmp_path / "missing-folder", device="cpu")
     with pytest.raises(ModelLoadError, match="not a model folder"):
         load_reward_model(tmp_path, device="cpu")
-    with pytest.raises(ModelLoadError, match="not a reward model"):
+    with pytest.raises(ModelLoadError, match="not a reward model") as error:
         load_reward_model(causal_lm_dir, device="cpu")  # a causal LM, not a scalar-head model
+    # the function the message suggests exists where it says
+    assert "lm_gym.rewards.train_reward_model(" in str(error.value)
+    assert callable(lm_gym.rewards.train_reward_model)
 
 
 def test_train_from_a_pretrained_causal_lm_folder(pairs, causal_lm_dir):
