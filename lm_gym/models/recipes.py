@@ -112,6 +112,10 @@ class RewardRecipe(Recipe):
     frozen_blocks: int | None = None
     """Train every weight (``None``), or keep the base's embeddings and first ``k`` blocks
     (see ``lm_gym.rewards.training.RewardModelConfig.frozen_blocks``)."""
+    group_size: int | None = None
+    """Texts per forward pass in training, shortest first (see
+    ``lm_gym.rewards.training.RewardModelConfig.group_size``); ``None``: the whole step in one
+    pass, padded to its longest text."""
 
 
 RECIPES: dict[str, Recipe] = {
@@ -219,6 +223,7 @@ STORY_RECIPES = (
         garbled=0.0625,
         other_ending=0.25,
         frozen_blocks=1,
+        group_size=4,
     ),
     Recipe(
         "storyteller-micro",

@@ -66,11 +66,42 @@ def pooling_of(model: PreTrainedModel) -> str:
     return pooling
 
 
-def forward_scores(model: PreTrainedModel, tokenizer, texts: Sequence[str], max_length: int):
+def forward_scores(
+    model: PreTrainedModel,
+    tokenizer,
+    texts: Sequence[str],
+    max_length: int,
+    *,
+    group_size: int | None = None,
+) -> torch.Tensor:
+    """Scores of ``texts`` (differentiable), in the order given.
+
+    Args:
+        group_size: ``None`` runs one forward pass over every text, padded to the longest;
+            ``k`` sorts the texts by length and runs one pass per group of ``k``, each padded
+            only to its own longest. The scores are the same up to float rounding, but far
+            less padding is computed when lengths vary (what reward-model training uses:
+            :attr:`~lm_gym.rewards.training.RewardModelConfig.group_size`).
+    """
     device = next(model.parameters()).device
     input_ids, attention_mask = encode_sentences(tokenizer, texts, max_length)
-    input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-    with autocast(device):
+    if group_size is None or group_size >= len(texts):
+        return _pooled_scores(model, input_ids.to(device), attention_mask.to(device))
+    lengths = attention_mask.sum(1)
+    order = torch.argsort(lengths, stable=True)
+    scores = []
+    for group in order.split(group_size):
+        width = int(lengths[group].max())
+        ids, mask = input_ids[group, :width], attention_mask[group, :width]
+        scores.append(_pooled_scores(model, ids.to(device), mask.to(device)))
+    return torch.cat(scores)[torch.argsort(order)]
+
+
+def _pooled_scores(
+    model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """One forward pass: each row's score, pooled as the model's config says."""
+    with autocast(input_ids.device):
         if pooling_of(model) == "last":
             return model(input_ids=input_ids, attention_mask=attention_mask).logits[:, 0].float()
         hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask)[0]

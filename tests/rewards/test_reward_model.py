@@ -29,7 +29,7 @@ from lm_gym.rewards.preferences import (
     make_preference_pairs,
 )
 from lm_gym.rewards.reward_model import RewardModelReward, load_reward_model
-from lm_gym.rewards.reward_scores import join_text, pairwise_accuracy
+from lm_gym.rewards.reward_scores import forward_scores, join_text, pairwise_accuracy
 from lm_gym.rewards.training import (
     RewardModelConfig,
     bradley_terry_loss,
@@ -298,6 +298,29 @@ def test_mean_pooled_scores_do_not_depend_on_the_batch(trained):
     alone = reward(["Tom was a fox."], ["He ran home."])
     padded = reward(["Tom was a fox.", "Mia was an owl."], ["He ran home.", "She flew. " * 30])
     assert padded[0] == pytest.approx(alone[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last"])
+def test_grouped_scores_match_one_pass_in_value_gradient_and_order(pairs, pooling):
+    model, tokenizer = train_reward_model(
+        pairs[:16], config=replace(TINY, steps=2, pooling=pooling), progress=False
+    )
+    model.train()
+    texts = [join_text(p.prompt, t) for p in pairs[:6] for t in (p.chosen, p.rejected)]
+    texts[3] += " She flew. " * 20  # lengths vary: groups are padded differently
+    results = []
+    for group_size in (None, 3, 5):
+        model.zero_grad()
+        scores = forward_scores(model, tokenizer, texts, 256, group_size=group_size)
+        (scores * torch.arange(len(texts))).sum().backward()  # the order matters
+        results.append((scores.detach(), [p.grad.clone() for p in model.parameters()]))
+    one_pass, one_pass_grads = results[0]
+    for scores, grads in results[1:]:
+        assert torch.allclose(scores, one_pass, atol=1e-5)
+        for grad, expected in zip(grads, one_pass_grads):
+            assert torch.allclose(grad, expected, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="group_size"):
+        RewardModelConfig(group_size=0)
 
 
 def test_last_token_pooling_reads_the_model_as_hugging_face_does(pairs):
