@@ -33,11 +33,11 @@ from lm_gym.utils.files import naming_setting
 from lm_gym.utils.validation import check_positive_int, did_you_mean
 
 BUILD_SECONDS: dict[str, float] = {
-    "baby-en": 50.0,
+    "baby-en": 49.0,
     "parent-it": 58.0,
-    "storyteller-small": 262.0,
-    "storyteller-large": 462.0,
-    "reward-stories": 812.0,
+    "storyteller-small": 254.0,
+    "storyteller-large": 453.0,
+    "reward-stories": 531.0,
 }
 """Wall seconds of each default build on one torch thread, two builds at a time on an
 otherwise quiet 2-core machine (the build times ``lm-gym prepare`` stored in the cache

@@ -354,7 +354,7 @@ def test_unknown_pooling_is_rejected(trained, tmp_path):
 def test_default_reward_model_heldout_accuracy_per_corruption():
     """The issue's target, 0.9 or more on every corruption type (measured 0.917 to 0.999,
     README); 0.95 or more on both augmentations (measured 0.990 cut-short, 0.965 garbled).
-    Builds storyteller-small and reward-stories on first use (about 17 minutes on one thread)."""
+    Builds storyteller-small and reward-stories on first use (about 13 minutes on one thread)."""
     recipe = RECIPES["reward-stories"]
     reward = RewardModelReward("reward-stories", device="cpu")
     result = pairwise_accuracy(reward, heldout_story_preferences(recipe, n_stories=1_000))
