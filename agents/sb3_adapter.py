@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,12 +161,15 @@ class SB3PPO:
 
     def set_logger(self, logger: Logger) -> None:
         """Write SB3's metrics to ``logger``'s folder in its formats."""
-        from stable_baselines3.common.logger import configure
+        from stable_baselines3.common import logger as sb3_logger
 
         self.logger = logger
         formats = [f for f in logger.formats if f != "tensorboard" or tensorboard_available()]
-        folder = str(logger.folder) if logger.folder is not None else None
-        self.model.set_logger(configure(folder, formats))
+        if logger.folder is None:  # stdout at most; SB3's configure() would make a temp folder
+            outputs = [sb3_logger.HumanOutputFormat(sys.stdout) for f in formats if f == "stdout"]
+            self.model.set_logger(sb3_logger.Logger(folder=None, output_formats=outputs))
+        else:
+            self.model.set_logger(sb3_logger.configure(str(logger.folder), formats))
 
     def predict(self, obs: Any, deterministic: bool = False) -> Any:
         """The action for one observation (or an SB3 batch)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 
 import gymnasium as gym
 import numpy as np
@@ -34,6 +35,16 @@ def test_sb3_ppo_stops_when_a_callback_says_so(toys):
     agent = SB3PPO(env, n_steps=32, batch_size=32, verbose=0)
     agent.learn(env, 10_000, callback=lambda locals_, globals_: False, progress_bar=False)
     assert agent.num_timesteps == 1
+
+
+def test_sb3_ppo_without_a_log_folder_leaves_no_temp_folder(toys, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where SB3 would put SB3-<time>
+    env = gym.make(toys.register_toy_env())
+    for verbose in (0, 1):
+        agent = SB3PPO(env, n_steps=32, batch_size=32, n_epochs=1, verbose=verbose)
+        agent.learn(env, 32, progress_bar=False)
+    assert list(tmp_path.iterdir()) == []
+    assert "ep_rew_mean" in capsys.readouterr().out  # verbose=1 still prints SB3's table
 
 
 def test_sb3_ppo_runs_by_name_and_refuses_gymnasium_vector_envs(toys, tmp_path):
