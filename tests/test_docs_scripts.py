@@ -103,3 +103,14 @@ def test_readme_quotes_the_ppo_alone_results_as_summarised(docs_on_path):
     for path in files:
         runs = sorted(json.loads(path.read_text()), key=lambda run: run["seed"])
         assert ppo_alone_bambino.summary_table(runs) in readme, path.name
+
+
+def test_readme_quotes_the_babystories_ppo_results_as_summarised(docs_on_path):
+    """The README's table of PPO on BabyStories-v0 and its size effect are the script's summary
+    of the committed results."""
+    import babystories_ppo_summary
+
+    readme = (ROOT / "README.md").read_text()
+    folder = ROOT / "docs" / "babystories-ppo"
+    assert babystories_ppo_summary.summary_table(folder) in readme
+    assert f"gain minus the small one's is {babystories_ppo_summary.size_effect(folder)}" in readme
