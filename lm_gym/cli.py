@@ -261,6 +261,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         budget=args.budget,
         milestones=args.milestones,
     )
+    distributed.shutdown_distributed()  # after an error the ranks exit without meeting
     return 0
 
 

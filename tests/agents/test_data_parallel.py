@@ -68,6 +68,17 @@ def test_helpers_are_identities_in_one_process():
     assert distributed.run_on_main_process(lambda x: x + 1, 1) == 2
 
 
+def test_shutdown_destroys_only_a_group_init_distributed_made(tmp_path):
+    store = f"file://{tmp_path / 'store'}"
+    torch.distributed.init_process_group("gloo", init_method=store, rank=0, world_size=1)
+    try:
+        assert distributed.init_distributed("cpu") == 1  # the caller's group: joined as it is
+        distributed.shutdown_distributed()
+        assert torch.distributed.is_initialized()
+    finally:
+        torch.distributed.destroy_process_group()
+
+
 def test_parameters_are_identical_on_both_ranks_after_every_update(launch):
     (first, second), _ = launch
     one, two = first["lockstep"], second["lockstep"]
