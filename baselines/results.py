@@ -16,6 +16,7 @@ drawn.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from functools import lru_cache
@@ -44,8 +45,18 @@ def result_path(out_dir: str | Path, spec: RunSpec) -> Path:
 
 
 def write_result(out_dir: str | Path, spec: RunSpec, outcome: dict[str, Any]) -> Path:
-    """Store the ``outcome`` of a run (see :func:`lm_gym.baselines.runner.execute_run`)."""
+    """Store the ``outcome`` of a run (see :func:`lm_gym.baselines.runner.execute_run`).
+
+    A ``run_dir`` inside ``out_dir`` is stored relative to it (POSIX separators), so a results
+    folder names no path of the machine that made it and can be moved or committed;
+    :func:`read_result` gives it back as a full path.
+    """
     record = {"format": RESULT_FORMAT, "spec": spec.to_dict(), **outcome}
+    run_dir = record.get("run_dir")
+    if run_dir is not None and Path(run_dir).is_absolute():
+        with contextlib.suppress(ValueError):  # outside out_dir: kept as it is
+            relative = Path(run_dir).resolve().relative_to(Path(out_dir).resolve())
+            record["run_dir"] = relative.as_posix()
     path = result_path(out_dir, spec)
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return path
@@ -106,6 +117,9 @@ def read_result(path: Path) -> dict[str, Any] | None:
             f"{path} is not a complete lm_gym leaderboard result ({problem}): move it out of "
             f"{path.parent} (or delete it) and run the track again; its run will be rerun"
         )
+    run_dir = record.get("run_dir")
+    if isinstance(run_dir, str) and not Path(run_dir).is_absolute():  # relative to the out folder
+        record["run_dir"] = str(path.parent.parent / run_dir)
     return record
 
 

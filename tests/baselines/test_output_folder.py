@@ -99,6 +99,8 @@ def test_a_restarted_run_does_not_keep_the_logs_of_the_killed_attempt(one_run, t
     run_track(one_run, tmp_path, log=lambda line: None)
     [record] = load_results(tmp_path)
     assert record["run_dir"] == str(folder)  # the folder train_agent wrote, as run_folder says
+    stored = json.loads(result_path(tmp_path, spec).read_text())["run_dir"]
+    assert stored == folder.relative_to(tmp_path).as_posix()  # the file names no machine path
     events = list((folder / "tensorboard").iterdir())
     assert len(events) == 1 and "killed-attempt" not in events[0].name
     rows = (folder / "progress.csv").read_text().splitlines()
