@@ -16,7 +16,6 @@ drawn.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 from functools import lru_cache
@@ -52,11 +51,12 @@ def write_result(out_dir: str | Path, spec: RunSpec, outcome: dict[str, Any]) ->
     :func:`read_result` gives it back as a full path.
     """
     record = {"format": RESULT_FORMAT, "spec": spec.to_dict(), **outcome}
-    run_dir = record.get("run_dir")
-    if run_dir is not None and Path(run_dir).is_absolute():
-        with contextlib.suppress(ValueError):  # outside out_dir: kept as it is
-            relative = Path(run_dir).resolve().relative_to(Path(out_dir).resolve())
-            record["run_dir"] = relative.as_posix()
+    if record.get("run_dir") is not None:  # absolute, or relative to the working directory
+        run_dir = Path(record["run_dir"]).resolve()
+        try:
+            record["run_dir"] = run_dir.relative_to(Path(out_dir).resolve()).as_posix()
+        except ValueError:  # outside out_dir: the full path
+            record["run_dir"] = str(run_dir)
     path = result_path(out_dir, spec)
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +107,16 @@ def test_a_restarted_run_does_not_keep_the_logs_of_the_killed_attempt(one_run, t
     rows = (folder / "progress.csv").read_text().splitlines()
     assert "-999,1.0" not in rows
     assert len(rows) == 1 + len(record["curves"]["rollout/ep_rew_mean"]["timesteps"])
+
+
+def test_run_dir_is_stored_relative_to_a_relative_out_folder(one_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as `lm-gym leaderboard` writes to runs/leaderboard-<track>
+    run_track(one_run, "lb", log=lambda line: None)
+    [spec] = one_run.expand()
+    stored = json.loads(result_path("lb", spec).read_text())["run_dir"]
+    assert stored == run_folder(spec, Path("runs")).as_posix()  # not lb/runs/...
+    [record] = load_results("lb")
+    assert (Path(record["run_dir"]) / "progress.csv").is_file()
 
 
 def test_a_second_driver_waits_for_the_first_then_skips_its_runs(one_run, tmp_path):
