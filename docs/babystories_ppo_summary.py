@@ -55,25 +55,33 @@ def curve_summary(result: dict) -> str:
     )
 
 
-def gains_by_seed(folder: Path, storyteller: str) -> tuple[dict[int, float], str]:
-    """PPO's gain over the untrained storyteller per seed, and the README table's row."""
+def paired(folder: Path, storyteller: str, name: str) -> dict[int, tuple[float, float]]:
+    """Seed -> (untrained, PPO) value of metric ``name``, for the seeds both rows ran."""
     before, after = load(folder, storyteller, "lm-sample"), load(folder, storyteller, "ppo")
-    seeds = sorted(set(before) & set(after))
+    return {
+        seed: (before[seed]["metrics"][name], after[seed]["metrics"][name])
+        for seed in sorted(set(before) & set(after))
+    }
 
-    def metric(name: str) -> tuple[list[float], list[float]]:
-        return [before[s]["metrics"][name] for s in seeds], [
-            after[s]["metrics"][name] for s in seeds
-        ]
 
-    untrained, trained = metric("eval/mean_return")
-    gains = dict(zip(seeds, np.subtract(trained, untrained).tolist()))
-    d2, words = metric("eval/distinct_2"), metric("eval/words_mean")
-    row = (
-        f"| {storyteller} | {cell(untrained)} | {cell(trained)} | {cell(list(gains.values()))} "
-        f"| {np.mean(d2[0]):.3f} -> {np.mean(d2[1]):.3f} "
-        f"| {np.mean(words[0]):.1f} -> {np.mean(words[1]):.1f} |"
+def changes(folder: Path, storyteller: str, name: str) -> dict[int, float]:
+    """Seed -> PPO's value of metric ``name`` minus the untrained storyteller's."""
+    return {
+        seed: ppo - untrained
+        for seed, (untrained, ppo) in paired(folder, storyteller, name).items()
+    }
+
+
+def table_row(folder: Path, storyteller: str) -> str:
+    """The README table's row of one storyteller."""
+    untrained, trained = zip(*paired(folder, storyteller, "eval/mean_return").values())
+    gains = list(changes(folder, storyteller, "eval/mean_return").values())
+    d2 = np.mean(list(paired(folder, storyteller, "eval/distinct_2").values()), axis=0)
+    words = np.mean(list(paired(folder, storyteller, "eval/words_mean").values()), axis=0)
+    return (
+        f"| {storyteller} | {cell(list(untrained))} | {cell(list(trained))} | {cell(gains)} "
+        f"| {d2[0]:.3f} -> {d2[1]:.3f} | {words[0]:.1f} -> {words[1]:.1f} |"
     )
-    return gains, row
 
 
 def summary_table(folder: Path) -> str:
@@ -83,23 +91,16 @@ def summary_table(folder: Path) -> str:
         "| distinct-2, untrained -> PPO | words per continuation |",
         "| --- | ---: | ---: | ---: | --- | --- |",
     ]
-    lines += [gains_by_seed(folder, storyteller)[1] for storyteller in STORYTELLERS]
+    lines += [table_row(folder, storyteller) for storyteller in STORYTELLERS]
     return "\n".join(lines)
 
 
 def size_effect(folder: Path) -> str:
     """The large storyteller's gain minus the small one's, paired by seed, as the README
     quotes it: ``mean [low, high]``."""
-    small, large = (gains_by_seed(folder, storyteller)[0] for storyteller in STORYTELLERS)
+    small, large = (changes(folder, s, "eval/mean_return") for s in STORYTELLERS)
     mean, _, interval = t_interval([large[s] - small[s] for s in sorted(set(small) & set(large))])
     return f"{mean:.2f} [{interval.low:.2f}, {interval.high:.2f}]"
-
-
-def paired_change(folder: Path, storyteller: str, name: str) -> str:
-    """PPO's change of metric ``name`` from the untrained storyteller, paired by seed."""
-    before, after = load(folder, storyteller, "lm-sample"), load(folder, storyteller, "ppo")
-    seeds = sorted(set(before) & set(after))
-    return cell([after[s]["metrics"][name] - before[s]["metrics"][name] for s in seeds])
 
 
 def main() -> None:
@@ -109,8 +110,8 @@ def main() -> None:
     print(summary_table(folder))
     print(f"\nlarge gain - small gain (paired by seed): {size_effect(folder)}")
     for storyteller in STORYTELLERS:
-        change = paired_change(folder, storyteller, "eval/distinct_2")
-        print(f"{storyteller}: distinct-2 change {change}")
+        change = list(changes(folder, storyteller, "eval/distinct_2").values())
+        print(f"{storyteller}: distinct-2 change {cell(change)}")
         highest = max(
             r["metrics"]["eval/repetition_rate"] for r in load(folder, storyteller, "ppo").values()
         )
