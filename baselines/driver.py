@@ -4,7 +4,8 @@ The driver checks the agent names, asks each agent once per env whether it can a
 (see :func:`~lm_gym.baselines.runner.unsupported_reason`: a refusal makes the pair not
 applicable, any other error while building the agent makes it failed, with its message),
 saying which env it is planning, skips every run whose result file
-already exists for the same spec (so a killed track resumes where it stopped), hands the
+already exists for the same spec (so a killed track resumes where it stopped; a file of
+another spec under a run's name stops it before any run, as it is never overwritten), hands the
 remaining runs to a backend (serial, local process pool or Ray) and writes each result as it
 arrives. At the end it computes (or reads from its cache) each env's normalisation anchors
 (:mod:`lm_gym.baselines.normalisation`) and regenerates ``LEADERBOARD.md`` and the figures

@@ -5,7 +5,9 @@ deterministic ``metrics`` and learning ``curves`` (metric -> ``timesteps``, ``va
 the run logged them, ``words``), and facts about how it ran (wall time, device, lm_gym version,
 git revision) kept apart from the numbers that are compared. It is written to a temporary
 sibling and renamed into place, so a track killed midway leaves only complete files; rerunning
-the track skips every run whose file exists and records the same spec. Files of the first
+the track skips every run whose file exists and records the same spec; a file that records
+another spec under the run's name (the track's budget or an agent's config changed since) stops
+the track before any run, since running it would overwrite that result. Files of the first
 format (one ``curve`` of ``rollout/ep_rew_mean``) are read as the current one.
 
 Every ``*.json`` file under ``<out>/results`` must be such a record: a file that is not (edited
@@ -124,17 +126,44 @@ def read_result(path: Path) -> dict[str, Any] | None:
 
 
 def finished_result(out_dir: str | Path, spec: RunSpec) -> dict[str, Any] | None:
-    """The stored result of ``spec`` if one exists for exactly this spec, else ``None``.
+    """The stored result of ``spec``, or ``None`` when its run has no result file yet.
 
     The spec is compared after a JSON round trip, so tuples and lists compare equal.
 
     Raises:
-        ResultFileError: the run's result file exists but is not a complete record.
+        ResultFileError: the run's result file exists but is not a complete record, or holds a
+            run of another spec under the same name (a track whose budget or agent config
+            changed since): running it again would overwrite that result, which lm_gym never
+            does; the message names the file and the fields that differ.
     """
-    record = read_result(result_path(out_dir, spec))
+    path = result_path(out_dir, spec)
+    record = read_result(path)
     if record is None:
         return None
-    return record if record.get("spec") == json.loads(json.dumps(spec.to_dict())) else None
+    wanted = json.loads(json.dumps(spec.to_dict()))
+    if record.get("spec") != wanted:
+        changed = ", ".join(_differences(record.get("spec"), wanted)) or "spec"
+        raise ResultFileError(
+            f"{path} holds a run of {spec.name} with another spec than the track's now "
+            f"(differs in {changed}): lm_gym does not overwrite results; move it out of "
+            f"{path.parent} (or choose another --out) to run the track's version"
+        )
+    return record
+
+
+def _differences(stored: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """The dotted keys where two JSON values differ (``agent_kwargs.learning_rate``)."""
+    if isinstance(stored, dict) and isinstance(wanted, dict):
+        keys = sorted(set(stored) | set(wanted))
+        missing = object()
+        return [
+            difference
+            for key in keys
+            for difference in _differences(
+                stored.get(key, missing), wanted.get(key, missing), f"{prefix}{key}."
+            )
+        ]
+    return [] if stored == wanted else [prefix.rstrip(".")]
 
 
 def load_results(out_dir: str | Path) -> list[dict[str, Any]]:

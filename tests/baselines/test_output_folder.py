@@ -36,6 +36,7 @@ def isolated_registry(monkeypatch):
         '{"format": "lm_gym.baselines.run/1", "spec": {"env_id": "Bam',  # truncated
         "",
         '["someone else\'s", "json"]',
+        "RECORD_OF_ANOTHER_SPEC",  # the track's budget changed since: never overwritten
     ],
 )
 def test_a_broken_result_file_is_named_before_any_run(one_run, tmp_path, content):
@@ -44,6 +45,12 @@ def test_a_broken_result_file_is_named_before_any_run(one_run, tmp_path, content
     path.parent.mkdir(parents=True)
     if content == "RECORD_WITHOUT_METRICS":
         content = json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curves": {}})
+    if content == "RECORD_OF_ANOTHER_SPEC":
+        other = {**spec.to_dict(), "timesteps": spec.timesteps + 1}
+        metrics = {"eval/mean_return": 0.5}
+        content = json.dumps(
+            {"format": RESULT_FORMAT, "spec": other, "metrics": metrics, "curves": {}}
+        )
     path.write_text(content)
     lines: list[str] = []
     with pytest.raises(ResultFileError) as caught:

@@ -76,8 +76,11 @@ def test_result_files_are_matched_to_their_spec(tmp_path):
     assert path == results.result_path(tmp_path, spec)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     assert results.finished_result(tmp_path, spec)["metrics"] == outcome["metrics"]
-    other = RunSpec("Bambino-v0", {"tau": 71.0}, "random", {"num_envs": 2}, 0, 32, 3)
-    assert results.finished_result(tmp_path, other) is None
+    other = RunSpec("Bambino-v0", {"tau": 71.0}, "random", {"num_envs": 2, "x": 1}, 0, 32, 3)
+    assert other.name == spec.name  # the same run's file, another spec: never overwritten
+    with pytest.raises(results.ResultFileError, match=r"differs in agent_kwargs.x, env_kwargs"):
+        results.finished_result(tmp_path, other)
+    assert results.finished_result(tmp_path, spec)["metrics"] == outcome["metrics"]
     path.write_text(path.read_text()[:20])  # a truncated file is not a result: it is named
     with pytest.raises(results.ResultFileError, match=f"{path} is not a complete"):
         results.finished_result(tmp_path, spec)
