@@ -10,7 +10,7 @@ import pytest
 
 from lm_gym.baselines.driver import plan_runs, run_track
 from lm_gym.baselines.normalisation import track_anchors
-from lm_gym.baselines.results import RESULTS_DIR, load_results, result_path
+from lm_gym.baselines.results import RESULTS_DIR, ResultFileError, load_results, result_path
 
 SUPPORTED = {
     ("Bambino-v0", "random"),
@@ -123,11 +123,16 @@ def test_a_killed_track_keeps_its_results_and_resumes(
         run_track(track, tmp_path, log=stop_after_three)
     kept = {p.name: p.read_bytes() for p in (tmp_path / RESULTS_DIR).iterdir()}
     assert len(kept) == 3 and not any(name.endswith(".tmp") for name in kept)
-    # A file of another spec (changed budget) is stale: it is run again, not reused.
+    # A file of another spec (changed budget) is never overwritten: the track stops before any
+    # run, naming it; moved away by the user, its run is run again.
     stale = sorted(kept)[0]
     record = json.loads(kept[stale])
     record["spec"]["timesteps"] += 1
     (tmp_path / RESULTS_DIR / stale).write_text(json.dumps(record))
+    with pytest.raises(ResultFileError, match=rf"{stale} holds a run .*\(differs in timesteps\)"):
+        run_track(track, tmp_path, log=lambda line: None)
+    assert json.loads((tmp_path / RESULTS_DIR / stale).read_text()) == record
+    (tmp_path / RESULTS_DIR / stale).rename(tmp_path / stale)
     # A kept result made by other code is reused, and both the log and the report say so.
     other = sorted(kept)[1]
     record = json.loads(kept[other])
