@@ -33,7 +33,13 @@ from lm_gym.agents.registry import get_agent_spec
 from lm_gym.baselines.backends import run_pool, run_ray, run_serial
 from lm_gym.baselines.normalisation import track_anchors
 from lm_gym.baselines.report import write_leaderboard
-from lm_gym.baselines.results import finished_result, git_revision, load_results, write_result
+from lm_gym.baselines.results import (
+    ResultFileError,
+    finished_result,
+    git_revision,
+    load_results,
+    write_result,
+)
 from lm_gym.baselines.runner import gym_make_kwargs, unsupported_reason
 from lm_gym.baselines.tracks import RunSpec, Track
 from lm_gym.utils.files import naming_setting
@@ -198,12 +204,23 @@ def _run_pending(
         error = plan.broken.get((spec.env_key, spec.row))
         if error is not None:
             outcome.failed[spec.name] = f"building the agent failed: {error}"
-    pending, other_code = [], set()
+    pending, other_code, unusable = [], set(), []
     for spec in plan.runs:
-        record = finished_result(out_dir, spec)
+        try:
+            record = finished_result(out_dir, spec)
+        except ResultFileError as error:  # every such file is named before any run
+            unusable.append((spec, error))
+            continue
         (outcome.skipped if record else pending).append(spec)
         if record and record.get("git_revision") != git_revision():
             other_code.add(str(record.get("git_revision")))
+    if len(unusable) == 1:
+        raise unusable[0][1]
+    if unusable:
+        others = ", ".join(f"{spec.name}.json" for spec, _ in unusable[1:])
+        raise ResultFileError(
+            f"{len(unusable)} result files stop the track: {unusable[0][1]}; also {others}"
+        )
     log(
         f"track {track.name}: {len(plan.runs)} runs ({len(outcome.skipped)} already done, "
         f"{len(pending)} to run), {len(refused)} env x agent pairs not applicable, "

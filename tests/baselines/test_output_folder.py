@@ -61,6 +61,21 @@ def test_a_broken_result_file_is_named_before_any_run(one_run, tmp_path, content
     assert path.read_text() == content, "the file is left for the user to look at"
 
 
+def test_every_result_file_of_another_spec_is_named_at_once(tiny_track, tmp_path):
+    track = tiny_track.select(agents=["random"], envs=["Bambino-v0"], num_seeds=2)
+    paths = []
+    for spec in track.expand():  # the track's budget changed since both runs
+        other = {**spec.to_dict(), "timesteps": spec.timesteps + 1}
+        record = {"format": RESULT_FORMAT, "spec": other, "metrics": {"eval/mean_return": 0.5}}
+        paths.append(result_path(tmp_path, spec))
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        paths[-1].write_text(json.dumps({**record, "curves": {}}))
+    with pytest.raises(ResultFileError, match="2 result files stop the track") as caught:
+        run_track(track, tmp_path, log=lambda line: None)
+    assert str(paths[0]) in str(caught.value) and paths[1].name in str(caught.value)
+    assert "differs in timesteps" in str(caught.value)
+
+
 def test_a_foreign_json_file_among_the_results_is_named(one_run, tmp_path):
     notes = tmp_path / "results" / "notes.json"
     notes.parent.mkdir(parents=True)
