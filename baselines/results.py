@@ -151,16 +151,18 @@ def finished_result(out_dir: str | Path, spec: RunSpec) -> dict[str, Any] | None
     return record
 
 
+_MISSING = object()
+"""Stands for a key one of two compared specs lacks."""
+
+
 def _differences(stored: Any, wanted: Any, prefix: str = "") -> list[str]:
     """The dotted keys where two JSON values differ (``agent_kwargs.learning_rate``)."""
     if isinstance(stored, dict) and isinstance(wanted, dict):
-        keys = sorted(set(stored) | set(wanted))
-        missing = object()
         return [
             difference
-            for key in keys
+            for key in sorted(set(stored) | set(wanted))
             for difference in _differences(
-                stored.get(key, missing), wanted.get(key, missing), f"{prefix}{key}."
+                stored.get(key, _MISSING), wanted.get(key, _MISSING), f"{prefix}{key}."
             )
         ]
     return [] if stored == wanted else [prefix.rstrip(".")]

@@ -29,6 +29,13 @@ def isolated_registry(monkeypatch):
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
 
+def record_of_another_spec(spec) -> str:
+    """A complete result file for ``spec``'s run, made when its budget was one step larger."""
+    other = {**spec.to_dict(), "timesteps": spec.timesteps + 1}
+    metrics = {"eval/mean_return": 0.5}
+    return json.dumps({"format": RESULT_FORMAT, "spec": other, "metrics": metrics, "curves": {}})
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -46,11 +53,7 @@ def test_a_broken_result_file_is_named_before_any_run(one_run, tmp_path, content
     if content == "RECORD_WITHOUT_METRICS":
         content = json.dumps({"format": RESULT_FORMAT, "spec": spec.to_dict(), "curves": {}})
     if content == "RECORD_OF_ANOTHER_SPEC":
-        other = {**spec.to_dict(), "timesteps": spec.timesteps + 1}
-        metrics = {"eval/mean_return": 0.5}
-        content = json.dumps(
-            {"format": RESULT_FORMAT, "spec": other, "metrics": metrics, "curves": {}}
-        )
+        content = record_of_another_spec(spec)
     path.write_text(content)
     lines: list[str] = []
     with pytest.raises(ResultFileError) as caught:
@@ -65,11 +68,9 @@ def test_every_result_file_of_another_spec_is_named_at_once(tiny_track, tmp_path
     track = tiny_track.select(agents=["random"], envs=["Bambino-v0"], num_seeds=2)
     paths = []
     for spec in track.expand():  # the track's budget changed since both runs
-        other = {**spec.to_dict(), "timesteps": spec.timesteps + 1}
-        record = {"format": RESULT_FORMAT, "spec": other, "metrics": {"eval/mean_return": 0.5}}
         paths.append(result_path(tmp_path, spec))
         paths[-1].parent.mkdir(parents=True, exist_ok=True)
-        paths[-1].write_text(json.dumps({**record, "curves": {}}))
+        paths[-1].write_text(record_of_another_spec(spec))
     with pytest.raises(ResultFileError, match="2 result files stop the track") as caught:
         run_track(track, tmp_path, log=lambda line: None)
     assert str(paths[0]) in str(caught.value) and paths[1].name in str(caught.value)
